@@ -1,0 +1,235 @@
+"""Project configuration: `conveyor.toml` validated by pydantic, overridden by `CONVEYOR_*`."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._durations import parse_duration
+from ._errors import ConfigError, ProjectNotFoundError
+from ._names import did_you_mean, validate_name
+
+CONFIG_FILE = "conveyor.toml"
+STATE_DIR = ".conveyor"
+
+# Short environment names for the settings people change most; every other setting is
+# CONVEYOR_<SECTION>_<KEY> (e.g. CONVEYOR_STORE_BUSY_TIMEOUT).
+ENV_SHORTCUTS = {
+    "CONVEYOR_STORE": ("store", "url"),
+    "CONVEYOR_ARTIFACTS": ("artifacts", "url"),
+    "CONVEYOR_EXECUTOR": ("executor", "kind"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSettings(_Section):
+    name: str = Field(
+        "default", description="Project name: letters, digits, '_', '.', '-'. Scopes runs, models."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return validate_name(v, what="project name")
+
+
+class StoreSettings(_Section):
+    url: str = Field(
+        f"sqlite:///{STATE_DIR}/conveyor.db",
+        description="Metadata store URL: `sqlite:///relative/or/absolute.db` or "
+        "`postgresql://user@host:5432/db`. Relative SQLite paths are under the project folder.",
+    )
+    busy_timeout: float = Field(
+        30.0,
+        description="How long a write waits for another writer (SQLite busy timeout, "
+        "PostgreSQL lock wait) before failing, e.g. `30s`.",
+    )
+    retries: int = Field(
+        5,
+        ge=0,
+        le=50,
+        description="Bounded retries of a transaction after a lost connection, deadlock or lock "
+        "time-out.",
+    )
+    pool_size: int = Field(5, ge=1, le=100, description="PostgreSQL connection pool size.")
+
+    @field_validator("busy_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v, what="busy_timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        scheme = v.split(":", 1)[0].lower() if ":" in v else ""
+        if scheme not in {"sqlite", "postgresql", "postgres", "postgresql+psycopg"}:
+            raise ValueError(
+                "must be a sqlite:/// or postgresql:// URL, such as "
+                "'sqlite:///.conveyor/conveyor.db' or 'postgresql://postgres@127.0.0.1:5432/conveyor'"
+            )
+        return v
+
+
+class ArtifactSettings(_Section):
+    url: str = Field(
+        f"{STATE_DIR}/artifacts",
+        description="Artifact store: a local folder (relative to the project) or any fsspec URL "
+        "(`s3://bucket/prefix`, `gs://...`, `file:///abs/path`).",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options passed to the fsspec filesystem (e.g. `endpoint_url` for S3).",
+    )
+
+
+class ExecutorSettings(_Section):
+    kind: Literal["local", "ray"] = Field(
+        "local", description="Where steps run: `local` (threads/processes) or `ray`."
+    )
+    max_workers: int = Field(
+        0, ge=0, le=1024, description="Parallel steps on the local executor; 0 = number of CPUs."
+    )
+    address: str = Field(
+        "", description='Ray cluster address for `kind = "ray"`; empty starts a local cluster.'
+    )
+
+
+class Config(_Section):
+    """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
+
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
+        """Read ``root/conveyor.toml`` (if present), apply ``CONVEYOR_*`` overrides, validate.
+
+        Raises:
+            ConfigError: naming the key, the bad value and what is allowed.
+        """
+        root_path = Path(root).resolve()
+        path = root_path / CONFIG_FILE
+        data: dict[str, Any] = {}
+        if path.exists():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"{path} is not valid TOML: {exc}.",
+                    hint="Fix the syntax; `conveyor init` in an empty folder shows a valid file.",
+                    path=str(path),
+                ) from None
+        data = _apply_env(data, os.environ if env is None else env)
+        try:
+            config = cls.model_validate({**data, "root": root_path})
+        except ValidationError as exc:
+            raise _config_error(exc, path) from None
+        return config.resolved()
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] = ".") -> Path:
+        """Return the nearest folder at or above ``start`` holding a ``conveyor.toml``."""
+        here = Path(start).resolve()
+        for folder in (here, *here.parents):
+            if (folder / CONFIG_FILE).is_file():
+                return folder
+        raise ProjectNotFoundError(
+            f"No {CONFIG_FILE} in {here} or any folder above it.",
+            hint="Create a project with: conveyor init",
+        )
+
+    def resolved(self) -> Config:
+        """Return a copy whose relative SQLite and artifact paths are absolute under ``root``."""
+        store_url = self.store.url
+        prefix = "sqlite:///"
+        if store_url.startswith(prefix) and not store_url.startswith(prefix + "/"):
+            rest = store_url[len(prefix) :]
+            if rest and not rest.startswith(":memory:"):
+                store_url = prefix + str(self.root / rest)
+        art = self.artifacts.url
+        if "://" not in art and not os.path.isabs(art):
+            art = str(self.root / art)
+        return self.model_copy(
+            update={
+                "store": self.store.model_copy(update={"url": store_url}),
+                "artifacts": self.artifacts.model_copy(update={"url": art}),
+            }
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+
+def settings_reference() -> list[tuple[str, str, str, str]]:
+    """``(key, environment variable, default, description)`` for every setting, for docs."""
+    rows = []
+    shortcut = {v: k for k, v in ENV_SHORTCUTS.items()}
+    for section, field in Config.model_fields.items():
+        if field.exclude:
+            continue
+        model = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        for key, sub in type(model).model_fields.items():
+            env = shortcut.get((section, key), f"CONVEYOR_{section.upper()}_{key.upper()}")
+            default = getattr(model, key)
+            rows.append((f"{section}.{key}", env, repr(default), sub.description or ""))
+    return rows
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    sections = {name for name, f in Config.model_fields.items() if not f.exclude}
+    for var, value in env.items():
+        if not var.startswith("CONVEYOR_"):
+            continue
+        if var in ENV_SHORTCUTS:
+            section, key = ENV_SHORTCUTS[var]
+        else:
+            rest = var[len("CONVEYOR_") :].lower()
+            section = next((s for s in sections if rest.startswith(s + "_")), "")
+            if not section:
+                continue
+            key = rest[len(section) + 1 :]
+            if key not in type(Config.model_fields[section].default_factory()).model_fields:  # type: ignore[misc]
+                continue
+        target = merged.setdefault(section, {})
+        if isinstance(target, dict):
+            target[key] = value
+    return merged
+
+
+def _config_error(exc: ValidationError, path: Path) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "root")
+        if err["type"] == "extra_forbidden":
+            parent_model: Any = Config
+            *parents, last = [str(p) for p in err["loc"]]
+            for part in parents:
+                field = parent_model.model_fields.get(part)
+                parent_model = field.annotation if field else None
+            known = list(getattr(parent_model, "model_fields", {}))
+            lines.append(
+                f"unknown key {loc!r}.{did_you_mean(last, known)} Known keys here: "
+                + ", ".join(repr(k) for k in known if k != "root")
+            )
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"key {loc!r} {msg}. Got {err.get('input')!r}.")
+    where = str(path) if path.exists() else "the configuration"
+    return ConfigError(
+        f"Invalid settings in {where} (or CONVEYOR_* environment): " + "; ".join(lines),
+        hint="See the configuration reference in the README.",
+        path=str(path),
+    )

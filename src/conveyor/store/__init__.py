@@ -1,0 +1,161 @@
+"""The metadata store: runs, steps, artifacts, lineage, metrics, registry, triggers, events.
+
+SQLAlchemy Core over SQLite or PostgreSQL, migrated by Alembic. Every other package reads and
+writes metadata only through these functions; no SQL lives outside `conveyor.store`.
+"""
+
+from __future__ import annotations
+
+from ._artifacts import artifact_files as artifact_files
+from ._artifacts import artifact_lineage as artifact_lineage
+from ._artifacts import get_artifact as get_artifact
+from ._artifacts import list_artifacts as list_artifacts
+from ._artifacts import record_artifact as record_artifact
+from ._artifacts import referenced_digests as referenced_digests
+from ._datasets import add_snapshot as add_snapshot
+from ._datasets import list_datasets as list_datasets
+from ._datasets import list_snapshots as list_snapshots
+from ._engine import Store as Store
+from ._events import append_event as append_event
+from ._events import emit_event as emit_event
+from ._events import follow_events as follow_events
+from ._events import last_event_id as last_event_id
+from ._events import read_events as read_events
+from ._metrics import count_metrics as count_metrics
+from ._metrics import latest_metrics as latest_metrics
+from ._metrics import log_metric as log_metric
+from ._metrics import log_metrics as log_metrics
+from ._metrics import metric_history as metric_history
+from ._migrate import HEAD as HEAD
+from ._migrate import current_revision as current_revision
+from ._open import open_store as open_store
+from ._open import open_store_from_config as open_store_from_config
+from ._records import AliasMove as AliasMove
+from ._records import ArtifactRecord as ArtifactRecord
+from ._records import ClaimResult as ClaimResult
+from ._records import Dataset as Dataset
+from ._records import Deployment as Deployment
+from ._records import Event as Event
+from ._records import LineageEdge as LineageEdge
+from ._records import Metric as Metric
+from ._records import Model as Model
+from ._records import ModelVersion as ModelVersion
+from ._records import Run as Run
+from ._records import Snapshot as Snapshot
+from ._records import StepAttempt as StepAttempt
+from ._records import StepRun as StepRun
+from ._records import Trigger as Trigger
+from ._records import TriggerClaim as TriggerClaim
+from ._registry import alias_history as alias_history
+from ._registry import get_model as get_model
+from ._registry import get_model_version as get_model_version
+from ._registry import list_deployments as list_deployments
+from ._registry import list_model_versions as list_model_versions
+from ._registry import list_models as list_models
+from ._registry import move_alias as move_alias
+from ._registry import register_model_version as register_model_version
+from ._registry import resolve_alias as resolve_alias
+from ._registry import upsert_deployment as upsert_deployment
+from ._runs import claim_runs as claim_runs
+from ._runs import create_run as create_run
+from ._runs import get_params as get_params
+from ._runs import get_run as get_run
+from ._runs import list_runs as list_runs
+from ._runs import log_params as log_params
+from ._runs import renew_run_lease as renew_run_lease
+from ._runs import transition_run as transition_run
+from ._steps import add_step_runs as add_step_runs
+from ._steps import commit_step as commit_step
+from ._steps import fail_attempt as fail_attempt
+from ._steps import find_cached_step as find_cached_step
+from ._steps import get_step_run as get_step_run
+from ._steps import get_step_runs as get_step_runs
+from ._steps import heartbeat as heartbeat
+from ._steps import mark_steps as mark_steps
+from ._steps import record_cache_hit as record_cache_hit
+from ._steps import start_attempt as start_attempt
+from ._steps import step_attempts as step_attempts
+from ._steps import step_lineage as step_lineage
+from ._triggers import claim_trigger as claim_trigger
+from ._triggers import get_trigger as get_trigger
+from ._triggers import list_claims as list_claims
+from ._triggers import set_claim_status as set_claim_status
+from ._triggers import upsert_trigger as upsert_trigger
+
+__all__ = [
+    "HEAD",
+    "AliasMove",
+    "ArtifactRecord",
+    "ClaimResult",
+    "Dataset",
+    "Deployment",
+    "Event",
+    "LineageEdge",
+    "Metric",
+    "Model",
+    "ModelVersion",
+    "Run",
+    "Snapshot",
+    "StepAttempt",
+    "StepRun",
+    "Store",
+    "Trigger",
+    "TriggerClaim",
+    "add_snapshot",
+    "add_step_runs",
+    "alias_history",
+    "append_event",
+    "artifact_files",
+    "artifact_lineage",
+    "claim_runs",
+    "claim_trigger",
+    "commit_step",
+    "count_metrics",
+    "create_run",
+    "current_revision",
+    "emit_event",
+    "fail_attempt",
+    "find_cached_step",
+    "follow_events",
+    "get_artifact",
+    "get_model",
+    "get_model_version",
+    "get_params",
+    "get_run",
+    "get_step_run",
+    "get_step_runs",
+    "get_trigger",
+    "heartbeat",
+    "last_event_id",
+    "latest_metrics",
+    "list_artifacts",
+    "list_claims",
+    "list_datasets",
+    "list_deployments",
+    "list_model_versions",
+    "list_models",
+    "list_runs",
+    "list_snapshots",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "mark_steps",
+    "metric_history",
+    "move_alias",
+    "open_store",
+    "open_store_from_config",
+    "read_events",
+    "record_artifact",
+    "record_cache_hit",
+    "referenced_digests",
+    "register_model_version",
+    "renew_run_lease",
+    "resolve_alias",
+    "set_claim_status",
+    "start_attempt",
+    "step_attempts",
+    "step_lineage",
+    "transition_run",
+    "upsert_deployment",
+    "upsert_trigger",
+]

@@ -1,0 +1,120 @@
+"""Datasets and their immutable snapshots (dense versions, deduplicated by content digest)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ..core import NotFoundError, did_you_mean, now_ms, parse_digest, validate_name
+from . import _schema as t
+from ._engine import Store
+from ._events import append_event
+from ._records import Dataset, Snapshot
+from ._sql import insert
+
+d, s = t.datasets.c, t.dataset_snapshots.c
+
+
+def _dataset_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
+    query = select(d.id).where(d.project_id == store.project_id, d.name == name)
+    found = conn.execute(query).scalar()
+    if found is not None:
+        return int(found)
+    if not create:
+        names = conn.execute(select(d.name).where(d.project_id == store.project_id)).scalars()
+        raise NotFoundError(
+            f"No dataset {name!r} in project {store.project!r}.{did_you_mean(name, names)}",
+            hint="List datasets with: conveyor data list",
+        )
+    conn.execute(
+        insert(conn, t.datasets)
+        .values(
+            project_id=store.project_id,
+            name=name,
+            description="",
+            last_version=0,
+            created_at=now_ms(),
+        )
+        .on_conflict_do_nothing(index_elements=["project_id", "name"])
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def add_snapshot(
+    store: Store,
+    dataset: str,
+    *,
+    artifact_id: int,
+    digest: str,
+    source: str = "",
+    schema: Mapping[str, Any] | None = None,
+    statistics: Mapping[str, Any] | None = None,
+    n_rows: int | None = None,
+    run_id: int | None = None,
+) -> tuple[Snapshot, bool]:
+    """Record a snapshot of ``dataset``; return ``(snapshot, created)``.
+
+    The same content (digest) is the same snapshot: a repeat returns the existing one with
+    ``created=False``, so "new data" triggers fire once per distinct content.
+    """
+    validate_name(dataset, what="dataset name")
+    digest = parse_digest(digest)
+
+    def tx(conn: Connection) -> tuple[Snapshot, bool]:
+        dataset_id = _dataset_id(conn, store, dataset, create=True)
+        number = conn.execute(
+            update(t.datasets)
+            .where(d.id == dataset_id)
+            .values(last_version=d.last_version + 1)
+            .returning(d.last_version)
+        ).scalar_one()
+        existing = conn.execute(
+            select(t.dataset_snapshots).where(s.dataset_id == dataset_id, s.digest == digest)
+        ).first()
+        if existing is not None:
+            conn.execute(
+                update(t.datasets).where(d.id == dataset_id).values(last_version=number - 1)
+            )
+            return Snapshot.from_row(existing), False
+        row = conn.execute(
+            t.dataset_snapshots.insert()
+            .values(
+                dataset_id=dataset_id,
+                version=number,
+                artifact_id=artifact_id,
+                digest=digest,
+                source=source,
+                schema=dict(schema or {}),
+                statistics=dict(statistics or {}),
+                n_rows=n_rows,
+                run_id=run_id,
+                created_at=now_ms(),
+            )
+            .returning(*t.dataset_snapshots.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            "io.conveyor.snapshot.created",
+            subject=f"datasets/{dataset}/versions/{number}",
+            data={"dataset": dataset, "version": number, "digest": digest},
+        )
+        return Snapshot.from_row(row), True
+
+    return store.transact(tx, what="snapshot record")
+
+
+def list_datasets(store: Store) -> list[Dataset]:
+    query = select(t.datasets).where(d.project_id == store.project_id).order_by(d.name)
+    return store.query(lambda conn: [Dataset.from_row(r) for r in conn.execute(query)])
+
+
+def list_snapshots(store: Store, dataset: str) -> list[Snapshot]:
+    def read(conn: Connection) -> list[Snapshot]:
+        dataset_id = _dataset_id(conn, store, dataset, create=False)
+        query = select(t.dataset_snapshots).where(s.dataset_id == dataset_id).order_by(s.version)
+        return [Snapshot.from_row(r) for r in conn.execute(query)]
+
+    return store.query(read)

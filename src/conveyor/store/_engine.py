@@ -1,0 +1,258 @@
+"""Opening a metadata store: engines, transactions, bounded retry, and the error boundary.
+
+SQLite (RELIABILITY rule 8): WAL, ``synchronous=NORMAL``, ``foreign_keys=ON``, a busy timeout,
+and ``BEGIN IMMEDIATE`` for every write transaction so writers queue on the lock up front
+instead of failing to upgrade a read lock ("database is locked"). Reads use deferred
+transactions and never block writers. Network file systems are refused.
+
+PostgreSQL: psycopg 3, pre-ping, a lock time-out, and an ``application_name`` so operators
+(and the fault tests) can find our sessions.
+
+Driver errors are wrapped here, once: transient ones (lost connection, deadlock,
+serialization failure, lock time-out, SQLite busy) are retried a bounded number of times
+with jittered backoff; after that :class:`StoreUnavailableError` says what failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..core import StoreError, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_WRITE = "conveyor_write"
+# PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available,
+# admin shutdown / crash shutdown / cannot connect now (pg_terminate_backend, restarts).
+_PG_TRANSIENT = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+_NETWORK_FS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smbfs",
+    "smb3",
+    "9p",
+    "fuse.sshfs",
+    "afs",
+    "ceph",
+    "glusterfs",
+}
+
+
+@dataclass
+class Store:
+    """An open metadata store, scoped to one project.
+
+    Use :func:`open_store`. Pass it to the functions of :mod:`conveyor.store`.
+    """
+
+    url: str
+    engine: Engine
+    project_id: int
+    project: str
+    retries: int = 5
+    backoff: float = 0.02
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, safe to print."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (deferred on SQLite: never blocks writers)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit.
+
+        No retry: prefer :meth:`transact`, which retries transient failures.
+        """
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+            yield conn
+
+    def transact(self, fn: Callable[[Connection], T], *, what: str = "write") -> T:
+        """Run ``fn(conn)`` in one write transaction, retrying transient failures.
+
+        ``fn`` may run more than once, so it must only touch the database. Idempotency keys
+        (unique constraints) make a retry after an unacknowledged commit safe.
+        """
+        return self._retrying(lambda: self._once(fn), what=what)
+
+    def query(self, fn: Callable[[Connection], T], *, what: str = "read") -> T:
+        """Run ``fn(conn)`` in a read transaction, retrying transient failures."""
+
+        def once() -> T:
+            with self.read() as conn:
+                return fn(conn)
+
+        return self._retrying(once, what=what)
+
+    def _once(self, fn: Callable[[Connection], T]) -> T:
+        with self.write() as conn:
+            return fn(conn)
+
+    def _retrying(self, once: Callable[[], T], *, what: str) -> T:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return once()
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == self.retries:
+                    raise wrap_error(exc, self, what) from exc
+                log.info("store %s: transient error, retry %d: %s", what, attempt + 1, _first(exc))
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if not self._closed:
+            self.engine.dispose()
+            self._closed = True
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _first(exc: BaseException) -> str:
+    return (
+        str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    )
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _PG_TRANSIENT:
+        return True
+    text = str(orig).lower()
+    if isinstance(exc, OperationalError) and (
+        "database is locked" in text
+        or "database table is locked" in text
+        or "busy" in text
+        or "server closed the connection" in text
+        or "terminating connection" in text
+        or "connection" in text
+        and ("closed" in text or "lost" in text or "reset" in text)
+    ):
+        return True
+    return False
+
+
+def wrap_error(exc: DBAPIError, store: Store | None, what: str) -> StoreError:
+    url = store.display_url if store else "the store"
+    message = f"The metadata store failed during {what}: {_first(exc)} (store: {url})."
+    if is_transient(exc):
+        return StoreUnavailableError(
+            message + " It stayed unavailable after bounded retries.",
+            hint="Check that the database is running and reachable, then retry the command.",
+        )
+    return StoreError(message)
+
+
+def create_store_engine(url: str, *, busy_timeout: float, pool_size: int) -> Engine:
+    """Create an engine for a ``sqlite:///`` or ``postgresql://`` URL with our settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout)
+    if parsed.get_backend_name() in {"postgresql", "postgres"}:
+        return _postgres_engine(parsed, busy_timeout, pool_size)
+    raise StoreError(
+        f"Unsupported store URL scheme {parsed.drivername!r}.",
+        hint="Use sqlite:///path/to/conveyor.db or postgresql://user@host:5432/db.",
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_network_fs(path)
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": busy_timeout, "check_same_thread": False, "isolation_level": None},
+        pool_pre_ping=False,
+    )
+    busy_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL, busy_timeout: float, pool_size: int) -> Engine:
+    query = dict(url.query)
+    query.setdefault("application_name", os.environ.get("CONVEYOR_APPLICATION_NAME", "conveyor"))
+    engine = create_engine(
+        url.set(drivername="postgresql+psycopg", query=query),
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+    )
+    lock_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {lock_ms}")
+        dbapi_conn.commit()
+
+    return engine
+
+
+def _refuse_network_fs(path: Path) -> None:
+    target = str(path.parent.resolve())
+    best, fstype = "", ""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            for line in mounts:
+                parts = line.split()
+                if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
+                    best, fstype = parts[1], parts[2]
+    except OSError:
+        return
+    if fstype in _NETWORK_FS:
+        raise StoreError(
+            f"The SQLite store {path} is on a network file system ({fstype} at {best}); "
+            "SQLite's locking is not safe there.",
+            hint="Put the database on a local disk, or use a postgresql:// store URL.",
+        )

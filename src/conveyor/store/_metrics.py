@@ -1,0 +1,111 @@
+"""Metrics: time series of (key, value, step, timestamp) per run, logged singly or in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, func, select
+
+from ..core import InvalidNameError, now_ms
+from . import _schema as t
+from ._engine import Store
+from ._records import Metric
+
+MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp (ms)
+
+
+def _check(key: str, value: float) -> None:
+    if not isinstance(key, str) or not key or len(key) > 250:
+        raise InvalidNameError(f"A metric key must be 1-250 characters. Got {key!r}.")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidNameError(f"Metric {key!r} must be a number. Got {value!r}.")
+
+
+def log_metric(
+    store: Store,
+    run_id: int,
+    key: str,
+    value: float,
+    *,
+    step: int = 0,
+    timestamp: int | None = None,
+    step_run_id: int | None = None,
+) -> None:
+    """Log one metric value (one transaction). Prefer :func:`log_metrics` for many."""
+    _check(key, value)
+    row = {
+        "run_id": run_id,
+        "step_run_id": step_run_id,
+        "key": key,
+        "value": float(value),
+        "step": step,
+        "timestamp": now_ms() if timestamp is None else timestamp,
+    }
+    store.transact(lambda c: c.execute(t.metrics.insert(), row), what="metric logging")
+
+
+def log_metrics(
+    store: Store,
+    run_id: int,
+    metrics: Iterable[tuple[str, float] | MetricRow],
+    *,
+    step_run_id: int | None = None,
+) -> int:
+    """Log many metric values in one transaction (``executemany``). Returns the count.
+
+    Each item is ``(key, value)`` or ``(key, value, step, timestamp_ms)``.
+    """
+    now = now_ms()
+    rows = []
+    for item in metrics:
+        key, value = item[0], item[1]
+        _check(key, value)
+        step = item[2] if len(item) > 2 else 0  # type: ignore[misc]
+        stamp = item[3] if len(item) > 3 else now  # type: ignore[misc]
+        rows.append(
+            {
+                "run_id": run_id,
+                "step_run_id": step_run_id,
+                "key": key,
+                "value": float(value),
+                "step": step,
+                "timestamp": stamp,
+            }
+        )
+    if rows:
+        store.transact(lambda c: c.execute(t.metrics.insert(), rows), what="metric batch")
+    return len(rows)
+
+
+def metric_history(store: Store, run_id: int, key: str) -> list[Metric]:
+    c = t.metrics.c
+    query = (
+        select(c.key, c.value, c.step, c.timestamp)
+        .where(c.run_id == run_id, c.key == key)
+        .order_by(c.step, c.timestamp, c.id)
+    )
+    return store.query(lambda conn: [Metric.from_row(r) for r in conn.execute(query)])
+
+
+def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
+    """The most recently logged value of each metric key of a run."""
+
+    def read(conn: Connection) -> dict[str, float]:
+        c = t.metrics.c
+        last = (
+            select(c.key, func.max(c.id).label("id"))
+            .where(c.run_id == run_id)
+            .group_by(c.key)
+            .subquery()
+        )
+        rows = conn.execute(select(c.key, c.value).join(last, c.id == last.c.id)).all()
+        return {k: v for k, v in rows}
+
+    return store.query(read)
+
+
+def count_metrics(store: Store, run_ids: Sequence[int] | None = None) -> int:
+    query = select(func.count()).select_from(t.metrics)
+    if run_ids is not None:
+        query = query.where(t.metrics.c.run_id.in_(list(run_ids)))
+    return int(store.query(lambda c: c.execute(query).scalar_one()))

@@ -1,0 +1,250 @@
+"""Typed, immutable records the store functions return (never SQLAlchemy rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, Self
+
+
+def ms_to_datetime(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``*_at`` fields become ISO-8601 UTC strings."""
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name.endswith("_at") and isinstance(value, int):
+                value = ms_to_datetime(value).isoformat()  # type: ignore[union-attr]
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Run(_Record):
+    id: int
+    pipeline: str
+    status: str
+    idempotency_key: str | None
+    trigger_claim_id: int | None
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    code_version: dict[str, Any]
+    environment: dict[str, Any]
+    error: str | None
+    trace_id: str | None
+    lease_owner: str | None
+    lease_expires_at: int | None
+    attempt: int
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or None while unfinished)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun(_Record):
+    id: int
+    run_id: int
+    name: str
+    status: str
+    attempt: int
+    cache_key: str | None
+    cached_from_id: int | None
+    lease_owner: str | None
+    lease_expires_at: int | None
+    error: str | None
+    logs_digest: str | None
+    started_at: int | None
+    finished_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepAttempt(_Record):
+    id: int
+    step_run_id: int
+    attempt: int
+    status: str
+    worker: str | None
+    error: str | None
+    started_at: int
+    finished_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Metric(_Record):
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord(_Record):
+    id: int
+    digest: str
+    size: int
+    kind: str
+    name: str | None
+    type_name: str | None
+    media_type: str | None
+    meta: dict[str, Any]
+    producer_step_run_id: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEdge(_Record):
+    step_run_id: int
+    artifact_id: int
+    direction: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event(_Record):
+    id: int
+    type: str
+    source: str
+    subject: str
+    time: int
+    data: dict[str, Any]
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """This event as a CloudEvents 1.0 structured-mode JSON object."""
+        return {
+            "specversion": "1.0",
+            "id": str(self.id),
+            "type": self.type,
+            "source": self.source,
+            "subject": self.subject,
+            "time": ms_to_datetime(self.time).isoformat(),  # type: ignore[union-attr]
+            "datacontenttype": "application/json",
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Model(_Record):
+    id: int
+    name: str
+    description: str
+    last_version: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion(_Record):
+    id: int
+    model_id: int
+    version: int
+    run_id: int | None
+    artifact_id: int | None
+    flavor: str
+    signature: dict[str, Any]
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    status: str
+    description: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMove(_Record):
+    id: int
+    alias: str
+    from_version_id: int | None
+    to_version_id: int | None
+    reason: str
+    actor: str
+    moved_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset(_Record):
+    id: int
+    name: str
+    description: str
+    last_version: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(_Record):
+    id: int
+    dataset_id: int
+    version: int
+    artifact_id: int
+    digest: str
+    source: str
+    schema: dict[str, Any]
+    statistics: dict[str, Any]
+    n_rows: int | None
+    run_id: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment(_Record):
+    id: int
+    name: str
+    model_id: int
+    alias: str
+    strategy: str
+    config: dict[str, Any]
+    status: str
+    serving_version_id: int | None
+    previous_version_id: int | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger(_Record):
+    id: int
+    name: str
+    kind: str
+    pipeline: str
+    config: dict[str, Any]
+    timezone: str
+    next_fire_at: int | None
+    enabled: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerClaim(_Record):
+    id: int
+    trigger_id: int
+    window_key: str
+    status: str
+    claimed_by: str
+    reason: str
+    claimed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """The outcome of :func:`claim_trigger`: ``won`` for exactly one claimer per window."""
+
+    won: bool
+    claim: TriggerClaim

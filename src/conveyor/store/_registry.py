@@ -1,0 +1,318 @@
+"""Models, versions, aliases and deployments (storage side of the registry).
+
+Versions are dense per model (1, 2, 3 ...) however many processes register at once: the
+next number comes from ``UPDATE models SET last_version = last_version + 1``, which takes
+the model row's lock. An alias move is one transaction that updates one row, appends the
+history and the event, so readers see the old target or the new one, never none or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ..core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
+from . import _schema as t
+from ._engine import Store
+from ._events import append_event
+from ._records import AliasMove, Deployment, Model, ModelVersion
+from ._sql import insert
+
+m, v, al = t.models.c, t.model_versions.c, t.aliases.c
+
+
+def _model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
+    query = select(m.id).where(m.project_id == store.project_id, m.name == name)
+    found = conn.execute(query).scalar()
+    if found is not None:
+        return int(found)
+    if not create:
+        names = conn.execute(select(m.name).where(m.project_id == store.project_id)).scalars()
+        raise NotFoundError(
+            f"No model {name!r} in project {store.project!r}.{did_you_mean(name, names)}",
+            hint="List models with: conveyor models list",
+            model=name,
+        )
+    conn.execute(
+        insert(conn, t.models)
+        .values(
+            project_id=store.project_id,
+            name=name,
+            description="",
+            last_version=0,
+            created_at=now_ms(),
+        )
+        .on_conflict_do_nothing(index_elements=["project_id", "name"])
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def register_model_version(
+    store: Store,
+    name: str,
+    *,
+    artifact_id: int | None = None,
+    run_id: int | None = None,
+    flavor: str = "",
+    signature: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> ModelVersion:
+    """Register the next version of model ``name`` (created on first use)."""
+    validate_name(name, what="model name")
+
+    def tx(conn: Connection) -> ModelVersion:
+        model_id = _model_id(conn, store, name, create=True)
+        number = conn.execute(
+            update(t.models)
+            .where(m.id == model_id)
+            .values(last_version=m.last_version + 1)
+            .returning(m.last_version)
+        ).scalar_one()
+        row = conn.execute(
+            t.model_versions.insert()
+            .values(
+                model_id=model_id,
+                version=number,
+                run_id=run_id,
+                artifact_id=artifact_id,
+                flavor=flavor,
+                signature=dict(signature or {}),
+                metrics=dict(metrics or {}),
+                params=dict(params or {}),
+                tags=dict(tags or {}),
+                status="ready",
+                description=description,
+                created_at=now_ms(),
+            )
+            .returning(*t.model_versions.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            "io.conveyor.model_version.registered",
+            subject=f"models/{name}/versions/{number}",
+            data={"model": name, "version": number, "run_id": run_id},
+        )
+        return ModelVersion.from_row(row)
+
+    return store.transact(tx, what="model registration")
+
+
+def get_model(store: Store, name: str) -> Model:
+    def read(conn: Connection) -> Model:
+        model_id = _model_id(conn, store, name, create=False)
+        return Model.from_row(conn.execute(select(t.models).where(m.id == model_id)).one())
+
+    return store.query(read)
+
+
+def list_models(store: Store) -> list[Model]:
+    query = select(t.models).where(m.project_id == store.project_id).order_by(m.name)
+    return store.query(lambda conn: [Model.from_row(r) for r in conn.execute(query)])
+
+
+def get_model_version(store: Store, name: str, version: int) -> ModelVersion:
+    def read(conn: Connection) -> ModelVersion:
+        model_id = _model_id(conn, store, name, create=False)
+        row = conn.execute(
+            select(t.model_versions).where(v.model_id == model_id, v.version == version)
+        ).first()
+        if row is None:
+            raise NotFoundError(
+                f"Model {name!r} has no version {version}.", model=name, version=version
+            )
+        return ModelVersion.from_row(row)
+
+    return store.query(read)
+
+
+def list_model_versions(store: Store, name: str) -> list[ModelVersion]:
+    def read(conn: Connection) -> list[ModelVersion]:
+        model_id = _model_id(conn, store, name, create=False)
+        query = select(t.model_versions).where(v.model_id == model_id).order_by(v.version)
+        return [ModelVersion.from_row(r) for r in conn.execute(query)]
+
+    return store.query(read)
+
+
+def move_alias(
+    store: Store,
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    expected_version: int | None = None,
+    reason: str = "",
+    actor: str = "",
+) -> AliasMove:
+    """Point ``models:/name@alias`` at ``version`` atomically, with history and an event.
+
+    Args:
+        expected_version: Compare-and-set: only move if the alias currently points here
+            (0 = only if the alias does not exist yet).
+
+    Raises:
+        ConflictError: ``expected_version`` did not match.
+    """
+    validate_name(alias, what="alias")
+
+    def tx(conn: Connection) -> AliasMove:
+        model_id = _model_id(conn, store, name, create=False)
+        target = conn.execute(
+            select(v.id).where(v.model_id == model_id, v.version == version)
+        ).scalar()
+        if target is None:
+            raise NotFoundError(
+                f"Model {name!r} has no version {version}.", model=name, version=version
+            )
+        now = now_ms()
+        if conn.dialect.name == "postgresql":
+            # Serialise moves per model (SQLite's write lock already does), so the history
+            # records each move's true predecessor, even for an alias's first creation.
+            conn.execute(select(m.id).where(m.id == model_id).with_for_update())
+        previous = conn.execute(
+            select(al.version_id).where(al.model_id == model_id, al.name == alias)
+        ).scalar()
+        prev_number = (
+            conn.execute(select(v.version).where(v.id == previous)).scalar() if previous else 0
+        )
+        if expected_version is not None and prev_number != expected_version:
+            raise ConflictError(
+                f"Alias {alias!r} of model {name!r} points at version {prev_number or 'none'}, "
+                f"not {expected_version}; not moved.",
+                model=name,
+                alias=alias,
+            )
+        if previous is None:
+            conn.execute(
+                t.aliases.insert().values(
+                    model_id=model_id, name=alias, version_id=target, updated_at=now
+                )
+            )
+        else:
+            conn.execute(
+                update(t.aliases)
+                .where(al.model_id == model_id, al.name == alias)
+                .values(version_id=target, updated_at=now)
+            )
+        row = conn.execute(
+            t.alias_history.insert()
+            .values(
+                model_id=model_id,
+                alias=alias,
+                from_version_id=previous,
+                to_version_id=target,
+                reason=reason,
+                actor=actor,
+                moved_at=now,
+            )
+            .returning(*t.alias_history.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            "io.conveyor.alias.moved",
+            subject=f"models/{name}/versions/{version}",
+            data={
+                "model": name,
+                "alias": alias,
+                "from_version": prev_number or None,
+                "to_version": version,
+                "reason": reason,
+            },
+        )
+        return AliasMove.from_row(row)
+
+    return store.transact(tx, what="alias move")
+
+
+def resolve_alias(store: Store, name: str, alias: str) -> ModelVersion:
+    """The version ``models:/name@alias`` points at, read in one statement."""
+
+    def read(conn: Connection) -> ModelVersion:
+        model_id = _model_id(conn, store, name, create=False)
+        row = conn.execute(
+            select(t.model_versions)
+            .join(t.aliases, al.version_id == v.id)
+            .where(al.model_id == model_id, al.name == alias)
+        ).first()
+        if row is None:
+            known = conn.execute(select(al.name).where(al.model_id == model_id)).scalars()
+            raise NotFoundError(
+                f"Model {name!r} has no alias {alias!r}.{did_you_mean(alias, known)}",
+                model=name,
+                alias=alias,
+            )
+        return ModelVersion.from_row(row)
+
+    return store.query(read)
+
+
+def alias_history(store: Store, name: str, alias: str | None = None) -> list[AliasMove]:
+    h = t.alias_history.c
+
+    def read(conn: Connection) -> list[AliasMove]:
+        model_id = _model_id(conn, store, name, create=False)
+        query = select(t.alias_history).where(h.model_id == model_id)
+        if alias:
+            query = query.where(h.alias == alias)
+        return [AliasMove.from_row(r) for r in conn.execute(query.order_by(h.id))]
+
+    return store.query(read)
+
+
+def upsert_deployment(
+    store: Store,
+    name: str,
+    *,
+    model: str,
+    alias: str = "champion",
+    strategy: str = "replace",
+    config: Mapping[str, Any] | None = None,
+) -> Deployment:
+    """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
+    validate_name(name, what="deployment name")
+    if strategy not in ("replace", "canary", "shadow"):
+        raise ConflictError(
+            f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
+        )
+
+    def tx(conn: Connection) -> Deployment:
+        model_id = _model_id(conn, store, model, create=False)
+        now = now_ms()
+        values = dict(
+            model_id=model_id,
+            alias=alias,
+            strategy=strategy,
+            config=dict(config or {}),
+            updated_at=now,
+        )
+        row = conn.execute(
+            insert(conn, t.deployments)
+            .values(
+                project_id=store.project_id, name=name, status="pending", created_at=now, **values
+            )
+            .on_conflict_do_update(index_elements=["project_id", "name"], set_=values)
+            .returning(*t.deployments.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            "io.conveyor.deployment.updated",
+            subject=f"deployments/{name}",
+            data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
+        )
+        return Deployment.from_row(row)
+
+    return store.transact(tx, what="deployment update")
+
+
+def list_deployments(store: Store) -> list[Deployment]:
+    d = t.deployments.c
+    query = select(t.deployments).where(d.project_id == store.project_id).order_by(d.name)
+    return store.query(lambda conn: [Deployment.from_row(r) for r in conn.execute(query)])

@@ -1,0 +1,263 @@
+"""Runs: creation (idempotent by key), guarded state transitions, the run queue, params."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
+from . import _schema as t
+from ._engine import Store
+from ._events import append_event
+from ._records import Run
+from ._sql import insert
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def create_run(
+    store: Store,
+    pipeline: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    status: str = "running",
+    idempotency_key: str | None = None,
+    trigger_claim_id: int | None = None,
+    code_version: Mapping[str, Any] | None = None,
+    environment: Mapping[str, Any] | None = None,
+    trace_id: str | None = None,
+) -> Run:
+    """Create a run (``running`` now, or ``queued`` for a controller to claim).
+
+    With ``idempotency_key``, creating the same key twice returns the first run, however
+    many processes race: the key is a unique constraint.
+    """
+    if status not in ("running", "queued"):
+        raise InvalidNameError(f"A new run's status must be 'running' or 'queued'. Got {status!r}.")
+    now = now_ms()
+    values = dict(
+        project_id=store.project_id,
+        pipeline=pipeline,
+        status=status,
+        idempotency_key=idempotency_key,
+        trigger_claim_id=trigger_claim_id,
+        params=dict(params or {}),
+        tags=dict(tags or {}),
+        code_version=dict(code_version or {}),
+        environment=dict(environment or {}),
+        trace_id=trace_id,
+        attempt=0,
+        created_at=now,
+        started_at=now if status == "running" else None,
+    )
+
+    def tx(conn: Connection) -> Run:
+        stmt = insert(conn, t.runs).values(**values)
+        if idempotency_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+        row = conn.execute(stmt.returning(*t.runs.c)).first()
+        if row is None:  # the key exists: this call is a repeat
+            existing = conn.execute(
+                select(t.runs).where(
+                    t.runs.c.project_id == store.project_id,
+                    t.runs.c.idempotency_key == idempotency_key,
+                )
+            ).one()
+            return Run.from_row(existing)
+        run = Run.from_row(row)
+        append_event(
+            conn,
+            store,
+            f"io.conveyor.run.{'queued' if status == 'queued' else 'started'}",
+            subject=f"runs/{run.id}",
+            data={"run_id": run.id, "pipeline": pipeline},
+        )
+        return run
+
+    return store.transact(tx, what="run creation")
+
+
+def get_run(store: Store, run_id: int) -> Run:
+    query = select(t.runs).where(t.runs.c.id == run_id, t.runs.c.project_id == store.project_id)
+    row = store.query(lambda c: c.execute(query).first())
+    if row is None:
+        raise NotFoundError(
+            f"No run {run_id} in project {store.project!r}.",
+            hint="List runs with: conveyor runs list",
+            run_id=run_id,
+        )
+    return Run.from_row(row)
+
+
+def list_runs(
+    store: Store,
+    *,
+    pipeline: str | None = None,
+    statuses: Collection[str] = (),
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[Run]:
+    """Newest first."""
+    c = t.runs.c
+    query = select(t.runs).where(c.project_id == store.project_id)
+    if pipeline:
+        query = query.where(c.pipeline == pipeline)
+    if statuses:
+        query = query.where(c.status.in_(list(statuses)))
+    if before_id is not None:
+        query = query.where(c.id < before_id)
+    query = query.order_by(c.id.desc()).limit(limit)
+    return store.query(lambda conn: [Run.from_row(r) for r in conn.execute(query)])
+
+
+def transition_run(
+    store: Store,
+    run_id: int,
+    to: str,
+    *,
+    expected: Collection[str],
+    error: str | None = None,
+    attempt: int | None = None,
+) -> Run:
+    """Move a run from one of ``expected`` to ``to`` (RELIABILITY rule 6), or raise.
+
+    ``attempt`` fences the write to the holder of the run's current claim.
+
+    Raises:
+        ConflictError: the run was not in an expected state (someone else moved it).
+        StaleAttemptError: ``attempt`` is no longer the run's current attempt.
+    """
+    c = t.runs.c
+    now = now_ms()
+    values: dict[str, Any] = {"status": to}
+    if to in FINISHED:
+        values |= {"finished_at": now, "lease_owner": None, "lease_expires_at": None}
+    if to == "running":
+        values |= {"started_at": now, "finished_at": None}
+    if error is not None or to == "running":
+        values["error"] = error
+    where = [c.id == run_id, c.project_id == store.project_id, c.status.in_(list(expected))]
+    if attempt is not None:
+        where.append(c.attempt == attempt)
+
+    def tx(conn: Connection) -> Run:
+        result = conn.execute(update(t.runs).where(*where).values(**values).returning(*t.runs.c))
+        row = result.first()
+        if row is None:
+            current = conn.execute(select(c.status, c.attempt).where(c.id == run_id)).first()
+            if current is None:
+                raise NotFoundError(f"No run {run_id}.", run_id=run_id)
+            if attempt is not None and current.attempt != attempt:
+                raise StaleAttemptError(
+                    f"Run {run_id} was claimed again (attempt {current.attempt}); attempt "
+                    f"{attempt} may no longer change it.",
+                    run_id=run_id,
+                )
+            raise ConflictError(
+                f"Run {run_id} is {current.status!r}, not one of {sorted(expected)}; "
+                f"it cannot become {to!r}.",
+                run_id=run_id,
+                status=current.status,
+            )
+        run = Run.from_row(row)
+        verb = {"running": "started"}.get(to, to)
+        append_event(
+            conn,
+            store,
+            f"io.conveyor.run.{verb}",
+            subject=f"runs/{run_id}",
+            data={"run_id": run_id, "pipeline": run.pipeline, "status": to, "error": error},
+        )
+        return run
+
+    return store.transact(tx, what=f"run {run_id} -> {to}")
+
+
+def claim_runs(store: Store, owner: str, *, limit: int = 10, lease: float = 30.0) -> list[Run]:
+    """Claim up to ``limit`` queued runs for ``owner`` with a lease (RELIABILITY rule 7).
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
+    SQLite: the write lock (``BEGIN IMMEDIATE``) makes one claimer at a time. Each claim bumps
+    the run's ``attempt``, the fencing token for later writes. A run whose lease expired
+    is claimable again.
+    """
+    c = t.runs.c
+
+    def tx(conn: Connection) -> list[Run]:
+        now = now_ms()
+        pick = (
+            select(c.id)
+            .where(
+                c.project_id == store.project_id,
+                c.status == "queued",
+                or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = [r[0] for r in conn.execute(pick)]
+        if not ids:
+            return []
+        rows = conn.execute(
+            update(t.runs)
+            .where(c.id.in_(ids))
+            .values(
+                lease_owner=owner,
+                lease_expires_at=now + int(lease * 1000),
+                attempt=c.attempt + 1,
+            )
+            .returning(*t.runs.c)
+        )
+        return sorted((Run.from_row(r) for r in rows), key=lambda r: r.id)
+
+    return store.transact(tx, what="run claim")
+
+
+def renew_run_lease(store: Store, run_id: int, owner: str, attempt: int, *, lease: float) -> None:
+    """Extend a claim; raise :class:`StaleAttemptError` if it was taken over."""
+    c = t.runs.c
+    stmt = (
+        update(t.runs)
+        .where(and_(c.id == run_id, c.lease_owner == owner, c.attempt == attempt))
+        .values(lease_expires_at=now_ms() + int(lease * 1000))
+    )
+    if store.transact(lambda conn: conn.execute(stmt).rowcount, what="lease renewal") != 1:
+        raise StaleAttemptError(f"Run {run_id}'s claim (attempt {attempt}) was taken over.")
+
+
+def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
+    """Record a run's parameters. Params are immutable: a different value is a conflict."""
+    if not params:
+        return
+    rows = [{"run_id": run_id, "key": str(k), "value": v} for k, v in params.items()]
+
+    def tx(conn: Connection) -> None:
+        stmt = insert(conn, t.params).values(rows).on_conflict_do_nothing()
+        conn.execute(stmt)
+        stored = dict(
+            conn.execute(
+                select(t.params.c.key, t.params.c.value).where(
+                    t.params.c.run_id == run_id, t.params.c.key.in_([r["key"] for r in rows])
+                )
+            ).all()
+        )
+        changed = [r["key"] for r in rows if stored.get(r["key"]) != r["value"]]
+        if changed:
+            raise ConflictError(
+                f"Params {changed} of run {run_id} are already logged with other values; "
+                "params cannot change.",
+                hint="Log changing values as metrics or tags instead.",
+                run_id=run_id,
+            )
+
+    store.transact(tx, what="param logging")
+
+
+def get_params(store: Store, run_id: int) -> dict[str, Any]:
+    query = select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == run_id)
+    return store.query(lambda c: dict(c.execute(query).all()))  # type: ignore[arg-type]

@@ -1,0 +1,31 @@
+"""Small SQL helpers shared by the store modules (dialect-aware upserts, row mapping)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    """A dialect ``INSERT`` that supports ``on_conflict_do_nothing`` / ``..._do_update``."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def lock_events(conn: Connection) -> None:
+    """Serialise event inserts on PostgreSQL so event ids commit in increasing order.
+
+    Without it, transaction A can take id 10, transaction B id 11, B commits first, a poller
+    reads 11 and moves its cursor past 10 before A commits: an event lost to every poller.
+    SQLite already serialises writers.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        conn.execute(text("SELECT pg_advisory_xact_lock(1668247142)"))

@@ -1,0 +1,336 @@
+"""Step runs and their attempts, with fencing: only the current attempt may commit.
+
+A step attempt may run more than once (a worker dies, a lease expires, a zombie wakes up),
+but its result is committed once: every commit is ``UPDATE ... WHERE attempt = :attempt
+AND status = 'running'`` and must touch exactly one row (RELIABILITY rules 6 and 7, R03).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from ..core import ConflictError, NotFoundError, StaleAttemptError, now_ms
+from . import _schema as t
+from ._engine import Store
+from ._records import LineageEdge, StepAttempt, StepRun
+from ._sql import insert
+
+c = t.step_runs.c
+
+
+def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepRun]:
+    """Create ``pending`` step runs for ``names`` (existing ones are kept); return all of them."""
+
+    def tx(conn: Connection) -> list[StepRun]:
+        if names:
+            rows = [{"run_id": run_id, "name": n, "status": "pending", "attempt": 0} for n in names]
+            conn.execute(insert(conn, t.step_runs).values(rows).on_conflict_do_nothing())
+        return _step_runs(conn, run_id)
+
+    return store.transact(tx, what="step creation")
+
+
+def _step_runs(conn: Connection, run_id: int) -> list[StepRun]:
+    query = select(t.step_runs).where(c.run_id == run_id).order_by(c.id)
+    return [StepRun.from_row(r) for r in conn.execute(query)]
+
+
+def get_step_runs(store: Store, run_id: int) -> list[StepRun]:
+    return store.query(lambda conn: _step_runs(conn, run_id))
+
+
+def get_step_run(store: Store, step_run_id: int) -> StepRun:
+    row = store.query(
+        lambda conn: conn.execute(select(t.step_runs).where(c.id == step_run_id)).first()
+    )
+    if row is None:
+        raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
+    return StepRun.from_row(row)
+
+
+def start_attempt(
+    store: Store,
+    step_run_id: int,
+    worker: str,
+    *,
+    lease: float = 30.0,
+    take_over: bool = False,
+) -> StepRun:
+    """Begin the next attempt of a step; the returned ``attempt`` is the fencing token.
+
+    A ``pending`` or ``failed`` step starts at once. A ``running`` step is taken over only
+    when its lease has expired, or with ``take_over=True`` (the caller knows the holder is
+    dead); the old attempt is marked ``superseded`` and can no longer commit.
+
+    Raises:
+        ConflictError: the step is finished, or running under a live lease.
+    """
+
+    def tx(conn: Connection) -> StepRun:
+        now = now_ms()
+        startable = [c.status.in_(["pending", "failed"])]
+        if take_over:
+            startable.append(c.status == "running")
+        else:
+            startable.append(and_(c.status == "running", c.lease_expires_at < now))
+        row = conn.execute(
+            update(t.step_runs)
+            .where(c.id == step_run_id, or_(*startable))
+            .values(
+                status="running",
+                attempt=c.attempt + 1,
+                lease_owner=worker,
+                lease_expires_at=now + int(lease * 1000),
+                started_at=now,
+                finished_at=None,
+                error=None,
+            )
+            .returning(*t.step_runs.c)
+        ).first()
+        if row is None:
+            current = conn.execute(select(c.status, c.name).where(c.id == step_run_id)).first()
+            if current is None:
+                raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
+            raise ConflictError(
+                f"Step {current.name!r} is {current.status!r} and cannot start a new attempt.",
+                step_run_id=step_run_id,
+            )
+        step = StepRun.from_row(row)
+        a = t.step_attempts.c
+        conn.execute(
+            update(t.step_attempts)
+            .where(a.step_run_id == step_run_id, a.status == "running")
+            .values(status="superseded", finished_at=now)
+        )
+        conn.execute(
+            t.step_attempts.insert().values(
+                step_run_id=step_run_id,
+                attempt=step.attempt,
+                status="running",
+                worker=worker,
+                started_at=now,
+            )
+        )
+        return step
+
+    return store.transact(tx, what="step start")
+
+
+def _fenced(conn: Connection, step_run_id: int, attempt: int, values: dict[str, object]) -> StepRun:
+    row = conn.execute(
+        update(t.step_runs)
+        .where(c.id == step_run_id, c.attempt == attempt, c.status == "running")
+        .values(**values)
+        .returning(*t.step_runs.c)
+    ).first()
+    if row is None:
+        current = conn.execute(
+            select(c.name, c.attempt, c.status).where(c.id == step_run_id)
+        ).first()
+        raise StaleAttemptError(
+            f"Attempt {attempt} of step "
+            f"{current.name if current else step_run_id!r} may not commit: the step is now "
+            f"at attempt {current.attempt if current else '?'}, "
+            f"{current.status if current else 'missing'}.",
+            step_run_id=step_run_id,
+            attempt=attempt,
+        )
+    return StepRun.from_row(row)
+
+
+def heartbeat(store: Store, step_run_id: int, attempt: int, *, lease: float = 30.0) -> None:
+    """Extend the lease of a running attempt; :class:`StaleAttemptError` if superseded."""
+    store.transact(
+        lambda conn: _fenced(
+            conn, step_run_id, attempt, {"lease_expires_at": now_ms() + int(lease * 1000)}
+        ),
+        what="step heartbeat",
+    )
+
+
+def _finish_attempt(
+    conn: Connection, step_run_id: int, attempt: int, status: str, error: str | None
+) -> None:
+    a = t.step_attempts.c
+    conn.execute(
+        update(t.step_attempts)
+        .where(a.step_run_id == step_run_id, a.attempt == attempt)
+        .values(status=status, error=error, finished_at=now_ms())
+    )
+
+
+def _edges(
+    conn: Connection, step_run_id: int, direction: str, artifacts: Mapping[str, int]
+) -> None:
+    if artifacts:
+        conn.execute(
+            insert(conn, t.lineage_edges)
+            .values(
+                [
+                    {
+                        "step_run_id": step_run_id,
+                        "artifact_id": aid,
+                        "direction": direction,
+                        "name": n,
+                    }
+                    for n, aid in artifacts.items()
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+def commit_step(
+    store: Store,
+    step_run_id: int,
+    attempt: int,
+    *,
+    outputs: Mapping[str, int],
+    inputs: Mapping[str, int] | None = None,
+    cache_key: str | None = None,
+    logs_digest: str | None = None,
+) -> StepRun:
+    """Commit a successful attempt: outputs, lineage edges and status, in one transaction.
+
+    Raises:
+        StaleAttemptError: ``attempt`` is not the step's current running attempt (a zombie).
+    """
+
+    def tx(conn: Connection) -> StepRun:
+        now = now_ms()
+        step = _fenced(
+            conn,
+            step_run_id,
+            attempt,
+            {
+                "status": "succeeded",
+                "finished_at": now,
+                "cache_key": cache_key,
+                "logs_digest": logs_digest,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        _finish_attempt(conn, step_run_id, attempt, "succeeded", None)
+        _edges(conn, step_run_id, "in", inputs or {})
+        _edges(conn, step_run_id, "out", outputs)
+        return step
+
+    return store.transact(tx, what="step commit")
+
+
+def fail_attempt(
+    store: Store,
+    step_run_id: int,
+    attempt: int,
+    *,
+    error: str,
+    will_retry: bool,
+    logs_digest: str | None = None,
+) -> StepRun:
+    """Record a failed attempt; the step goes back to ``pending`` if it will be retried."""
+
+    def tx(conn: Connection) -> StepRun:
+        step = _fenced(
+            conn,
+            step_run_id,
+            attempt,
+            {
+                "status": "pending" if will_retry else "failed",
+                "error": error,
+                "finished_at": now_ms(),
+                "logs_digest": logs_digest,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        _finish_attempt(conn, step_run_id, attempt, "failed", error)
+        return step
+
+    return store.transact(tx, what="step failure")
+
+
+def mark_steps(
+    store: Store, run_id: int, names: Collection[str], status: str, *, reason: str = ""
+) -> int:
+    """Set not-yet-started steps to ``skipped`` or ``cancelled``; return how many changed."""
+    if status not in ("skipped", "cancelled"):
+        raise ConflictError(f"mark_steps sets 'skipped' or 'cancelled', not {status!r}.")
+    stmt = (
+        update(t.step_runs)
+        .where(c.run_id == run_id, c.name.in_(list(names)), c.status.in_(["pending", "failed"]))
+        .values(status=status, error=reason or None, finished_at=now_ms())
+    )
+    return int(store.transact(lambda conn: conn.execute(stmt).rowcount, what="step marking"))
+
+
+def record_cache_hit(
+    store: Store,
+    step_run_id: int,
+    source: StepRun,
+    *,
+    inputs: Mapping[str, int] | None = None,
+) -> StepRun:
+    """Complete a pending step from ``source``'s outputs without running it."""
+
+    def tx(conn: Connection) -> StepRun:
+        now = now_ms()
+        row = conn.execute(
+            update(t.step_runs)
+            .where(c.id == step_run_id, c.status == "pending")
+            .values(
+                status="succeeded",
+                cached_from_id=source.id,
+                cache_key=source.cache_key,
+                started_at=now,
+                finished_at=now,
+            )
+            .returning(*t.step_runs.c)
+        ).first()
+        if row is None:
+            raise ConflictError(
+                f"Step run {step_run_id} is not pending; cannot record a cache hit."
+            )
+        outs = {e.name: e.artifact_id for e in _lineage(conn, source.id) if e.direction == "out"}
+        _edges(conn, step_run_id, "in", inputs or {})
+        _edges(conn, step_run_id, "out", outs)
+        return StepRun.from_row(row)
+
+    return store.transact(tx, what="cache hit")
+
+
+def find_cached_step(store: Store, cache_key: str) -> StepRun | None:
+    """The newest succeeded step run in this project with ``cache_key``, if any."""
+    query = (
+        select(t.step_runs)
+        .join(t.runs, t.runs.c.id == c.run_id)
+        .where(
+            c.cache_key == cache_key,
+            c.status == "succeeded",
+            t.runs.c.project_id == store.project_id,
+        )
+        .order_by(c.id.desc())
+        .limit(1)
+    )
+    row = store.query(lambda conn: conn.execute(query).first())
+    return None if row is None else StepRun.from_row(row)
+
+
+def _lineage(conn: Connection, step_run_id: int) -> list[LineageEdge]:
+    e = t.lineage_edges.c
+    query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
+        e.step_run_id == step_run_id
+    )
+    return [LineageEdge.from_row(r) for r in conn.execute(query.order_by(e.id))]
+
+
+def step_lineage(store: Store, step_run_id: int) -> list[LineageEdge]:
+    return store.query(lambda conn: _lineage(conn, step_run_id))
+
+
+def step_attempts(store: Store, step_run_id: int) -> list[StepAttempt]:
+    a = t.step_attempts.c
+    query = select(t.step_attempts).where(a.step_run_id == step_run_id).order_by(a.attempt)
+    return store.query(lambda conn: [StepAttempt.from_row(r) for r in conn.execute(query)])

@@ -1,0 +1,87 @@
+"""Shared fixtures: a fresh store on every backend, isolated per test.
+
+``CONVEYOR_TEST_POSTGRES_URL`` (set by ``.ci/run``) points at a real PostgreSQL; each test
+gets its own schema there. If the variable is set but the server is unreachable the tests
+fail, never skip. If it is unset (a quick local run), PostgreSQL cases are skipped with a
+reason that says how to run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.store import Store, open_store
+
+PG_ENV = "CONVEYOR_TEST_POSTGRES_URL"
+REDIS_ENV = "CONVEYOR_TEST_REDIS_URL"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+def _pg_admin(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        return psycopg.connect(plain, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:  # set but unreachable: fail loudly
+        pytest.fail(f"{PG_ENV}={url} is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+
+
+def new_pg_schema() -> tuple[str, str]:
+    """Create an empty schema; return ``(store URL scoped to it, schema name)``."""
+    base = postgres_url()
+    assert base is not None
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with _pg_admin(base) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def drop_pg_schema(schema: str) -> None:
+    base = postgres_url()
+    assert base is not None
+    with _pg_admin(base) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store URL on each backend (a fresh SQLite file; a fresh PostgreSQL schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/conveyor.db"
+        return
+    if postgres_url() is None:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}; run the suite with .ci/run")
+    url, schema = new_pg_schema()
+    try:
+        yield url
+    finally:
+        drop_pg_schema(schema)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An open, migrated store for project ``test`` on each backend."""
+    s = open_store(store_url, project="test", busy_timeout=30.0)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path}/conveyor.db", project="test")
+    try:
+        yield s
+    finally:
+        s.close()
