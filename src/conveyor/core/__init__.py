@@ -38,6 +38,7 @@ from ._hashing import sha256_json as sha256_json
 from ._hashing import sha256_stream as sha256_stream
 from ._names import check_relative_path as check_relative_path
 from ._names import did_you_mean as did_you_mean
+from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
 
@@ -69,6 +70,7 @@ __all__ = [
     "now_ms",
     "parse_digest",
     "parse_duration",
+    "redact_url",
     "safe_join",
     "settings_reference",
     "sha256_bytes",

@@ -90,6 +90,20 @@ class ArtifactSettings(_Section):
     )
 
 
+    @field_validator("storage_options", mode="before")
+    @classmethod
+    def _options(cls, v: Any) -> Any:
+        # From the environment the options arrive as a JSON object in a string.
+        if isinstance(v, str):
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError("must be a JSON object such as '{\"anon\": true}'") from None
+        return v
+
+
 class ExecutorSettings(_Section):
     kind: Literal["local", "ray"] = Field(
         "local", description="Where steps run: `local` (threads/processes) or `ray`."
@@ -105,10 +119,10 @@ class ExecutorSettings(_Section):
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
-    project: ProjectSettings = Field(default_factory=ProjectSettings)
-    store: StoreSettings = Field(default_factory=StoreSettings)
-    artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
-    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    project: ProjectSettings = Field(default_factory=lambda: ProjectSettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
+    artifacts: ArtifactSettings = Field(default_factory=lambda: ArtifactSettings())
+    executor: ExecutorSettings = Field(default_factory=lambda: ExecutorSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @classmethod
@@ -179,12 +193,18 @@ def settings_reference() -> list[tuple[str, str, str, str]]:
     for section, field in Config.model_fields.items():
         if field.exclude:
             continue
-        model = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        for key, sub in type(model).model_fields.items():
+        model = _section_model(section)
+        for key, sub in model.model_fields.items():
             env = shortcut.get((section, key), f"CONVEYOR_{section.upper()}_{key.upper()}")
-            default = getattr(model, key)
+            default = sub.get_default(call_default_factory=True)
             rows.append((f"{section}.{key}", env, repr(default), sub.description or ""))
     return rows
+
+
+def _section_model(section: str) -> type[BaseModel]:
+    annotation = Config.model_fields[section].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return annotation
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -201,7 +221,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             if not section:
                 continue
             key = rest[len(section) + 1 :]
-            if key not in type(Config.model_fields[section].default_factory()).model_fields:  # type: ignore[misc]
+            if key not in _section_model(section).model_fields:
                 continue
         target = merged.setdefault(section, {})
         if isinstance(target, dict):
@@ -226,7 +246,8 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"key {loc!r} {msg}. Got {err.get('input')!r}.")
+            got = "" if "Got " in msg else f" Got {err.get('input')!r}."
+            lines.append(f"key {loc!r}: {msg.rstrip('.')}.{got}")
     where = str(path) if path.exists() else "the configuration"
     return ConfigError(
         f"Invalid settings in {where} (or CONVEYOR_* environment): " + "; ".join(lines),

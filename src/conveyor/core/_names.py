@@ -50,6 +50,12 @@ def _decode_until_stable(name: str) -> str:
     )
 
 
+def _is_dot_segment(part: str) -> bool:
+    # '..', '...', and '..;x' (path parameters, which some servers strip) all climb or confuse.
+    head = part.split(";", 1)[0]
+    return len(head) >= 2 and set(head) == {"."}
+
+
 def check_relative_path(name: str, *, what: str = "path") -> PurePosixPath:
     """Check that ``name`` is a plain relative path that stays inside any root it is joined to.
 
@@ -71,7 +77,7 @@ def check_relative_path(name: str, *, what: str = "path") -> PurePosixPath:
         reason = "is absolute"
     elif re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", decoded):
         reason = "has a URL scheme"
-    elif any(part == ".." for part in decoded.split("/")):
+    elif any(_is_dot_segment(part) for part in decoded.split("/")):
         reason = "has a '..' segment"
     elif any(ord(ch) < 32 for ch in decoded):
         reason = "contains a control character"
@@ -112,3 +118,16 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return `` Did you mean 'x'?`` for the closest choice, or an empty string."""
     match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to print or log."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

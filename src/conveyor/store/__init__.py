@@ -30,6 +30,7 @@ from ._migrate import HEAD as HEAD
 from ._migrate import current_revision as current_revision
 from ._open import open_store as open_store
 from ._open import open_store_from_config as open_store_from_config
+from ._open import upgrade_store as upgrade_store
 from ._records import AliasMove as AliasMove
 from ._records import ArtifactRecord as ArtifactRecord
 from ._records import ClaimResult as ClaimResult
@@ -156,6 +157,7 @@ __all__ = [
     "step_attempts",
     "step_lineage",
     "transition_run",
+    "upgrade_store",
     "upsert_deployment",
     "upsert_trigger",
 ]

@@ -54,7 +54,9 @@ def append_event(
             data=dict(data or {}),
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def emit_event(

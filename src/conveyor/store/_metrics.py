@@ -60,8 +60,8 @@ def log_metrics(
     for item in metrics:
         key, value = item[0], item[1]
         _check(key, value)
-        step = item[2] if len(item) > 2 else 0  # type: ignore[misc]
-        stamp = item[3] if len(item) > 3 else now  # type: ignore[misc]
+        step = item[2] if len(item) > 2 else 0
+        stamp = item[3] if len(item) > 3 else now
         rows.append(
             {
                 "run_id": run_id,

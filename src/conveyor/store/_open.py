@@ -56,3 +56,17 @@ def open_store_from_config(config: Config, *, migrate: bool = True) -> Store:
         pool_size=config.store.pool_size,
         migrate=migrate,
     )
+
+
+def upgrade_store(url: str, *, busy_timeout: float = 30.0) -> tuple[str | None, str]:
+    """Upgrade the store at ``url`` to head; return ``(revision before, revision after)``."""
+    from ._migrate import HEAD, current_revision
+
+    engine = create_store_engine(url, busy_timeout=busy_timeout, pool_size=1)
+    store = Store(url=url, engine=engine, project_id=0, project="default")
+    try:
+        before = store.query(current_revision, what="schema check")
+        check_or_upgrade(store, migrate=True)
+    finally:
+        store.close()
+    return before, HEAD

@@ -260,4 +260,4 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
 
 def get_params(store: Store, run_id: int) -> dict[str, Any]:
     query = select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == run_id)
-    return store.query(lambda c: dict(c.execute(query).all()))  # type: ignore[arg-type]
+    return store.query(lambda c: {k: v for k, v in c.execute(query).all()})

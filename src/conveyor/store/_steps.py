@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from ..core import ConflictError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
@@ -70,7 +70,7 @@ def start_attempt(
 
     def tx(conn: Connection) -> StepRun:
         now = now_ms()
-        startable = [c.status.in_(["pending", "failed"])]
+        startable: list[ColumnElement[bool]] = [c.status.in_(["pending", "failed"])]
         if take_over:
             startable.append(c.status == "running")
         else:

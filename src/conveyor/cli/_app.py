@@ -1,0 +1,107 @@
+"""The Typer application and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import _artifacts, _events, _project, _runs
+from ._common import state
+from ._output import err
+
+app = typer.Typer(
+    name="conveyor",
+    help="MLOps automation: validate, train, evaluate, register, deploy, serve, monitor, retrain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_artifacts.app, name="artifacts")
+app.add_typer(_project.db_app, name="db")
+app.command("init")(_project.init)
+app.command("demo")(_project.demo)
+app.command("events")(_events.events)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"conveyor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Project folder (default: nearest conveyor.toml upwards).",
+            envvar="CONVEYOR_PROJECT",
+            file_okay=False,
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state.project = project
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (and exit with it when called as a script)."""
+    code = run(argv)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    from ..core import ConveyorError
+
+    try:
+        app(args=argv, prog_name="conveyor", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        err.print("Aborted.")
+        return 1
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument (exit 2)
+        exc.show()
+        return int(exc.exit_code)
+    except ConveyorError as exc:
+        err.print(f"[red]Error:[/] {exc.message}", markup=True)
+        if exc.hint:
+            err.print(exc.hint, markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so, keep locals (URLs, tokens) out of the output
+        if os.environ.get("CONVEYOR_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        err.print(
+            f"Internal error: {type(exc).__name__}: {exc}. This is a bug in conveyor; rerun "
+            "with CONVEYOR_DEBUG=1 to see the traceback and report it.",
+            markup=False,
+        )
+        return 70
+    return 0

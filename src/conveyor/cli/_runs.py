@@ -1,0 +1,101 @@
+"""``conveyor runs``: list and inspect pipeline runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOpt, LimitOpt, open_workspace
+from ._output import out, print_json, seconds, status, table, when
+
+app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
+    status_: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only runs in this status (repeatable)."),
+    ] = None,
+    limit: LimitOpt = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """List runs, newest first.
+
+    Example:
+        conveyor runs list --status failed --limit 10
+    """
+    from ..store import list_runs
+
+    with open_workspace() as ws:
+        runs = list_runs(ws.store, pipeline=pipeline, statuses=status_ or (), limit=limit)
+    if json_:
+        print_json([r.to_dict() for r in runs])
+        return
+    table(
+        ["run", "pipeline", "status", "started (UTC)", "duration"],
+        (
+            [r.id, r.pipeline, status(r.status), when(r.started_at), seconds(r.duration)]
+            for r in runs
+        ),
+        title="Runs",
+    )
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[int, typer.Argument(help="The run's number (see `conveyor runs list`).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Show one run: status, params, metrics, and its steps.
+
+    Example:
+        conveyor runs show 42
+    """
+    from ..store import get_params, get_run, get_step_runs, latest_metrics
+
+    with open_workspace() as ws:
+        run = get_run(ws.store, run_id)
+        params = get_params(ws.store, run_id) or run.params
+        metrics = latest_metrics(ws.store, run_id)
+        steps = get_step_runs(ws.store, run_id)
+    if json_:
+        print_json(
+            run.to_dict()
+            | {"params": params, "metrics": metrics, "steps": [s.to_dict() for s in steps]}
+        )
+        return
+    out.print(f"[bold]Run {run.id}[/] · pipeline [bold]{run.pipeline}[/] · {status(run.status)}")
+    out.print(
+        f"started {when(run.started_at)} · finished {when(run.finished_at)} · {seconds(run.duration)}"
+    )
+    code = run.code_version
+    if code:
+        dirty = " (dirty)" if code.get("dirty") else ""
+        out.print(f"code {code.get('git_sha', '?')}{dirty}")
+    if run.error:
+        out.print(f"[red]error:[/] {run.error}")
+    if params:
+        table(["param", "value"], sorted(params.items()), title="Params")
+    if metrics:
+        table(["metric", "last value"], sorted(metrics.items()), title="Metrics")
+    if steps:
+        table(
+            ["step", "status", "attempt", "duration"],
+            (
+                [
+                    s.name + (" (cached)" if s.cached_from_id else ""),
+                    status(s.status),
+                    s.attempt,
+                    seconds(
+                        (s.finished_at - s.started_at) / 1000
+                        if s.finished_at and s.started_at
+                        else None
+                    ),
+                ]
+                for s in steps
+            ),
+            title="Steps",
+        )

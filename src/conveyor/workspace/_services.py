@@ -1,0 +1,106 @@
+"""Services that touch both the artifact bytes and the metadata store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..artifacts import collect_garbage as collect_blobs
+from ..artifacts import expand_references
+from ..core import InvalidNameError, NotFoundError, check_relative_path
+from ..store import ArtifactRecord, get_artifact, record_artifact, referenced_digests
+
+if TYPE_CHECKING:
+    from ._workspace import Workspace
+
+
+def put_artifact(
+    ws: Workspace,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    type_name: str | None = None,
+    media_type: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    producer_step_run_id: int | None = None,
+) -> ArtifactRecord:
+    """Store a file or directory and record it. Bytes first, then the row (rule 9)."""
+    source = Path(path)
+    if name is not None:
+        check_relative_path(name, what="artifact name")
+    if source.is_dir():
+        info = ws.artifacts.put_dir(source)
+        files = [(f.path, f.digest, f.size) for f in info.files]
+        return record_artifact(
+            ws.store,
+            info.digest,
+            info.size,
+            kind="dir",
+            name=name or source.name,
+            type_name=type_name,
+            media_type=media_type,
+            meta=meta,
+            files=files,
+            producer_step_run_id=producer_step_run_id,
+        )
+    if not source.is_file():
+        raise NotFoundError(
+            f"{str(source)!r} is not a file or directory.", hint="Check the path and try again."
+        )
+    blob = ws.artifacts.put_file(source)
+    return record_artifact(
+        ws.store,
+        blob.digest,
+        blob.size,
+        kind="file",
+        name=name or source.name,
+        type_name=type_name,
+        media_type=media_type,
+        meta=meta,
+        producer_step_run_id=producer_step_run_id,
+    )
+
+
+def export_artifact(ws: Workspace, ref: int | str, dest: str | os.PathLike[str]) -> Path:
+    """Write a verified copy of artifact ``ref`` to ``dest`` (a new file or directory)."""
+    record = get_artifact(ws.store, ref)
+    target = Path(dest)
+    if target.exists():
+        raise InvalidNameError(
+            f"{str(target)!r} already exists; conveyor does not overwrite on export.",
+            hint="Choose a new path or remove the old one.",
+        )
+    if record.kind == "dir":
+        return ws.artifacts.get_dir(record.digest, target)
+    return ws.artifacts.get_file(record.digest, target)
+
+
+@dataclass(frozen=True)
+class GcResult:
+    n_deleted: int
+    bytes_freed: int
+    n_kept: int
+    dry_run: bool
+    deleted: tuple[str, ...]
+
+
+def collect_garbage(
+    ws: Workspace, *, older_than: float = 3600.0, dry_run: bool = False
+) -> GcResult:
+    """Delete blobs that no artifact of any project in this store references.
+
+    Blobs younger than ``older_than`` seconds are kept, so a write whose metadata row is not
+    committed yet is never collected.
+    """
+    keep = expand_references(ws.artifacts, referenced_digests(ws.store))
+    report = collect_blobs(ws.artifacts, keep, older_than=older_than, dry_run=dry_run)
+    return GcResult(
+        n_deleted=report.n_deleted,
+        bytes_freed=report.bytes_freed,
+        n_kept=report.n_kept,
+        dry_run=dry_run,
+        deleted=tuple(report.deleted),
+    )

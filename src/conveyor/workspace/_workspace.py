@@ -1,0 +1,64 @@
+"""``Workspace``: open a project folder (or explicit settings) and hold its handles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..artifacts import ArtifactStore, open_artifact_store
+from ..core import Config
+from ..store import Store, open_store_from_config
+
+
+@dataclass
+class Workspace:
+    """A project opened for work. Use :meth:`open`; close it (or use ``with``) when done.
+
+    Attributes:
+        config: The validated settings, relative paths resolved under the project folder.
+        store: The metadata store, scoped to the project.
+        artifacts: The content-addressed artifact store.
+    """
+
+    config: Config
+    store: Store
+    artifacts: ArtifactStore
+
+    @classmethod
+    def open(
+        cls,
+        project: str | os.PathLike[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        migrate: bool = True,
+    ) -> Workspace:
+        """Open the project at ``project`` (default: the nearest ``conveyor.toml`` upwards).
+
+        Raises:
+            ProjectNotFoundError: no project folder was found.
+            ConfigError: its settings are invalid.
+        """
+        root = Path(project) if project is not None else Config.find(Path.cwd())
+        config = Config.load(root, env=env)
+        return cls.from_config(config, migrate=migrate)
+
+    @classmethod
+    def from_config(cls, config: Config, *, migrate: bool = True) -> Workspace:
+        store = open_store_from_config(config, migrate=migrate)
+        try:
+            artifacts = open_artifact_store(config.artifacts.url, config.artifacts.storage_options)
+        except BaseException:
+            store.close()
+            raise
+        return cls(config=config, store=store, artifacts=artifacts)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

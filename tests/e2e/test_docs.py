@@ -1,0 +1,46 @@
+"""The README documents every command and setting; every command's help has an example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typing import Any
+
+import typer.main
+
+from conveyor.cli._app import app
+from conveyor.core import settings_reference
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _commands() -> list[tuple[str, Any]]:
+    root = typer.main.get_command(app)
+    found: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, cmd: Any) -> None:
+        if getattr(cmd, "commands", None):
+            for name, sub in cmd.commands.items():
+                walk(f"{prefix} {name}".strip(), sub)
+        else:
+            found.append((prefix, cmd))
+
+    walk("", root)
+    return found
+
+
+def test_every_command_is_in_the_cli_reference() -> None:
+    names = [name for name, _ in _commands()]
+    assert len(names) >= 10
+    missing = [n for n in names if f"`conveyor {n}" not in README]
+    assert not missing, f"README's CLI reference lacks: {missing}"
+
+
+def test_every_command_help_has_an_example() -> None:
+    missing = [n for n, cmd in _commands() if "Example:" not in (cmd.help or "")]
+    assert not missing, f"commands without an Example: {missing}"
+
+
+def test_every_setting_is_in_the_configuration_reference() -> None:
+    for key, env, _, _ in settings_reference():
+        assert f"`{key}`" in README and f"`{env}`" in README, key
