@@ -9,4 +9,7 @@ from .core import ConveyorError as ConveyorError
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConveyorError", "__version__"]
+__all__ = [
+    "ConveyorError",
+    "__version__",
+]

@@ -1,58 +1,13 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-CONVEYOR = str(Path(sys.executable).parent / "conveyor")
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env["NO_COLOR"] = "1"
-    env["COLUMNS"] = "200"
-    env.update(extra or {})
-    return env
-
-
-Cli = Callable[..., subprocess.CompletedProcess[str]]
+from support.cli import Cli, make_cli
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     """Run the installed ``conveyor`` command in ``tmp_path`` (or ``cwd=``)."""
-
-    def run(
-        *args: str,
-        cwd: Path | None = None,
-        env: dict[str, str] | None = None,
-        input: str | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [CONVEYOR, *args],
-            cwd=cwd or tmp_path,
-            env=_env(env),
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
-
-
-def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
-
-
-def run_all(cli: Cli, commands: Sequence[Sequence[str]], cwd: Path) -> None:
-    for args in commands:
-        result = cli(*args, cwd=cwd)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return make_cli(tmp_path)

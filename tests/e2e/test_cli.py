@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.store import create_run, open_store
-
-from .conftest import CONVEYOR, Cli, _env, assert_user_error
+from support.cli import CONVEYOR, Cli, _env, assert_user_error
 
 pytestmark = pytest.mark.e2e
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -130,25 +129,23 @@ def test_events_lists_and_follows(cli: Cli, tmp_path: Path) -> None:
     assert [e["type"] for e in listed] == ["io.conveyor.run.started"]
     assert listed[0]["specversion"] == "1.0" and listed[0]["source"] == "/projects/p"
 
-    follower = subprocess.Popen(
+    with subprocess.Popen(
         [CONVEYOR, "events", "--follow", "--json", "--type", "io.conveyor.run.*"],
         cwd=project,
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
+    ) as follower:
         time.sleep(1.5)  # let it start polling (the test asserts content, not timing)
         with open_store(url, project="p") as store:
             run = create_run(store, "second")
         assert follower.stdout is not None
         line = follower.stdout.readline()
         event = json.loads(line)
-        assert event["subject"] == f"runs/{run.id}"
-    finally:
         follower.terminate()
         follower.wait(timeout=10)
+        assert event["subject"] == f"runs/{run.id}"
 
 
 def test_db_upgrade_reports_the_revision(cli: Cli, tmp_path: Path) -> None:

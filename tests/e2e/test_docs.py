@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
+
+import pytest
 
 import typer.main
 
@@ -44,3 +45,21 @@ def test_every_command_help_has_an_example() -> None:
 def test_every_setting_is_in_the_configuration_reference() -> None:
     for key, env, _, _ in settings_reference():
         assert f"`{key}`" in README and f"`{env}`" in README, key
+
+
+def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from conveyor.workspace import init_project
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    init_project(tmp_path / "churn", name="churn")
+    (tmp_path / "pipelines.py").write_text("x = 1\n")  # the API example stores a file
+    for block in blocks:
+        namespace: dict[str, object] = {"__name__": "readme_example"}
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own docs
+        pipelines = [v for v in namespace.values() if type(v).__name__ == "Pipeline"]
+        for p in pipelines:
+            assert p.build().nodes  # type: ignore[attr-defined]

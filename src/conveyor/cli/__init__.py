@@ -8,4 +8,6 @@ from __future__ import annotations
 
 from ._app import main as main
 
-__all__ = ["main"]
+__all__ = [
+    "main",
+]

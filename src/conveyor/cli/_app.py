@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import _artifacts, _events, _project, _runs
+from . import _artifacts, _events, _pipelines, _project, _runs
 from ._common import state
 from ._output import err
 
@@ -22,7 +22,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.add_typer(_pipelines.app, name="pipelines")
 app.add_typer(_runs.app, name="runs")
+_runs.app.command("logs")(_pipelines.logs)
+_runs.app.command("resume")(_pipelines.resume)
+app.command("run")(_pipelines.run)
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
@@ -74,14 +78,17 @@ def run(argv: list[str] | None = None) -> int:
     from ..core import ConveyorError
 
     try:
-        app(args=argv, prog_name="conveyor", standalone_mode=False)
+        # Without standalone mode, an Exit raised by a command comes back as the return value.
+        code = app(args=argv, prog_name="conveyor", standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         err.print("Aborted.")
         return 1
     except typer.TyperException as exc:  # usage errors: bad option, missing argument (exit 2)
-        exc.show()
+        exc.show()  # type: ignore[attr-defined]
         return int(exc.exit_code)
     except ConveyorError as exc:
         err.print(f"[red]Error:[/] {exc.message}", markup=True)

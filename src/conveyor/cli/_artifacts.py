@@ -115,7 +115,8 @@ def add(
         print_json(record.to_dict())
     else:
         out.print(
-            f"Stored artifact {record.id} ({record.kind}, {size(record.size)}) sha256:{record.digest}"
+            f"Stored artifact {record.id} ({record.kind}, {size(record.size)}) "
+            f"sha256:{record.digest}"
         )
 
 

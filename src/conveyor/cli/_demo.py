@@ -1,107 +1,75 @@
 """``conveyor demo``: a real tour on the embedded default (SQLite + local folder).
 
-Everything it shows is computed and stored for real: a generated dataset stored as a
-content-addressed artifact and snapshot, a run with params and metrics, a step with lineage
-from its input to its output, and the event log that recorded each change.
+Everything it shows is computed and stored for real: a project is created, its example
+pipeline runs (data generated here, validated, a parallel search, an evaluation gate),
+runs again from the cache, runs with a stricter gate that takes the other branch, and the
+store is read back: lineage, a verified artifact, the event log.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import tempfile
+import time
 from pathlib import Path
-from types import ModuleType
 
-from ._output import out
-
-
-def _load_module(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("conveyor_demo_pipelines", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ._output import out, seconds, status
 
 
 def run_demo(folder: Path) -> None:
     from .. import store as st
-    from ..workspace import Workspace, init_project, put_artifact
+    from ..pipeline import Runner, find_pipeline
+    from ..workspace import Workspace, init_project
+    from ._pipelines import _Live, _tree
 
     out.rule("[bold]conveyor demo")
-    out.print(f"1. conveyor init {folder}  (a project: config, example pipelines, store)")
+    out.print(f"1. conveyor init {folder}: a project with an example pipeline and its store")
     for path in init_project(folder, name="demo"):
         out.print(f"   created {path}")
-    pipelines = _load_module(folder / "pipelines.py")
 
-    with Workspace.open(folder) as ws, tempfile.TemporaryDirectory() as tmp:
-        out.print(f"   store: {ws.store.display_url}")
-        out.print(f"   artifacts: {ws.artifacts.url}")
+    with Workspace.open(folder) as ws:
+        out.print(f"   store {ws.store.display_url} · artifacts {ws.artifacts.url}")
+        train = find_pipeline(ws.config, "train")
+        out.print("\n2. The pipeline, as conveyor sees it (conveyor pipelines show train)")
+        out.print(_tree(train.build()))
 
-        out.print(
-            "\n2. A dataset, generated on this machine, stored content-addressed and snapshotted"
-        )
-        rows = pipelines.make_customers(n_rows=1000, seed=7)
-        data_file = Path(tmp) / "customers.json"
-        data_file.write_text(json.dumps(rows))
-        data = put_artifact(ws, data_file, name="customers.json", media_type="application/json")
-        snapshot, _ = st.add_snapshot(
-            ws.store,
-            "customers",
-            artifact_id=data.id,
-            digest=data.digest,
-            source="pipelines.make_customers(seed=7)",
-            n_rows=len(rows),
-            schema={k: "double" for k in rows[0]},
-        )
-        out.print(f"   customers v{snapshot.version}: {len(rows)} rows, sha256:{data.digest[:12]}")
+        def run(title: str, **params: object) -> st.Run:
+            out.print(f"\n{title}")
+            started = time.monotonic()
+            live = _Live()
+            with live:
+                result = Runner(ws, train, on_change=live.change).start(params)
+            n_cached = sum(1 for s in st.get_step_runs(ws.store, result.run.id) if s.cached_from_id)
+            out.print(
+                f"   run {result.run.id} {status(result.run.status)} in "
+                f"{seconds(time.monotonic() - started)}; {n_cached} steps reused from the cache"
+            )
+            for name in ("promote", "alert"):
+                if result.statuses.get(name) == "succeeded":
+                    out.print(f"   {name}: {result.output(name)}")
+            return result.run
 
-        out.print("\n3. A run with params, a step with lineage, and metrics")
-        run = st.create_run(ws.store, "profile", params={"n_rows": len(rows), "seed": 7})
-        st.log_params(ws.store, run.id, {"n_rows": len(rows), "seed": 7})
-        (step,) = st.add_step_runs(ws.store, run.id, ["profile"])
-        step = st.start_attempt(ws.store, step.id, worker="demo")
-        report = pipelines.profile(rows)
-        report_file = Path(tmp) / "profile.json"
-        report_file.write_text(json.dumps(report, indent=2))
-        report_art = put_artifact(
-            ws,
-            report_file,
-            name="profile.json",
-            producer_step_run_id=step.id,
-            media_type="application/json",
-        )
-        st.log_metrics(
-            ws.store,
-            run.id,
-            [
-                (f"{col}.{stat}", value)
-                for col, stats in report.items()
-                for stat, value in stats.items()
-            ],
-            step_run_id=step.id,
-        )
-        st.commit_step(
-            ws.store,
-            step.id,
-            step.attempt,
-            inputs={"rows": data.id},
-            outputs={"profile": report_art.id},
-        )
-        st.transition_run(ws.store, run.id, "succeeded", expected=["running"])
-        churn = report["churned"]["mean"]
-        out.print(
-            f"   run {run.id} succeeded; churn rate {churn:.1%}; profile sha256:{report_art.digest[:12]}"
+        first = run("3. conveyor run train")
+        run("4. The same run again: every step comes from the cache")
+        run(
+            "5. conveyor run train --param min_accuracy=0.95: the gate fails, alert runs",
+            min_accuracy=0.95,
         )
 
-        out.print("\n4. Every artifact is verified on read; the copy you get is the bytes recorded")
-        copy = ws.artifacts.get_bytes(report_art.digest)
-        out.print(f"   read back {len(copy)} bytes, checksum verified")
+        out.print("\n6. Lineage: which step produced the chosen model, from what")
+        steps = {s.name: s for s in st.get_step_runs(ws.store, first.id)}
+        for edge in st.step_lineage(ws.store, steps["pick_best"].id):
+            art = st.get_artifact(ws.store, edge.artifact_id)
+            verb = "read" if edge.direction == "in" else "wrote"
+            out.print(
+                f"   pick_best {verb} {edge.name}: artifact {art.id} sha256:{art.digest[:12]}"
+            )
+            if edge.direction == "out":
+                data = ws.artifacts.get_bytes(art.digest)
+                out.print(f"   read back {len(data)} bytes, checksum verified: {data.decode()}")
 
-        out.print("\n5. The event log recorded each change (conveyor events --follow streams it)")
-        for ev in st.read_events(ws.store):
-            out.print(f"   {ev.id:>3}  {ev.type:<40} {ev.subject}")
+        out.print("\n7. The event log recorded every change (conveyor events --follow streams it)")
+        for ev in st.read_events(ws.store)[-6:]:
+            out.print(f"   {ev.id:>3}  {ev.type:<36} {ev.subject}")
 
     out.print("\nExplore it yourself:")
-    for cmd in ("runs list", f"runs show {run.id}", "artifacts list", "events"):
+    for cmd in ("runs list", f"runs show {first.id}", f"runs logs {first.id}", "artifacts list"):
         out.print(f"   conveyor -p {folder} {cmd}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ._common import JsonOpt, LimitOpt, open_workspace
 from ._output import out, print_json, seconds, status, table, when
+
+if TYPE_CHECKING:
+    from ..core import Config
+    from ..store import Run, StepRun
 
 app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 
@@ -57,6 +61,7 @@ def show(
     from ..store import get_params, get_run, get_step_runs, latest_metrics
 
     with open_workspace() as ws:
+        ws_config = ws.config
         run = get_run(ws.store, run_id)
         params = get_params(ws.store, run_id) or run.params
         metrics = latest_metrics(ws.store, run_id)
@@ -69,33 +74,72 @@ def show(
         return
     out.print(f"[bold]Run {run.id}[/] · pipeline [bold]{run.pipeline}[/] · {status(run.status)}")
     out.print(
-        f"started {when(run.started_at)} · finished {when(run.finished_at)} · {seconds(run.duration)}"
+        f"started {when(run.started_at)} · finished {when(run.finished_at)} · "
+        f"{seconds(run.duration)}"
     )
     code = run.code_version
-    if code:
+    if code.get("git_sha"):
         dirty = " (dirty)" if code.get("dirty") else ""
-        out.print(f"code {code.get('git_sha', '?')}{dirty}")
+        out.print(f"code {code['git_sha'][:12]}{dirty}")
     if run.error:
-        out.print(f"[red]error:[/] {run.error}")
+        out.print(f"[red]error:[/] {run.error}", markup=True)
     if params:
         table(["param", "value"], sorted(params.items()), title="Params")
     if metrics:
         table(["metric", "last value"], sorted(metrics.items()), title="Metrics")
     if steps:
-        table(
-            ["step", "status", "attempt", "duration"],
-            (
-                [
-                    s.name + (" (cached)" if s.cached_from_id else ""),
-                    status(s.status),
-                    s.attempt,
-                    seconds(
-                        (s.finished_at - s.started_at) / 1000
-                        if s.finished_at and s.started_at
-                        else None
-                    ),
-                ]
-                for s in steps
-            ),
-            title="Steps",
-        )
+        tree = _dag(ws_config, run, steps)
+        if tree is not None:
+            out.print(tree)
+        else:
+            table(
+                ["step", "status", "attempt", "duration"],
+                (
+                    [
+                        s.name + (" (cached)" if s.cached_from_id else ""),
+                        status(s.status),
+                        s.attempt,
+                        seconds(_step_seconds(s)),
+                    ]
+                    for s in steps
+                ),
+                title="Steps",
+            )
+
+
+def _step_seconds(s: StepRun) -> float | None:
+    if s.finished_at is None or s.started_at is None:
+        return None
+    return (s.finished_at - s.started_at) / 1000
+
+
+def _dag(config: Config, run: Run, steps: list[StepRun]) -> Any:
+    """The run's DAG with each step's status, or None if the pipeline cannot be loaded."""
+    from ..core import ConveyorError
+    from ..pipeline import find_pipeline
+    from ._pipelines import _tree
+
+    try:
+        graph = find_pipeline(config, run.pipeline).build(run.params)
+    except ConveyorError:
+        return None
+    by_name = {s.name: s for s in steps}
+    labels: dict[str, str] = {}
+    for name in graph.nodes:
+        s = by_name.get(name)
+        if s is None:
+            continue
+        items = [x for x in steps if x.name.startswith(name + "[")]
+        text = s.status
+        if items:
+            done = sum(1 for x in items if x.status == "succeeded")
+            text += f" {done}/{len(items)} items"
+        if s.cached_from_id:
+            text += " (cached)"
+        elif s.attempt > 1:
+            text += f" after {s.attempt} attempts"
+        duration = _step_seconds(s)
+        if duration is not None:
+            text += f" {seconds(duration)}"
+        labels[name] = text
+    return _tree(graph, labels)

@@ -11,6 +11,7 @@ from ._config import CONFIG_FILE as CONFIG_FILE
 from ._config import ArtifactSettings as ArtifactSettings
 from ._config import Config as Config
 from ._config import ExecutorSettings as ExecutorSettings
+from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
 from ._config import StoreSettings as StoreSettings
 from ._config import settings_reference as settings_reference
@@ -24,8 +25,11 @@ from ._errors import ConflictError as ConflictError
 from ._errors import ConveyorError as ConveyorError
 from ._errors import InvalidNameError as InvalidNameError
 from ._errors import NotFoundError as NotFoundError
+from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
 from ._errors import StaleAttemptError as StaleAttemptError
+from ._errors import StepFailedError as StepFailedError
+from ._errors import StepTimeoutError as StepTimeoutError
 from ._errors import StoreError as StoreError
 from ._errors import StoreUnavailableError as StoreUnavailableError
 from ._errors import StoreVersionError as StoreVersionError
@@ -41,6 +45,7 @@ from ._names import did_you_mean as did_you_mean
 from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
+from ._pause import pause_point as pause_point
 
 __all__ = [
     "CONFIG_FILE",
@@ -56,9 +61,13 @@ __all__ = [
     "ExecutorSettings",
     "InvalidNameError",
     "NotFoundError",
+    "PipelineDefinitionError",
+    "PipelinesSettings",
     "ProjectNotFoundError",
     "ProjectSettings",
     "StaleAttemptError",
+    "StepFailedError",
+    "StepTimeoutError",
     "StoreError",
     "StoreSettings",
     "StoreUnavailableError",
@@ -70,6 +79,7 @@ __all__ = [
     "now_ms",
     "parse_digest",
     "parse_duration",
+    "pause_point",
     "redact_url",
     "safe_join",
     "settings_reference",

@@ -89,7 +89,6 @@ class ArtifactSettings(_Section):
         description="Options passed to the fsspec filesystem (e.g. `endpoint_url` for S3).",
     )
 
-
     @field_validator("storage_options", mode="before")
     @classmethod
     def _options(cls, v: Any) -> Any:
@@ -116,6 +115,34 @@ class ExecutorSettings(_Section):
     )
 
 
+class PipelinesSettings(_Section):
+    modules: list[str] = Field(
+        default_factory=lambda: ["pipelines"],
+        description="Python modules (importable from the project folder) that define the "
+        'project\'s `@pipeline`s, e.g. `["pipelines", "jobs.nightly"]`.',
+    )
+    lease: float = Field(
+        30.0,
+        description="How long a running step's claim lasts without a heartbeat (heartbeats "
+        "come every third of it); after it, `conveyor runs resume` may take the step over.",
+    )
+
+    @field_validator("lease", mode="before")
+    @classmethod
+    def _lease(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="lease")
+        if seconds < 0.5:
+            raise ValueError("must be at least 500ms")
+        return seconds
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _modules(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: comma-separated
+            return [m.strip() for m in v.split(",") if m.strip()]
+        return v
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -123,6 +150,7 @@ class Config(_Section):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     artifacts: ArtifactSettings = Field(default_factory=lambda: ArtifactSettings())
     executor: ExecutorSettings = Field(default_factory=lambda: ExecutorSettings())
+    pipelines: PipelinesSettings = Field(default_factory=lambda: PipelinesSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @classmethod

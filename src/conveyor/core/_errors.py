@@ -12,6 +12,9 @@ the problem. Errors a user can cause (bad input, bad config, a missing name) set
     ├── AlreadyExistsError                    creating something that exists
     ├── ConflictError                         a state change lost a race
     │   └── StaleAttemptError                 a fenced write from an old attempt
+    ├── PipelineDefinitionError(ValueError)   a pipeline is wired wrong (found before it runs)
+    ├── StepFailedError                       a step raised; the user's exception is __cause__
+    │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
     ├── StoreError                            the metadata store failed
     │   ├── StoreUnavailableError             cannot connect, or gave up after bounded retries
     │   └── StoreVersionError                 the store's schema is newer than this conveyor
@@ -35,8 +38,11 @@ __all__ = [
     "ConveyorError",
     "InvalidNameError",
     "NotFoundError",
+    "PipelineDefinitionError",
     "ProjectNotFoundError",
     "StaleAttemptError",
+    "StepFailedError",
+    "StepTimeoutError",
     "StoreError",
     "StoreUnavailableError",
     "StoreVersionError",
@@ -93,6 +99,18 @@ class ConflictError(ConveyorError):
 
 class StaleAttemptError(ConflictError):
     """A write fenced by an attempt number arrived after a newer attempt took over."""
+
+
+class PipelineDefinitionError(ConveyorError, ValueError):
+    is_user_error = True
+
+
+class StepFailedError(ConveyorError):
+    is_user_error = True
+
+
+class StepTimeoutError(StepFailedError, TimeoutError):
+    pass
 
 
 class StoreError(ConveyorError):

@@ -41,6 +41,7 @@ from ._records import LineageEdge as LineageEdge
 from ._records import Metric as Metric
 from ._records import Model as Model
 from ._records import ModelVersion as ModelVersion
+from ._records import NewArtifact as NewArtifact
 from ._records import Run as Run
 from ._records import Snapshot as Snapshot
 from ._records import StepAttempt as StepAttempt
@@ -57,6 +58,7 @@ from ._registry import move_alias as move_alias
 from ._registry import register_model_version as register_model_version
 from ._registry import resolve_alias as resolve_alias
 from ._registry import upsert_deployment as upsert_deployment
+from ._runs import acquire_run as acquire_run
 from ._runs import claim_runs as claim_runs
 from ._runs import create_run as create_run
 from ._runs import get_params as get_params
@@ -95,6 +97,7 @@ __all__ = [
     "Metric",
     "Model",
     "ModelVersion",
+    "NewArtifact",
     "Run",
     "Snapshot",
     "StepAttempt",
@@ -102,6 +105,7 @@ __all__ = [
     "Store",
     "Trigger",
     "TriggerClaim",
+    "acquire_run",
     "add_snapshot",
     "add_step_runs",
     "alias_history",

@@ -7,16 +7,18 @@ durably stored (RELIABILITY rule 9), so every recorded digest is readable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select, union
 
-from ..core import NotFoundError, check_relative_path, now_ms, parse_digest
+from ..core import InvalidNameError, NotFoundError, check_relative_path, now_ms, parse_digest
 from . import _schema as t
 from ._engine import Store
-from ._records import ArtifactRecord, LineageEdge
+from ._records import ArtifactRecord, LineageEdge, NewArtifact
 
 a = t.artifacts.c
+_INSERT_ARTIFACT = t.artifacts.insert().returning(*t.artifacts.c)
 
 
 def record_artifact(
@@ -38,51 +40,88 @@ def record_artifact(
         files: For directories, the ``(path, digest, size)`` of every member.
         name: A user-visible relative name such as ``model`` or ``reports/eval.json``.
     """
-    digest = parse_digest(digest)
+    spec = NewArtifact(
+        digest=digest,
+        size=size,
+        kind=kind,
+        name=name,
+        type_name=type_name,
+        media_type=media_type,
+        meta=dict(meta or {}),
+        files=tuple(files),
+    )
+    spec = checked(spec)
+    return store.transact(
+        lambda conn: insert_artifact(conn, store, spec, producer_step_run_id),
+        what="artifact record",
+    )
+
+
+def checked(spec: NewArtifact) -> NewArtifact:
+    """Validate a spec's digest, name and member paths; return it normalised."""
+    name = spec.name
     if name is not None:
         name = str(check_relative_path(name, what="artifact name"))
-    for path, member, _ in files:
+    if spec.kind not in ("file", "dir"):
+        raise InvalidNameError(f"Artifact kind must be 'file' or 'dir'. Got {spec.kind!r}.")
+    for path, member, _ in spec.files:
         check_relative_path(path, what="directory member")
         parse_digest(member)
+    return replace(spec, digest=parse_digest(spec.digest), name=name)
 
-    def tx(conn: Connection) -> ArtifactRecord:
-        row = conn.execute(
-            t.artifacts.insert()
-            .values(
-                project_id=store.project_id,
-                digest=digest,
-                size=size,
-                kind=kind,
-                name=name,
-                type_name=type_name,
-                media_type=media_type,
-                meta=dict(meta or {}),
-                producer_step_run_id=producer_step_run_id,
-                created_at=now_ms(),
-            )
-            .returning(*t.artifacts.c)
-        ).one()
-        if files:
-            conn.execute(
-                t.artifact_files.insert(),
-                [{"artifact_id": row.id, "path": p, "digest": d, "size": s} for p, d, s in files],
-            )
-        return ArtifactRecord.from_row(row)
 
-    return store.transact(tx, what="artifact record")
+def insert_artifact(
+    conn: Connection, store: Store, spec: NewArtifact, producer_step_run_id: int | None
+) -> ArtifactRecord:
+    """Insert a checked spec inside the caller's transaction."""
+    row = conn.execute(
+        _INSERT_ARTIFACT,
+        {
+            "project_id": store.project_id,
+            "digest": spec.digest,
+            "size": spec.size,
+            "kind": spec.kind,
+            "name": spec.name,
+            "type_name": spec.type_name,
+            "media_type": spec.media_type,
+            "meta": dict(spec.meta),
+            "producer_step_run_id": producer_step_run_id,
+            "created_at": now_ms(),
+        },
+    ).one()
+    if spec.files:
+        conn.execute(
+            t.artifact_files.insert(),
+            [{"artifact_id": row.id, "path": p, "digest": d, "size": n} for p, d, n in spec.files],
+        )
+    return ArtifactRecord.from_row(row)
 
 
 def get_artifact(store: Store, ref: int | str) -> ArtifactRecord:
-    """An artifact by id, or the newest one with a digest (``sha256:...`` or a hex prefix ≥ 8)."""
-    query = select(t.artifacts).where(a.project_id == store.project_id)
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        query = query.where(a.id == int(ref))
+    """An artifact by id, or the newest with a digest (``sha256:...`` or a hex prefix of 8+).
+
+    A string of fewer than 8 digits is an id; ``sha256:`` forces a digest; a longer string
+    of digits is tried as a digest prefix first, then as an id.
+    """
+    by_id = select(t.artifacts).where(a.project_id == store.project_id)
+    text = ref if isinstance(ref, str) else ""
+    if isinstance(ref, int) or (text.isdigit() and len(text) < 8):
+        query = by_id.where(a.id == int(ref))
+        fallback = None
     else:
-        text = ref.removeprefix("sha256:")
-        if len(text) < 8 or any(ch not in "0123456789abcdef" for ch in text):
-            parse_digest(ref)  # raises the standard message
-        query = query.where(a.digest.startswith(text)).order_by(a.id.desc()).limit(1)
-    row = store.query(lambda conn: conn.execute(query).first())
+        prefix = text.removeprefix("sha256:")
+        if len(prefix) < 8 or any(ch not in "0123456789abcdef" for ch in prefix):
+            parse_digest(text)  # raises the standard message
+        query = by_id.where(a.digest.startswith(prefix)).order_by(a.id.desc()).limit(1)
+        fallback = by_id.where(a.id == int(text)) if text.isdigit() else None
+
+    def read(conn: Connection) -> Any:
+        row = conn.execute(query).first()
+        if row is None and fallback is not None:
+            row = conn.execute(fallback).first()
+        return row
+
+    row = store.query(read)
     if row is None:
         raise NotFoundError(
             f"No artifact {ref!r} in project {store.project!r}.",

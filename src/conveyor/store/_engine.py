@@ -5,7 +5,7 @@ and ``BEGIN IMMEDIATE`` for every write transaction so writers queue on the lock
 instead of failing to upgrade a read lock ("database is locked"). Reads use deferred
 transactions and never block writers. Network file systems are refused.
 
-PostgreSQL: psycopg 3, pre-ping, a lock time-out, and an ``application_name`` so operators
+PostgreSQL: psycopg 3, a lock time-out, and an ``application_name`` so operators
 (and the fault tests) can find our sessions.
 
 Driver errors are wrapped here, once: transient ones (lost connection, deadlock,
@@ -15,9 +15,11 @@ with jittered backoff; after that :class:`StoreUnavailableError` says what faile
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,9 +29,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
-from ..core import StoreError, StoreUnavailableError
+from ..core import ConveyorError, InvalidNameError, StoreError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,6 +125,12 @@ class Store:
                 log.info("store %s: transient error, retry %d: %s", what, attempt + 1, _first(exc))
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
+            except StatementError as exc:  # a value could not be bound (never reached the driver)
+                if isinstance(exc.orig, ConveyorError):
+                    raise exc.orig from exc.orig.__cause__
+                raise StoreError(
+                    f"The metadata store failed during {what}: {_first(exc)}."
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -158,7 +166,7 @@ def is_transient(exc: DBAPIError) -> bool:
         or "server closed the connection" in text
         or "terminating connection" in text
         or "connection" in text
-        and ("closed" in text or "lost" in text or "reset" in text)
+        and ("closed" in text or "lost" in text or "reset" in text or "refused" in text)
     ):
         return True
     return False
@@ -188,16 +196,36 @@ def create_store_engine(url: str, *, busy_timeout: float, pool_size: int) -> Eng
     )
 
 
+def _json_dumps(value: Any) -> str:
+    # Strict JSON on both backends (PostgreSQL rejects NaN; SQLite would store it), and a
+    # conveyor error instead of a driver's TypeError for values JSON cannot hold.
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidNameError(
+            f"Only JSON values can be stored in params, tags and metadata: {exc}.",
+            hint="Convert the value to str, int, float, bool, None, a list or a dict "
+            "(NaN and infinity are not JSON).",
+        ) from exc
+
+
 def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the directory of the SQLite store {path}: {exc.strerror or exc}.",
+                hint="Check the store URL, or create the directory and make it writable.",
+            ) from exc
         _refuse_network_fs(path)
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
         connect_args={"timeout": busy_timeout, "check_same_thread": False, "isolation_level": None},
         pool_pre_ping=False,
+        json_serializer=_json_dumps,
     )
     busy_ms = int(busy_timeout * 1000)
 
@@ -223,10 +251,12 @@ def _postgres_engine(url: URL, busy_timeout: float, pool_size: int) -> Engine:
     query.setdefault("application_name", os.environ.get("CONVEYOR_APPLICATION_NAME", "conveyor"))
     engine = create_engine(
         url.set(drivername="postgresql+psycopg", query=query),
-        pool_pre_ping=True,
+        # No pre-ping (it costs a round trip per transaction): a pooled connection that died
+        # fails its first statement with connection_invalidated, which transact() retries.
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        json_serializer=_json_dumps,
     )
     lock_ms = int(busy_timeout * 1000)
 
@@ -246,8 +276,13 @@ def _refuse_network_fs(path: Path) -> None:
         with open("/proc/mounts", encoding="utf-8") as mounts:
             for line in mounts:
                 parts = line.split()
-                if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
-                    best, fstype = parts[1], parts[2]
+                if len(parts) < 3:
+                    continue
+                # /proc/mounts escapes space, tab, newline and backslash as octal (\040).
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), parts[1])
+                inside = target == point or target.startswith(point.rstrip("/") + "/")
+                if inside and len(point) > len(best):
+                    best, fstype = point, parts[2]
     except OSError:
         return
     if fstype in _NETWORK_FS:

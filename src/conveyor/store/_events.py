@@ -15,6 +15,7 @@ from ._engine import Store
 from ._records import Event
 from ._sql import lock_events
 
+_INSERT_EVENT = t.events.insert()
 _TYPE = re.compile(r"io\.conveyor\.[a-z_]+(\.[a-z_]+)+")
 
 
@@ -45,14 +46,15 @@ def append_event(
         )
     lock_events(conn)
     result = conn.execute(
-        t.events.insert().values(
-            project_id=store.project_id,
-            type=type,
-            source=source or f"/projects/{store.project}",
-            subject=subject,
-            time=now_ms(),
-            data=dict(data or {}),
-        )
+        _INSERT_EVENT,
+        {
+            "project_id": store.project_id,
+            "type": type,
+            "source": source or f"/projects/{store.project}",
+            "subject": subject,
+            "time": now_ms(),
+            "data": dict(data or {}),
+        },
     )
     key = result.inserted_primary_key
     assert key is not None
@@ -92,7 +94,9 @@ def read_events(
     if types:
         from sqlalchemy import or_
 
-        query = query.where(or_(c.type.in_(exact), *(c.type.startswith(p) for p in prefixes)))
+        query = query.where(
+            or_(c.type.in_(exact), *(c.type.startswith(p, autoescape=True) for p in prefixes))
+        )
     query = query.order_by(c.id).limit(limit)
     return store.query(lambda conn: [Event.from_row(r) for r in conn.execute(query)])
 

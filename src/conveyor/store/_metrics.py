@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, func, select
@@ -21,6 +22,14 @@ def _check(key: str, value: float) -> None:
         raise InvalidNameError(f"Metric {key!r} must be a number. Got {value!r}.")
 
 
+def _stored(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _loaded(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 def log_metric(
     store: Store,
     run_id: int,
@@ -37,7 +46,7 @@ def log_metric(
         "run_id": run_id,
         "step_run_id": step_run_id,
         "key": key,
-        "value": float(value),
+        "value": _stored(value),
         "step": step,
         "timestamp": now_ms() if timestamp is None else timestamp,
     }
@@ -67,7 +76,7 @@ def log_metrics(
                 "run_id": run_id,
                 "step_run_id": step_run_id,
                 "key": key,
-                "value": float(value),
+                "value": _stored(value),
                 "step": step,
                 "timestamp": stamp,
             }
@@ -84,7 +93,11 @@ def metric_history(store: Store, run_id: int, key: str) -> list[Metric]:
         .where(c.run_id == run_id, c.key == key)
         .order_by(c.step, c.timestamp, c.id)
     )
-    return store.query(lambda conn: [Metric.from_row(r) for r in conn.execute(query)])
+    return store.query(
+        lambda conn: [
+            Metric(r.key, _loaded(r.value), r.step, r.timestamp) for r in conn.execute(query)
+        ]
+    )
 
 
 def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
@@ -99,7 +112,7 @@ def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
             .subquery()
         )
         rows = conn.execute(select(c.key, c.value).join(last, c.id == last.c.id)).all()
-        return {k: v for k, v in rows}
+        return {k: _loaded(v) for k, v in rows}
 
     return store.query(read)
 

@@ -53,15 +53,19 @@ def upgrade(conn: Connection) -> bool:
     if revision == HEAD:
         return False
     if revision is not None and revision not in known_revisions():
-        raise StoreVersionError(
-            f"The store's schema is at revision {revision!r}, newer than this conveyor knows "
-            f"(head {HEAD!r}).",
-            hint="Upgrade conveyor: pip install -U conveyor",
-        )
+        raise _newer_error(revision)
     from alembic import command
 
     command.upgrade(_alembic_config(conn), "head")
     return True
+
+
+def _newer_error(revision: str) -> StoreVersionError:
+    return StoreVersionError(
+        f"The store's schema is at revision {revision!r}, newer than this conveyor knows "
+        f"(head {HEAD!r}).",
+        hint="Upgrade conveyor: pip install -U conveyor",
+    )
 
 
 def ensure_project(conn: Connection, name: str) -> int:
@@ -79,6 +83,8 @@ def check_or_upgrade(store: Store, *, migrate: bool) -> bool:
     revision = store.query(current_revision, what="schema check")
     if revision == HEAD:
         return False
+    if revision is not None and revision not in known_revisions():
+        raise _newer_error(revision)
     if not migrate:
         raise StoreVersionError(
             f"The store at {store.display_url} is at schema revision {revision or 'none'}, "

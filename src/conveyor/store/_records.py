@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -109,6 +109,20 @@ class ArtifactRecord(_Record):
     meta: dict[str, Any]
     producer_step_run_id: int | None
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    """Bytes already in the artifact store, to be recorded with a step's commit."""
+
+    digest: str
+    size: int
+    kind: str = "file"
+    name: str | None = None
+    type_name: str | None = None
+    media_type: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    files: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 
 from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
 from ._engine import Store
 from ._events import append_event
 from ._records import Run
-from ._sql import insert
+from ._sql import dialect_insert, insert
 
 FINISHED = ("succeeded", "failed", "cancelled")
+
+
+_INSERT_PARAMS = t.params.insert()
+
+
+@functools.cache
+def _insert_run(dialect: str, idempotent: bool) -> Any:
+    stmt = dialect_insert(dialect, t.runs)
+    if idempotent:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+    return stmt.returning(*t.runs.c)
 
 
 def create_run(
@@ -55,10 +68,8 @@ def create_run(
     )
 
     def tx(conn: Connection) -> Run:
-        stmt = insert(conn, t.runs).values(**values)
-        if idempotency_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
-        row = conn.execute(stmt.returning(*t.runs.c)).first()
+        stmt = _insert_run(conn.dialect.name, idempotency_key is not None)
+        row = conn.execute(stmt, values).first()
         if row is None:  # the key exists: this call is a repeat
             existing = conn.execute(
                 select(t.runs).where(
@@ -68,6 +79,11 @@ def create_run(
             ).one()
             return Run.from_row(existing)
         run = Run.from_row(row)
+        if run.params:  # also as rows, so get_params and log_params see one set of params
+            conn.execute(
+                _INSERT_PARAMS,
+                [{"run_id": run.id, "key": k, "value": v} for k, v in run.params.items()],
+            )
         append_event(
             conn,
             store,
@@ -147,9 +163,11 @@ def transition_run(
         result = conn.execute(update(t.runs).where(*where).values(**values).returning(*t.runs.c))
         row = result.first()
         if row is None:
-            current = conn.execute(select(c.status, c.attempt).where(c.id == run_id)).first()
+            current = conn.execute(
+                select(c.status, c.attempt).where(c.id == run_id, c.project_id == store.project_id)
+            ).first()
             if current is None:
-                raise NotFoundError(f"No run {run_id}.", run_id=run_id)
+                raise NotFoundError(f"No run {run_id} in project {store.project!r}.", run_id=run_id)
             if attempt is not None and current.attempt != attempt:
                 raise StaleAttemptError(
                     f"Run {run_id} was claimed again (attempt {current.attempt}); attempt "
@@ -218,6 +236,84 @@ def claim_runs(store: Store, owner: str, *, limit: int = 10, lease: float = 30.0
     return store.transact(tx, what="run claim")
 
 
+def acquire_run(
+    store: Store, run_id: int, owner: str, *, lease: float = 30.0, take_over: bool = False
+) -> Run:
+    """Become the runner of a run: from ``queued`` or ``failed``, or from ``running`` when its
+    lease expired (or ``take_over``, when the caller knows the holder is dead).
+
+    Bumps the run's ``attempt`` (the fencing token) and emits ``io.conveyor.run.started``.
+
+    Raises:
+        ConflictError: the run finished, or another runner holds a live lease on it.
+    """
+    c = t.runs.c
+
+    def tx(conn: Connection) -> Run:
+        now = now_ms()
+        runnable: list[ColumnElement[bool]] = [c.status.in_(["queued", "failed"])]
+        if take_over:
+            runnable.append(c.status == "running")
+        else:
+            runnable.append(
+                and_(
+                    c.status == "running",
+                    or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
+                )
+            )
+        row = conn.execute(
+            update(t.runs)
+            .where(c.id == run_id, c.project_id == store.project_id, or_(*runnable))
+            .values(
+                status="running",
+                lease_owner=owner,
+                lease_expires_at=now + int(lease * 1000),
+                attempt=c.attempt + 1,
+                started_at=func.coalesce(c.started_at, now),
+                finished_at=None,
+                error=None,
+            )
+            .returning(*t.runs.c)
+        ).first()
+        if row is None:
+            current = conn.execute(
+                select(c.status, c.lease_owner, c.lease_expires_at).where(
+                    c.id == run_id, c.project_id == store.project_id
+                )
+            ).first()
+            if current is None:
+                raise NotFoundError(
+                    f"No run {run_id} in project {store.project!r}.",
+                    hint="List runs with: conveyor runs list",
+                    run_id=run_id,
+                )
+            if current.status == "running":
+                wait = max(0, (current.lease_expires_at or 0) - now) / 1000
+                raise ConflictError(
+                    f"Run {run_id} is running under {current.lease_owner} (lease ends in "
+                    f"{wait:.0f}s).",
+                    hint=f"If that process is gone, wait for the lease or resume with: "
+                    f"conveyor runs resume {run_id} --force",
+                    run_id=run_id,
+                )
+            raise ConflictError(
+                f"Run {run_id} is {current.status}; only queued, failed or interrupted runs "
+                "can be resumed.",
+                run_id=run_id,
+            )
+        run = Run.from_row(row)
+        append_event(
+            conn,
+            store,
+            "io.conveyor.run.started",
+            subject=f"runs/{run_id}",
+            data={"run_id": run_id, "pipeline": run.pipeline, "attempt": run.attempt},
+        )
+        return run
+
+    return store.transact(tx, what="run acquisition")
+
+
 def renew_run_lease(store: Store, run_id: int, owner: str, attempt: int, *, lease: float) -> None:
     """Extend a claim; raise :class:`StaleAttemptError` if it was taken over."""
     c = t.runs.c
@@ -246,7 +342,8 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
                 )
             ).all()
         )
-        changed = [r["key"] for r in rows if stored.get(r["key"]) != r["value"]]
+        # Compare as stored JSON: a tuple comes back as a list, an int key as a string.
+        changed = [r["key"] for r in rows if _json(stored.get(r["key"])) != _json(r["value"])]
         if changed:
             raise ConflictError(
                 f"Params {changed} of run {run_id} are already logged with other values; "
@@ -256,6 +353,10 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
             )
 
     store.transact(tx, what="param logging")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def get_params(store: Store, run_id: int) -> dict[str, Any]:

@@ -41,7 +41,15 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-STEP_STATES = ("pending", "running", "succeeded", "failed", "skipped", "cancelled")
+STEP_STATES = (
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "skipped",
+    "upstream_failed",
+    "cancelled",
+)
 ATTEMPT_STATES = ("running", "succeeded", "failed", "superseded")
 CLAIM_STATES = ("claimed", "started", "coalesced", "failed")
 
@@ -145,7 +153,8 @@ metrics = Table(
     Column("run_id", BigId, _fk("runs.id", cascade=True), nullable=False),
     Column("step_run_id", BigId, _fk("step_runs.id", nullable=True)),
     Column("key", String(250), nullable=False),
-    Column("value", Float, nullable=False),
+    # NULL is NaN: SQLite cannot store a NaN REAL, and one meaning on both backends is simpler.
+    Column("value", Float, nullable=True),
     Column("step", BigInteger, nullable=False, default=0),
     Column("timestamp", BigInteger, nullable=False),
     Index(None, "run_id", "key", "step"),

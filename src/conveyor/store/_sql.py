@@ -9,7 +9,11 @@ from sqlalchemy import Connection, Table
 
 def insert(conn: Connection, table: Table) -> Any:
     """A dialect ``INSERT`` that supports ``on_conflict_do_nothing`` / ``..._do_update``."""
-    if conn.dialect.name == "postgresql":
+    return dialect_insert(conn.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)

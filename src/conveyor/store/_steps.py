@@ -7,17 +7,95 @@ AND status = 'running'`` and must touch exactly one row (RELIABILITY rules 6 and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
 from ..core import ConflictError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
+from ._artifacts import checked, insert_artifact
 from ._engine import Store
-from ._records import LineageEdge, StepAttempt, StepRun
+from ._records import LineageEdge, NewArtifact, StepAttempt, StepRun
 from ._sql import insert
 
 c = t.step_runs.c
+_a = t.step_attempts.c
+
+# Hot statements are built once: constructing SQLAlchemy statements per call costs more
+# than executing them on SQLite.
+_SUPERSEDE = (
+    update(t.step_attempts)
+    .where(_a.step_run_id == bindparam("p_id"), _a.status == "running")
+    .values(status="superseded", finished_at=bindparam("p_now"))
+)
+_INSERT_ATTEMPT = t.step_attempts.insert()
+_FINISH_ATTEMPT = (
+    update(t.step_attempts)
+    .where(_a.step_run_id == bindparam("p_id"), _a.attempt == bindparam("p_attempt"))
+    .values(
+        status=bindparam("p_status"), error=bindparam("p_error"), finished_at=bindparam("p_now")
+    )
+)
+
+
+def _run_is_at_param() -> ColumnElement[bool]:
+    r = t.runs.c
+    return select(r.id).where(r.id == c.run_id, r.attempt == bindparam("p_run_attempt")).exists()
+
+
+@functools.cache
+def _start_statement(take_over: bool, fenced: bool) -> Any:
+    startable: list[ColumnElement[bool]] = [c.status.in_(["pending", "failed"])]
+    if take_over:
+        startable.append(c.status == "running")
+    else:
+        startable.append(and_(c.status == "running", c.lease_expires_at < bindparam("p_now")))
+    where = [c.id == bindparam("p_id"), or_(*startable)]
+    if fenced:
+        where.append(_run_is_at_param())
+    return (
+        update(t.step_runs)
+        .where(*where)
+        .values(
+            status="running",
+            attempt=c.attempt + 1,
+            lease_owner=bindparam("p_owner"),
+            lease_expires_at=bindparam("p_expires"),
+            started_at=bindparam("p_now"),
+            finished_at=None,
+            error=None,
+        )
+        .returning(*t.step_runs.c)
+    )
+
+
+_FENCED_SETS = {
+    "succeeded": (
+        "status",
+        "finished_at",
+        "cache_key",
+        "logs_digest",
+        "lease_owner",
+        "lease_expires_at",
+    ),
+    "failed": ("status", "error", "finished_at", "logs_digest", "lease_owner", "lease_expires_at"),
+    "heartbeat": ("lease_expires_at",),
+}
+
+
+@functools.cache
+def _fenced_statement(kind: str, fenced: bool) -> Any:
+    where: list[ColumnElement[bool]] = [
+        c.id == bindparam("p_id"),
+        c.attempt == bindparam("p_attempt"),
+        c.status == "running",
+    ]
+    if fenced:
+        where.append(_run_is_at_param())
+    values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in _FENCED_SETS[kind]}
+    return update(t.step_runs).where(*where).values(**values).returning(*t.step_runs.c)
 
 
 def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepRun]:
@@ -57,8 +135,12 @@ def start_attempt(
     *,
     lease: float = 30.0,
     take_over: bool = False,
+    run_attempt: int | None = None,
 ) -> StepRun:
     """Begin the next attempt of a step; the returned ``attempt`` is the fencing token.
+
+    With ``run_attempt``, the step starts only while the run's claim is still at that
+    attempt: a runner that lost its run (a zombie) can start nothing.
 
     A ``pending`` or ``failed`` step starts at once. A ``running`` step is taken over only
     when its lease has expired, or with ``take_over=True`` (the caller knows the holder is
@@ -68,63 +150,64 @@ def start_attempt(
         ConflictError: the step is finished, or running under a live lease.
     """
 
+    stmt = _start_statement(take_over, run_attempt is not None)
+    params = {"p_id": step_run_id, "p_owner": worker, "p_run_attempt": run_attempt}
+
     def tx(conn: Connection) -> StepRun:
         now = now_ms()
-        startable: list[ColumnElement[bool]] = [c.status.in_(["pending", "failed"])]
-        if take_over:
-            startable.append(c.status == "running")
-        else:
-            startable.append(and_(c.status == "running", c.lease_expires_at < now))
-        row = conn.execute(
-            update(t.step_runs)
-            .where(c.id == step_run_id, or_(*startable))
-            .values(
-                status="running",
-                attempt=c.attempt + 1,
-                lease_owner=worker,
-                lease_expires_at=now + int(lease * 1000),
-                started_at=now,
-                finished_at=None,
-                error=None,
-            )
-            .returning(*t.step_runs.c)
-        ).first()
+        params.update(p_now=now, p_expires=now + int(lease * 1000))
+        row = conn.execute(stmt, params).first()
         if row is None:
             current = conn.execute(select(c.status, c.name).where(c.id == step_run_id)).first()
             if current is None:
                 raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
+            if (
+                run_attempt is not None
+                and conn.execute(
+                    select(t.runs.c.attempt).where(
+                        t.runs.c.id == select(c.run_id).where(c.id == step_run_id).scalar_subquery()
+                    )
+                ).scalar()
+                != run_attempt
+            ):
+                raise StaleAttemptError(
+                    f"The run of step {current.name!r} was taken over by another runner.",
+                    step_run_id=step_run_id,
+                )
             raise ConflictError(
                 f"Step {current.name!r} is {current.status!r} and cannot start a new attempt.",
                 step_run_id=step_run_id,
             )
         step = StepRun.from_row(row)
-        a = t.step_attempts.c
+        conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
         conn.execute(
-            update(t.step_attempts)
-            .where(a.step_run_id == step_run_id, a.status == "running")
-            .values(status="superseded", finished_at=now)
-        )
-        conn.execute(
-            t.step_attempts.insert().values(
-                step_run_id=step_run_id,
-                attempt=step.attempt,
-                status="running",
-                worker=worker,
-                started_at=now,
-            )
+            _INSERT_ATTEMPT,
+            {
+                "step_run_id": step_run_id,
+                "attempt": step.attempt,
+                "status": "running",
+                "worker": worker,
+                "started_at": now,
+            },
         )
         return step
 
     return store.transact(tx, what="step start")
 
 
-def _fenced(conn: Connection, step_run_id: int, attempt: int, values: dict[str, object]) -> StepRun:
-    row = conn.execute(
-        update(t.step_runs)
-        .where(c.id == step_run_id, c.attempt == attempt, c.status == "running")
-        .values(**values)
-        .returning(*t.step_runs.c)
-    ).first()
+def _fenced(
+    conn: Connection,
+    step_run_id: int,
+    attempt: int,
+    values: dict[str, object],
+    run_attempt: int | None = None,
+    *,
+    kind: str,
+) -> StepRun:
+    params: dict[str, object] = {"p_id": step_run_id, "p_attempt": attempt}
+    params["p_run_attempt"] = run_attempt
+    params.update({f"v_{k}": v for k, v in values.items()})
+    row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
     if row is None:
         current = conn.execute(
             select(c.name, c.attempt, c.status).where(c.id == step_run_id)
@@ -133,7 +216,8 @@ def _fenced(conn: Connection, step_run_id: int, attempt: int, values: dict[str, 
             f"Attempt {attempt} of step "
             f"{current.name if current else step_run_id!r} may not commit: the step is now "
             f"at attempt {current.attempt if current else '?'}, "
-            f"{current.status if current else 'missing'}.",
+            f"{current.status if current else 'missing'}"
+            f"{'' if run_attempt is None else ', or its run was taken over'}.",
             step_run_id=step_run_id,
             attempt=attempt,
         )
@@ -144,7 +228,11 @@ def heartbeat(store: Store, step_run_id: int, attempt: int, *, lease: float = 30
     """Extend the lease of a running attempt; :class:`StaleAttemptError` if superseded."""
     store.transact(
         lambda conn: _fenced(
-            conn, step_run_id, attempt, {"lease_expires_at": now_ms() + int(lease * 1000)}
+            conn,
+            step_run_id,
+            attempt,
+            {"lease_expires_at": now_ms() + int(lease * 1000)},
+            kind="heartbeat",
         ),
         what="step heartbeat",
     )
@@ -153,32 +241,32 @@ def heartbeat(store: Store, step_run_id: int, attempt: int, *, lease: float = 30
 def _finish_attempt(
     conn: Connection, step_run_id: int, attempt: int, status: str, error: str | None
 ) -> None:
-    a = t.step_attempts.c
     conn.execute(
-        update(t.step_attempts)
-        .where(a.step_run_id == step_run_id, a.attempt == attempt)
-        .values(status=status, error=error, finished_at=now_ms())
+        _FINISH_ATTEMPT,
+        {
+            "p_id": step_run_id,
+            "p_attempt": attempt,
+            "p_status": status,
+            "p_error": error,
+            "p_now": now_ms(),
+        },
     )
+
+
+_INSERT_EDGE = t.lineage_edges.insert()
 
 
 def _edges(
     conn: Connection, step_run_id: int, direction: str, artifacts: Mapping[str, int]
 ) -> None:
+    # Plain inserts: a step's edges are written once, by its one successful commit.
     if artifacts:
         conn.execute(
-            insert(conn, t.lineage_edges)
-            .values(
-                [
-                    {
-                        "step_run_id": step_run_id,
-                        "artifact_id": aid,
-                        "direction": direction,
-                        "name": n,
-                    }
-                    for n, aid in artifacts.items()
-                ]
-            )
-            .on_conflict_do_nothing()
+            _INSERT_EDGE,
+            [
+                {"step_run_id": step_run_id, "artifact_id": aid, "direction": direction, "name": n}
+                for n, aid in artifacts.items()
+            ],
         )
 
 
@@ -187,18 +275,30 @@ def commit_step(
     step_run_id: int,
     attempt: int,
     *,
-    outputs: Mapping[str, int],
+    outputs: Mapping[str, int | NewArtifact],
     inputs: Mapping[str, int] | None = None,
     cache_key: str | None = None,
     logs_digest: str | None = None,
-) -> StepRun:
+    run_attempt: int | None = None,
+) -> tuple[StepRun, dict[str, int]]:
     """Commit a successful attempt: outputs, lineage edges and status, in one transaction.
+
+    Args:
+        outputs: Output name to an existing artifact id, or to a :class:`NewArtifact` whose
+            bytes are stored already; new ones are recorded in the same transaction, so a
+            rejected commit records nothing.
+
+        run_attempt: Also require the run's claim to be at this attempt.
+
+    Returns:
+        The step run and the artifact id of each output.
 
     Raises:
         StaleAttemptError: ``attempt`` is not the step's current running attempt (a zombie).
     """
+    specs = {k: checked(v) for k, v in outputs.items() if isinstance(v, NewArtifact)}
 
-    def tx(conn: Connection) -> StepRun:
+    def tx(conn: Connection) -> tuple[StepRun, dict[str, int]]:
         now = now_ms()
         step = _fenced(
             conn,
@@ -212,11 +312,17 @@ def commit_step(
                 "lease_owner": None,
                 "lease_expires_at": None,
             },
+            run_attempt,
+            kind="succeeded",
         )
         _finish_attempt(conn, step_run_id, attempt, "succeeded", None)
+        ids = {
+            k: v if isinstance(v, int) else insert_artifact(conn, store, specs[k], step_run_id).id
+            for k, v in outputs.items()
+        }
         _edges(conn, step_run_id, "in", inputs or {})
-        _edges(conn, step_run_id, "out", outputs)
-        return step
+        _edges(conn, step_run_id, "out", ids)
+        return step, ids
 
     return store.transact(tx, what="step commit")
 
@@ -229,6 +335,7 @@ def fail_attempt(
     error: str,
     will_retry: bool,
     logs_digest: str | None = None,
+    run_attempt: int | None = None,
 ) -> StepRun:
     """Record a failed attempt; the step goes back to ``pending`` if it will be retried."""
 
@@ -245,6 +352,8 @@ def fail_attempt(
                 "lease_owner": None,
                 "lease_expires_at": None,
             },
+            run_attempt,
+            kind="failed",
         )
         _finish_attempt(conn, step_run_id, attempt, "failed", error)
         return step
@@ -255,9 +364,11 @@ def fail_attempt(
 def mark_steps(
     store: Store, run_id: int, names: Collection[str], status: str, *, reason: str = ""
 ) -> int:
-    """Set not-yet-started steps to ``skipped`` or ``cancelled``; return how many changed."""
-    if status not in ("skipped", "cancelled"):
-        raise ConflictError(f"mark_steps sets 'skipped' or 'cancelled', not {status!r}.")
+    """Set not-yet-started steps to ``skipped``, ``upstream_failed`` or ``cancelled``."""
+    if status not in ("skipped", "upstream_failed", "cancelled"):
+        raise ConflictError(
+            f"mark_steps sets 'skipped', 'upstream_failed' or 'cancelled', not {status!r}."
+        )
     stmt = (
         update(t.step_runs)
         .where(c.run_id == run_id, c.name.in_(list(names)), c.status.in_(["pending", "failed"]))

@@ -32,8 +32,9 @@ kind = "local"
 PIPELINES_TEMPLATE = '''\
 """Pipelines of the {name} project.
 
-Each function here is plain Python over plain data; the pipeline engine runs them as steps,
-stores what they return as artifacts, and records lineage between them.
+`conveyor run train` runs the pipeline below: each @step's output is stored as a
+content-addressed artifact, steps run in parallel when they can, reruns reuse cached
+results, and every run records its params, metrics, lineage and code version.
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ from __future__ import annotations
 import random
 import statistics
 
+from conveyor.pipeline import pipeline, step
 
+
+@step
 def make_customers(n_rows: int = 1000, seed: int = 0) -> list[dict[str, float]]:
-    """Generate a small, reproducible customer table (no download needed)."""
+    """A small, reproducible customer table, generated here (no download)."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n_rows):
@@ -57,18 +61,57 @@ def make_customers(n_rows: int = 1000, seed: int = 0) -> list[dict[str, float]]:
     return rows
 
 
-def profile(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Summary statistics of every column: the data check that gates training."""
-    columns = rows[0].keys() if rows else []
-    return {{
-        col: {{
-            "mean": statistics.fmean(r[col] for r in rows),
-            "stdev": statistics.pstdev(r[col] for r in rows),
-            "min": min(r[col] for r in rows),
-            "max": max(r[col] for r in rows),
-        }}
+@step
+def validate(rows: list[dict[str, float]]) -> dict[str, object]:
+    """Profile every column and check the data before anything trains on it."""
+    columns = list(rows[0]) if rows else []
+    profile = {{
+        col: {{"mean": statistics.fmean(r[col] for r in rows),
+               "min": min(r[col] for r in rows), "max": max(r[col] for r in rows)}}
         for col in columns
     }}
+    ok = bool(rows) and profile["tenure"]["min"] >= 0 and 0 < profile["churned"]["mean"] < 1
+    return {{"ok": ok, "n_rows": len(rows), "profile": profile}}
+
+
+@step
+def score_threshold(threshold: float, rows: list[dict[str, float]]) -> dict[str, float]:
+    """Accuracy of the rule "churns if tenure < threshold" (one candidate of the search)."""
+    hits = sum((r["tenure"] < threshold) == bool(r["churned"]) for r in rows)
+    return {{"threshold": threshold, "accuracy": hits / len(rows)}}
+
+
+@step
+def pick_best(scores: list[dict[str, float]]) -> dict[str, float]:
+    return max(scores, key=lambda s: s["accuracy"])
+
+
+@step
+def evaluate(model: dict[str, float], min_accuracy: float) -> dict[str, object]:
+    """The gate: promote only a model at least this accurate."""
+    return {{"accuracy": model["accuracy"], "passed": model["accuracy"] >= min_accuracy}}
+
+
+@step
+def promote(model: dict[str, float], ev: dict[str, object]) -> str:
+    return f"promoted threshold {{model['threshold']}} (accuracy {{ev['accuracy']:.3f}})"
+
+
+@step
+def alert(ev: dict[str, object]) -> str:
+    return f"not promoted: accuracy {{ev['accuracy']:.3f}} is below the gate"
+
+
+@pipeline
+def train(n_rows: int = 1000, seed: int = 7, min_accuracy: float = 0.6):
+    """Generate data, validate it, search a threshold in parallel, gate, promote or alert."""
+    rows = make_customers(n_rows, seed)
+    checks = validate(rows)
+    scores = score_threshold.map([6.0, 12.0, 18.0, 24.0, 36.0, 48.0], rows=rows, when=checks.ok)
+    model = pick_best(scores)
+    ev = evaluate(model, min_accuracy)
+    promote(model, ev, when=ev.passed)
+    alert(ev, when=~ev.passed)
 '''
 
 GITIGNORE = """\

@@ -251,7 +251,8 @@ def upgrade() -> None:
         sa.Column("started_at", sa.BigInteger(), nullable=True),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled')",
+            "status IN ('pending', 'running', 'succeeded', 'failed', 'skipped', "
+            "'upstream_failed', 'cancelled')",
             name=op.f("ck_step_runs_status_valid"),
         ),
         sa.ForeignKeyConstraint(
@@ -321,7 +322,7 @@ def upgrade() -> None:
             "step_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
         sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,508 @@
+"""Pipeline-engine benchmark: orchestration overhead per step, conveyor vs Prefect 3.
+
+Every step does nothing, so a run's wall time divided by its number of steps is the engine's
+overhead per step. Two shapes of 1,000 steps each (``bench/_pipeline_workload.py``):
+
+* **chain**: 1,000 steps in sequence, each taking the previous step's output as its input,
+* **fan-out**: one step mapped over 1,000 items.
+
+conveyor runs them on its local executor (threads), on SQLite and, if a server is reachable,
+on PostgreSQL; ``--process`` adds the process mode (a child process per step) at a smaller N.
+Prefect 3 runs the same work in the same run, in its own venv ``bench/.venvs/prefect`` (built
+on first use), as a subprocess (``bench/_prefect_baseline.py``) with its ephemeral local API.
+
+Usage::
+
+    .venv/bin/python bench/bench_pipeline.py                # full run, table
+    .venv/bin/python bench/bench_pipeline.py --quick        # N = 100, one run each (CI smoke)
+    .venv/bin/python bench/bench_pipeline.py --json         # JSON instead of the table
+    .venv/bin/python bench/bench_pipeline.py --no-prefect --backends sqlite
+    .venv/bin/python bench/bench_pipeline.py --process      # also conveyor's process mode
+
+PostgreSQL: ``CONVEYOR_BENCH_POSTGRES_URL``, else ``CONVEYOR_TEST_POSTGRES_URL``, else
+``postgresql://postgres@127.0.0.1:5432/test``. The benchmark creates a fresh schema there
+and drops it at the end; an unreachable server is skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))  # process-mode children find _pipeline_workload here too
+
+import _pipeline_workload as workload  # noqa: E402
+from bench_store import hide_password, postgres_base_url, postgres_schema  # noqa: E402
+
+import conveyor  # noqa: E402
+from conveyor.pipeline import Pipeline, Runner  # noqa: E402
+from conveyor.workspace import Workspace, init_project  # noqa: E402
+
+PREFECT_VENV = BENCH_DIR / ".venvs" / "prefect"
+PREFECT_SCRIPT = BENCH_DIR / "_prefect_baseline.py"
+PREFECT_REQUIREMENTS = ["prefect>=3,<4"]
+# Prefect 3.8.x passes min_items= to fastapi's Body(), which fastapi 0.155 removed, while it
+# declares fastapi<1.0.0; so its local API server fails to import with a newer fastapi. If
+# the server does not import, the benchmark installs this pin and checks again.
+PREFECT_FALLBACK_PIN = "fastapi<0.155"
+
+CHAIN = "chain"
+FANOUT = "fanout"
+SHAPES = (CHAIN, FANOUT)
+LABELS = {CHAIN: "chain (data edges)", FANOUT: "fan-out (map)"}
+PIPELINES: dict[str, Pipeline] = {CHAIN: workload.chain, FANOUT: workload.fanout}
+TARGET_MS = 2.0  # the issue's target, for conveyor on SQLite with the local thread executor
+TARGET_RATIO = 10.0  # "more than 10x less than Prefect 3"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    n: int = 1000  # steps per run, both shapes
+    process_n: int = 50  # steps per run in process mode
+    repeat: int = 3  # timed runs of each shape; the median is reported
+    warmup: int = 10  # steps in each warm-up run
+
+
+FULL = Sizes()
+QUICK = Sizes(n=100, process_n=10, repeat=1, warmup=5)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def summarize(n: int, runs_s: list[float]) -> dict[str, Any]:
+    median = statistics.median(runs_s)
+    return {
+        "n": n,
+        "runs_s": runs_s,
+        "total_s": median,
+        "ms_per_step": median / n * 1000,
+        "best_ms_per_step": min(runs_s) / n * 1000,
+    }
+
+
+# --- conveyor ---------------------------------------------------------------------------
+
+
+def run_conveyor(ws: Workspace, shape: str, n: int, mode: str) -> float:
+    """Seconds for one run of ``shape`` with ``n`` steps, from Runner() to the result."""
+    started = time.perf_counter()
+    result = Runner(ws, PIPELINES[shape], cache=False, mode=mode).start({"n": n})
+    elapsed = time.perf_counter() - started
+    if not result.succeeded:
+        first = next(iter(result.errors.items()), ("?", result.run.error))
+        raise RuntimeError(f"the conveyor {shape} run failed: {first[0]}: {first[1]}")
+    steps = [s for s in result.statuses if shape == CHAIN or "[" in s]
+    if len(steps) != n:
+        raise RuntimeError(f"the conveyor {shape} run had {len(steps)} steps, expected {n}")
+    return elapsed
+
+
+def bench_conveyor(
+    store_url: str | None, sizes: Sizes, modes: list[str], tmpdir: str | None
+) -> tuple[dict[str, dict[str, Any]], float]:
+    """``({f"{mode}/{shape}": summary}, seconds for a 1-step run)``.
+
+    One fresh project, its store at ``store_url`` if given (else its own SQLite file).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    single_s = float("nan")
+    with tempfile.TemporaryDirectory(prefix="conveyor-pipeline-bench-", dir=tmpdir) as tmp:
+        init_project(tmp, name="bench")
+        # Only the store URL from outside: the caller's CONVEYOR_* variables are ignored.
+        env = {"CONVEYOR_STORE": store_url} if store_url else {}
+        ws = Workspace.open(tmp, env=env)  # migrates the empty store: not timed
+        try:
+            for mode in modes:
+                n = sizes.n if mode == "thread" else sizes.process_n
+                for shape in SHAPES:
+                    run_conveyor(ws, shape, min(sizes.warmup, n), mode)  # warm-up
+                    runs = [run_conveyor(ws, shape, n, mode) for _ in range(sizes.repeat)]
+                    out[f"{mode}/{shape}"] = summarize(n, runs)
+                    per = out[f"{mode}/{shape}"]["ms_per_step"]
+                    log(f"  {mode:7} {shape:6} N={n}: {per:.2f} ms/step")
+                if mode == "thread":  # the fixed cost of a run: one step, warm
+                    single_s = statistics.median(run_conveyor(ws, CHAIN, 1, mode) for _ in range(3))
+        finally:
+            ws.close()
+    return out, single_s
+
+
+# --- Prefect ----------------------------------------------------------------------------
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    kept = [
+        line
+        for line in text.strip().splitlines()
+        if line.strip() and "is ignored: it is neither a file nor a directory" not in line
+    ]
+    return " | ".join(kept[-lines:]) or "(no output)"
+
+
+def _probe_prefect(python: Path) -> tuple[str | None, str]:
+    """Prefect's version if it and its local API server import; else ``(None, why)``."""
+    code = (
+        "import prefect, fastapi;"
+        "import prefect.server.api.server;"
+        "print(prefect.__version__, fastapi.__version__)"
+    )
+    try:
+        done = subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, timeout=300
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return None, _tail(done.stderr)
+    return done.stdout.strip(), ""
+
+
+def _pip(python: Path, *requirements: str) -> tuple[bool, str]:
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    try:
+        done = subprocess.run(
+            [*command, *requirements], capture_output=True, text=True, timeout=1800
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return False, f"pip install {' '.join(requirements)} failed: {_tail(done.stderr)}"
+    return True, ""
+
+
+def ensure_prefect_venv() -> tuple[Path | None, str]:
+    """The Prefect venv's python, building the venv first if needed; else ``(None, why)``."""
+    python = _venv_python(PREFECT_VENV)
+    if python.exists() and _probe_prefect(python)[0]:
+        return python, ""
+    log(f"Building the Prefect venv {PREFECT_VENV} (first use; this can take a few minutes)...")
+    if not python.exists():
+        try:
+            made = subprocess.run(
+                [sys.executable, "-m", "venv", str(PREFECT_VENV)],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"python -m venv failed: {type(exc).__name__}: {exc}"
+        if made.returncode != 0:
+            return None, f"python -m venv failed: {_tail(made.stderr + made.stdout)}"
+    ok, why = _pip(python, *PREFECT_REQUIREMENTS)
+    if not ok:
+        return None, why
+    version, why = _probe_prefect(python)
+    if version:
+        return python, ""
+    log(f"Prefect's server does not import ({why}); installing {PREFECT_FALLBACK_PIN!r}...")
+    ok, why_pin = _pip(python, *PREFECT_REQUIREMENTS, PREFECT_FALLBACK_PIN)
+    if not ok:
+        return None, f"Prefect installed but its server does not import: {why}; {why_pin}"
+    version, why = _probe_prefect(python)
+    if not version:
+        return None, f"Prefect installed but its server does not import: {why}"
+    return python, ""
+
+
+def bench_prefect(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, str]:
+    """Run the baseline in Prefect's venv; returns its JSON, or ``(None, why)``."""
+    args = [
+        str(python),
+        str(PREFECT_SCRIPT),
+        f"--chain={sizes.n}",
+        f"--fanout={sizes.n}",
+        f"--warmup={sizes.warmup}",
+        f"--repeat={sizes.repeat}",
+    ]
+    # The script sets Prefect's own variables (ephemeral API, telemetry off) itself.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("PREFECT_")
+    }
+    env["DO_NOT_TRACK"] = "1"
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"the Prefect baseline failed: {type(exc).__name__}: {exc}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        return None, (
+            f"the Prefect baseline exited {done.returncode} and printed no JSON: "
+            f"{_tail(done.stderr)}"
+        )
+    return result, ""
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def add_verdicts(rows: list[dict[str, Any]]) -> None:
+    """The target (conveyor, SQLite, threads) and Prefect ms/step ÷ conveyor ms/step."""
+    baseline = {r["shape"]: r for r in rows if r["system"] == "prefect"}
+    for row in rows:
+        row["target_met"] = None
+        row["vs_prefect"] = None
+        if row["system"] != "conveyor":
+            continue
+        if row["store"] == "sqlite" and row["executor"] == "local thread":
+            row["target_met"] = row["ms_per_step"] < TARGET_MS
+        base = baseline.get(row["shape"])
+        if base and row["executor"] == "local thread":
+            row["vs_prefect"] = base["ms_per_step"] / row["ms_per_step"]
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    header = (
+        "system",
+        "store",
+        "executor",
+        "workload",
+        "N",
+        "runs",
+        "total s",
+        "ms/step",
+        "best ms/step",
+        "target",
+        "vs Prefect",
+    )
+    body = []
+    for r in rows:
+        if r["target_met"] is None:
+            target = "-"
+        else:
+            target = f"< {TARGET_MS:g} ms {'ok' if r['target_met'] else 'MISSED'}"
+        if r["system"] == "prefect":
+            ratio = "baseline"
+        elif r["vs_prefect"] is None:
+            ratio = "-"
+        else:
+            ratio = f"{r['vs_prefect']:.1f}x"
+        body.append(
+            (
+                r["system"],
+                r["store"],
+                r["executor"],
+                LABELS[r["shape"]],
+                f"{r['n']:,}",
+                str(len(r["runs_s"])),
+                f"{r['total_s']:.2f}",
+                _ms(r["ms_per_step"]),
+                _ms(r["best_ms_per_step"]),
+                target,
+                ratio,
+            )
+        )
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    left = {0, 1, 2, 3, 9}
+
+    def line(cells: tuple[str, ...]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(b) for b in body)])
+
+
+def render_text(report: dict[str, Any]) -> str:
+    meta = report["meta"]
+    versions = [f"conveyor {meta['conveyor']}", f"Python {meta['python']}"]
+    versions.append(f"SQLite {meta['sqlite']}")
+    if meta.get("postgresql"):
+        versions.append(f"PostgreSQL {meta['postgresql']}")
+    if meta.get("prefect"):
+        versions.append(f"Prefect {meta['prefect']} (ephemeral local API, SQLite)")
+    out = [
+        "conveyor pipeline-engine benchmark" + (" (--quick)" if meta["quick"] else ""),
+        ", ".join(versions),
+        f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
+        f"{meta['load_after']} after; {meta['elapsed_s']:.0f} s in all",
+        "",
+        render_table(report["results"]),
+        "",
+        "No-op steps: ms/step = wall time of a whole run / N (median of the runs; best = the "
+        "fastest run).",
+        f"Target (the issue): conveyor on SQLite with the local thread executor under "
+        f"{TARGET_MS:g} ms per step, and more than {TARGET_RATIO:g}x less than Prefect 3.",
+        "vs Prefect = Prefect's ms/step / conveyor's ms/step for the same workload, measured in "
+        "this run (higher is better for conveyor).",
+    ]
+    if meta.get("prefect"):
+        out.append(
+            f"Prefect's warm-up (ephemeral API server start, then a {meta['sizes']['warmup']}-task "
+            f"chain and fan-out) took {meta['prefect_warmup_s']:.1f} s and is not counted."
+        )
+    if meta["single_run_s"]:
+        singles = ", ".join(
+            f"{name.replace('/', ' on ')} {seconds * 1000:.0f} ms"
+            for name, seconds in meta["single_run_s"].items()
+        )
+        out.append(
+            f"A run of one step (the fixed cost of a run, counted in the figures above): {singles}."
+        )
+    for what, why in report["skipped"].items():
+        out.append(f"skipped {what}: {why}")
+    return "\n".join(out)
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Overhead per no-op step: conveyor's pipeline engine vs Prefect 3."
+    )
+    parser.add_argument("--quick", action="store_true", help="N = 100, one run (a CI smoke test)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-prefect", action="store_true", help="skip the Prefect baseline")
+    parser.add_argument(
+        "--process",
+        action="store_true",
+        help="also conveyor's process mode (a child process per step), on SQLite, at --process-n",
+    )
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma-separated conveyor stores: sqlite, postgresql (default: both)",
+    )
+    parser.add_argument("-n", type=int, help="steps per run, both shapes (default 1,000)")
+    parser.add_argument("--process-n", type=int, help="steps per process-mode run (default 50)")
+    parser.add_argument("--repeat", type=int, help="timed runs of each workload (default 3)")
+    parser.add_argument("--tmpdir", help="where the conveyor projects go (default: system temp)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    aliases = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
+    aliases["pg"] = "postgresql"
+    backends = []
+    for name in (b.strip().lower() for b in args.backends.split(",") if b.strip()):
+        if name not in aliases:
+            print(f"Unknown backend {name!r}; use sqlite, postgresql.", file=sys.stderr)
+            return 2
+        backends.append(aliases[name])
+
+    base = QUICK if args.quick else FULL
+    sizes = Sizes(
+        n=args.n or base.n,
+        process_n=args.process_n or base.process_n,
+        repeat=args.repeat or base.repeat,
+        warmup=base.warmup,
+    )
+
+    started = time.perf_counter()
+    meta: dict[str, Any] = {
+        "conveyor": conveyor.__version__,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_before": _load(),
+        "quick": args.quick,
+        "sizes": sizes.__dict__,
+        "single_run_s": {},
+    }
+    rows: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+
+    def add(system: str, store: str, executor: str, shape: str, summary: dict[str, Any]) -> None:
+        rows.append(
+            {"system": system, "store": store, "executor": executor, "shape": shape, **summary}
+        )
+
+    if "sqlite" in backends:
+        modes = ["thread", "process"] if args.process else ["thread"]
+        log("conveyor on SQLite...")
+        results, meta["single_run_s"]["conveyor/sqlite"] = bench_conveyor(
+            None, sizes, modes, args.tmpdir
+        )
+        for key, summary in results.items():
+            mode, shape = key.split("/")
+            add("conveyor", "sqlite", f"local {mode}", shape, summary)
+    elif args.process:
+        skipped["conveyor/process"] = "process mode is measured on SQLite only"
+
+    if "postgresql" in backends:
+        pg = postgres_base_url()
+        log(f"conveyor on PostgreSQL ({hide_password(pg)})...")
+        try:
+            with postgres_schema(pg) as (url, version):
+                meta["postgresql"] = version
+                results, single = bench_conveyor(url, sizes, ["thread"], args.tmpdir)
+                meta["single_run_s"]["conveyor/postgresql"] = single
+            for key, summary in results.items():
+                add("conveyor", "postgresql", "local thread", key.split("/")[1], summary)
+        except ImportError as exc:
+            skipped["conveyor/postgresql"] = f"psycopg is not installed ({exc})"
+        except Exception as exc:  # psycopg.OperationalError and the like: unreachable
+            if type(exc).__module__.startswith(("psycopg", "sqlalchemy", "conveyor")):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                skipped["conveyor/postgresql"] = (
+                    f"{hide_password(pg)} is unreachable or unusable: {type(exc).__name__}: {first}"
+                )
+            else:
+                raise
+
+    if args.no_prefect:
+        skipped["prefect"] = "--no-prefect"
+    else:
+        python, why = ensure_prefect_venv()
+        if python is None:
+            skipped["prefect"] = why
+        else:
+            log(f"Prefect 3 ({python})...")
+            result, why = bench_prefect(python, sizes)
+            if result is None:
+                skipped["prefect"] = why
+            else:
+                meta["prefect"] = result["version"]
+                meta["prefect_fastapi"] = result.get("fastapi")
+                meta["prefect_warmup_s"] = result["warmup_s"]
+                meta["single_run_s"]["prefect"] = result["single_s"]
+                for shape in SHAPES:
+                    if shape in result["results"]:
+                        got = result["results"][shape]
+                        summary = summarize(got["n"], got["runs_s"])
+                        add("prefect", "ephemeral API", "ThreadPoolTaskRunner", shape, summary)
+    for what, why in skipped.items():
+        log(f"skipped {what}: {why}")
+
+    add_verdicts(rows)
+    meta["load_after"] = _load()
+    meta["elapsed_s"] = time.perf_counter() - started
+    report = {"meta": meta, "results": rows, "skipped": skipped}
+    print(json.dumps(report, indent=2) if args.json else render_text(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The pipeline engine: ``@step`` and ``@pipeline``, materializers, executors and the runner.
+
+Steps form a DAG from how their outputs flow; the runner executes it with retries, time-outs,
+caching and crash resume, recording every attempt and its lineage in the store.
+"""
+
+from __future__ import annotations
+
+from ._discovery import discover as discover
+from ._discovery import find_pipeline as find_pipeline
+from ._executor import Executor as Executor
+from ._executor import LocalExecutor as LocalExecutor
+from ._executor import make_executor as make_executor
+from ._graph import Condition as Condition
+from ._graph import Graph as Graph
+from ._graph import Node as Node
+from ._graph import StepOutput as StepOutput
+from ._materializers import Materializer as Materializer
+from ._materializers import register_materializer as register_materializer
+from ._pipeline import Pipeline as Pipeline
+from ._pipeline import pipeline as pipeline
+from ._runner import Runner as Runner
+from ._runner import RunResult as RunResult
+from ._step import Step as Step
+from ._step import StepOptions as StepOptions
+from ._step import step as step
+
+__all__ = [
+    "Condition",
+    "Executor",
+    "Graph",
+    "LocalExecutor",
+    "Materializer",
+    "Node",
+    "Pipeline",
+    "RunResult",
+    "Runner",
+    "Step",
+    "StepOptions",
+    "StepOutput",
+    "discover",
+    "find_pipeline",
+    "make_executor",
+    "pipeline",
+    "register_materializer",
+    "step",
+]

@@ -1,0 +1,125 @@
+"""The ``ray`` executor: each step attempt is a Ray task.
+
+``executor.address`` empty starts a local Ray cluster; otherwise conveyor joins the cluster
+at that address. Workers reach the artifact store by its URL, so on a real cluster the
+``artifacts`` setting must be shared storage (``s3://...``). A cluster conveyor starts uses
+Ray's token authentication (RELIABILITY rule 12) and no dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from ..core import ConfigError
+from ._executor import Executor
+from ._worker import Outcome, Task, run_attempt
+
+
+def _require_token_auth(project_root: str | None) -> None:
+    """Turn on Ray token auth for a cluster we start, with a private token if none is set."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None and mode.lower() != "token":
+        raise ConfigError(
+            f"conveyor will not start a Ray cluster without token authentication "
+            f"(RAY_AUTH_MODE={mode!r}).",
+            hint="Unset RAY_AUTH_MODE or set it to 'token'.",
+        )
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    folder = Path(project_root or ".") / ".conveyor"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / "ray_auth_token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+
+
+def _ray_attempt(task: Task) -> Outcome:
+    return run_attempt(task)
+
+
+class RayExecutor(Executor):
+    """Runs attempts as Ray tasks; ``resources`` hints map to ``num_cpus``/``num_gpus``.
+
+    Raises:
+        ConfigError: Ray is not installed, or token authentication was disabled.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self, address: str = "", *, max_workers: int = 0, project_root: str | None = None
+    ) -> None:
+        if not address:
+            _require_token_auth(project_root)
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(
+                "The 'ray' executor needs Ray, which is not installed.",
+                hint="Install it with: pip install 'conveyor[ray]'",
+            ) from None
+        self._ray = ray
+        self._started = False
+        self.max_workers = max_workers or os.cpu_count() or 2
+        runtime_env = {"env_vars": {"PYTHONPATH": project_root}} if project_root else None
+        if not ray.is_initialized():
+            if not address:
+                ray.init(
+                    num_cpus=self.max_workers,
+                    include_dashboard=False,
+                    runtime_env=runtime_env,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+                self._started = True
+            else:
+                ray.init(
+                    address=address,
+                    runtime_env=runtime_env,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+        self._remote = ray.remote(max_retries=0)(_ray_attempt)
+        self._refs: dict[Future[Outcome], Any] = {}
+
+    def submit(
+        self,
+        task: Task,
+        *,
+        mode: str | None,
+        timeout: float | None,
+        resources: dict[str, float] | None = None,
+    ) -> Future[Outcome]:
+        task.fn = None  # workers import the step by module and name
+        options: dict[str, Any] = {}
+        for key, value in (resources or {}).items():
+            if key in ("cpus", "num_cpus"):
+                options["num_cpus"] = value
+            elif key in ("gpus", "num_gpus"):
+                options["num_gpus"] = value
+            elif key == "memory":
+                options["memory"] = value
+            else:
+                options.setdefault("resources", {})[key] = value
+        ref = self._remote.options(**options).remote(task) if options else self._remote.remote(task)
+        future: Future[Outcome] = ref.future()
+        self._refs[future] = ref
+        future.add_done_callback(lambda f: self._refs.pop(f, None))
+        return future
+
+    def cancel(self, future: Future[Outcome]) -> None:
+        ref = self._refs.pop(future, None)
+        if ref is not None:
+            self._ray.cancel(ref, force=True)
+
+    def shutdown(self) -> None:
+        if self._started:
+            self._ray.shutdown()

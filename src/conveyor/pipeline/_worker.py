@@ -1,0 +1,257 @@
+"""One attempt of one step, wherever it runs: a thread, a child process or a Ray task.
+
+The worker loads its inputs from the artifact store (verified), calls the user's function
+inside the user-code boundary, stores the output's bytes, and returns an :class:`Outcome`.
+It never writes metadata: the runner records and commits, fenced by the attempt number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import shutil
+import sys
+import tempfile
+import threading
+import traceback
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import ArtifactStore, open_artifact_store
+from ..store import NewArtifact
+from ._materializers import get_materializer, materializer_for_value
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """An artifact to load as a step input."""
+
+    artifact_id: int
+    digest: str
+    kind: str
+    materializer: str
+
+
+@dataclass
+class Task:
+    """Everything a worker needs for one attempt; picklable when ``fn`` is None."""
+
+    step_name: str
+    step_run_id: int
+    attempt: int
+    module: str
+    qualname: str
+    artifacts_url: str
+    storage_options: dict[str, Any]
+    project_root: str | None
+    constants: dict[str, Any]
+    inputs: dict[str, InputRef | list[InputRef]]
+    fn: Any = None  # the function itself, in-process only
+    values: dict[str, Any] = field(default_factory=dict)  # inputs already in memory
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    output: NewArtifact | None = None
+    value: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    logs: bytes = b""
+    timed_out: bool = False
+    has_value: bool = False
+
+
+class _Router(io.TextIOBase):
+    """Sends each thread's writes to that thread's capture buffer, if it has one."""
+
+    def __init__(self, fallback: Any) -> None:
+        self.fallback = fallback
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        target = getattr(self.local, "buffer", None)
+        return int((target or self.fallback).write(text))
+
+    def flush(self) -> None:
+        target = getattr(self.local, "buffer", None)
+        (target or self.fallback).flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+_install_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def capture_output() -> Iterator[io.StringIO]:
+    """Capture this thread's ``print``s and ``sys.stderr`` writes into one buffer."""
+    with _install_lock:
+        for name in ("stdout", "stderr"):
+            if not isinstance(getattr(sys, name), _Router):
+                setattr(sys, name, _Router(getattr(sys, name)))
+    buffer = io.StringIO()
+    routers: list[Any] = [sys.stdout, sys.stderr]
+    for r in routers:
+        r.local.buffer = buffer
+    try:
+        yield buffer
+    finally:
+        for r in routers:
+            r.local.buffer = None
+
+
+def resolve_function(module: str, qualname: str, project_root: str | None) -> Any:
+    if project_root and project_root not in sys.path:
+        sys.path.insert(0, project_root)
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return getattr(obj, "fn", obj)  # a Step wraps the plain function
+
+
+class Workdir:
+    """A private temporary folder (mode 0700), made only if a materializer needs files.
+
+    Removed by :meth:`cleanup`, or when the object is garbage-collected (values loaded into
+    it, such as a ``Path`` output, live as long as the ``Workdir``).
+    """
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix="conveyor-step-"))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._path, True)
+        return self._path
+
+    def cleanup(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def load_input(store: ArtifactStore, ref: InputRef, workdir: Workdir) -> Any:
+    materializer = get_materializer(ref.materializer)
+    if materializer.from_bytes is not None and ref.kind == "file":
+        return materializer.from_bytes(store.get_bytes(ref.digest))
+    target = workdir.path / f"in-{ref.artifact_id}"
+    if ref.kind == "dir":
+        store.get_dir(ref.digest, target)
+    else:
+        store.get_file(ref.digest, target)
+    return materializer.load(target)
+
+
+def store_output(store: ArtifactStore, value: Any, workdir: Workdir, name: str) -> NewArtifact:
+    materializer = materializer_for_value(value)
+    meta = {"materializer": materializer.name}
+    if materializer.to_bytes is not None:
+        blob = store.put_bytes(materializer.to_bytes(value))
+        return NewArtifact(
+            digest=blob.digest,
+            size=blob.size,
+            kind="file",
+            name=name,
+            type_name=_type_name(value),
+            media_type=materializer.media_type,
+            meta=meta,
+        )
+    target = workdir.path / "out"
+    materializer.save(value, target)
+    if target.is_dir():
+        info = store.put_dir(target)
+        files = tuple((f.path, f.digest, f.size) for f in info.files)
+        return NewArtifact(
+            digest=info.digest,
+            size=info.size,
+            kind="dir",
+            name=name,
+            type_name=_type_name(value),
+            media_type=materializer.media_type,
+            meta=meta,
+            files=files,
+        )
+    blob = store.put_file(target)
+    return NewArtifact(
+        digest=blob.digest,
+        size=blob.size,
+        kind="file",
+        name=name,
+        type_name=_type_name(value),
+        media_type=materializer.media_type,
+        meta=meta,
+    )
+
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def run_attempt(
+    task: Task, store: ArtifactStore | None = None, *, keep_value: bool = False
+) -> Outcome:
+    """Run one attempt: load inputs, call the step, store the output. Never raises."""
+    workdir = Workdir()
+    with capture_output() as logs:
+        try:
+            return _attempt(task, store, workdir, logs, keep_value)
+        finally:
+            workdir.cleanup()
+
+
+def _attempt(
+    task: Task, store: ArtifactStore | None, workdir: Workdir, logs: io.StringIO, keep_value: bool
+) -> Outcome:
+    try:
+        store = store or open_artifact_store(task.artifacts_url, task.storage_options)
+        fn = task.fn or resolve_function(task.module, task.qualname, task.project_root)
+        kwargs = dict(task.constants)
+        kwargs.update(task.values)  # fan-out items, derived values, outputs in memory
+        for name, ref in task.inputs.items():
+            if name in task.values:
+                continue
+            if isinstance(ref, list):
+                kwargs[name] = [load_input(store, r, workdir) for r in ref]
+            else:
+                kwargs[name] = load_input(store, ref, workdir)
+    except Exception as exc:
+        return _failure(exc, logs, "could not load its inputs: ")
+    try:
+        value = fn(**kwargs)
+    except Exception as exc:  # the user-code boundary
+        return _failure(exc, logs, "")
+    try:
+        output = store_output(store, value, workdir, task.step_name)
+    except Exception as exc:
+        return _failure(exc, logs, "could not store its output: ")
+    return Outcome(
+        ok=True,
+        output=output,
+        value=value if keep_value else None,
+        has_value=keep_value,
+        logs=_bytes(logs),
+    )
+
+
+def _bytes(logs: io.StringIO) -> bytes:
+    return logs.getvalue().encode("utf-8", errors="replace")
+
+
+def _failure(exc: BaseException, logs: io.StringIO, prefix: str) -> Outcome:
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = f"{prefix}{type(exc).__name__}: {exc}".strip()
+    return Outcome(
+        ok=False,
+        error=text.splitlines()[0] if text else type(exc).__name__,
+        traceback=trace,
+        logs=_bytes(logs) + trace.encode(),
+    )

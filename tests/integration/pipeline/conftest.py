@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.core import Config
+from conveyor.workspace import Workspace, init_project
+from support.projects import MakeProject
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, store_url: str) -> Iterator[MakeProject]:
+    """A project whose pipelines module is the given source, on each store backend."""
+    opened: list[Workspace] = []
+    modules: list[str] = []
+
+    def make(source: str, *, lease: str = "30s") -> Workspace:
+        root = tmp_path / f"p{len(opened)}"
+        init_project(root, name="test")
+        module = "pipes_" + uuid.uuid4().hex[:10]  # unique: no stale module across tests
+        modules.append(module)
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        with open(root / "conveyor.toml", "a") as f:
+            f.write(f'\n[pipelines]\nmodules = ["{module}"]\nlease = "{lease}"\n')
+        config = Config.load(root, env={"CONVEYOR_STORE": store_url})
+        ws = Workspace.from_config(config)
+        opened.append(ws)
+        return ws
+
+    yield make
+    for ws in opened:
+        ws.close()
+    for module in modules:
+        sys.modules.pop(module, None)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: child processes in lockstep, PostgreSQL fault tools."""
