@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import typer.main
 
 from conveyor.cli._app import app
@@ -59,7 +58,7 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "pipelines.py").write_text("x = 1\n")  # the API example stores a file
     for block in blocks:
         namespace: dict[str, object] = {"__name__": "readme_example"}
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own docs
+        exec(compile(block, "README.md", "exec"), namespace)
         pipelines = [v for v in namespace.values() if type(v).__name__ == "Pipeline"]
         for p in pipelines:
             assert p.build().nodes  # type: ignore[attr-defined]
