@@ -179,3 +179,107 @@ def test_readme_quickstart_runs(cli: Cli, tmp_path: Path) -> None:
         assert words[0] == "conveyor", line
         result = cli(*words[1:], cwd=cwd)
         assert result.returncode == 0, (line, result.stderr)
+
+
+def test_pipelines_run_logs_and_show(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", "p").returncode == 0
+    project = tmp_path / "p"
+    listed = json.loads(cli("pipelines", "list", "--json", cwd=project).stdout)
+    assert [p["name"] for p in listed] == ["train"]
+    assert {s["name"] for s in listed[0]["steps"]} >= {"make_customers", "evaluate"}
+    shown = cli("pipelines", "show", "train", cwd=project)
+    assert shown.returncode == 0 and "score_threshold (map)" in shown.stdout
+    assert_user_error(cli("pipelines", "show", "trian", cwd=project), "Did you mean 'train'?")
+
+    ran = cli("run", "train", "--param", "n_rows=300", "--json", cwd=project)
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout)
+    assert summary["status"] == "succeeded" and summary["steps"]["alert"] == "skipped"
+    strict = cli("run", "train", "--param", "min_accuracy=0.99", cwd=project)
+    assert strict.returncode == 0, strict.stderr
+    assert "succeeded" in strict.stdout and "Run 2" in strict.stdout
+
+    assert_user_error(
+        cli("run", "train", "--param", "n_rows=many", cwd=project), "'n_rows'", "type int"
+    )
+    assert_user_error(
+        cli("run", "train", "--param", "nrows=3", cwd=project), "Did you mean 'n_rows'?"
+    )
+    assert_user_error(cli("run", "train", "--param", "oops", cwd=project), "KEY=VALUE")
+    assert_user_error(cli("run", "nope", cwd=project), "No pipeline 'nope'")
+
+    shown_run = cli("runs", "show", "1", cwd=project)
+    assert "make_customers" in shown_run.stdout and "6/6 items" in shown_run.stdout
+    logs = cli("runs", "logs", "1", "validate", cwd=project)
+    assert logs.returncode == 0 and "validate" in logs.stdout
+    assert_user_error(cli("runs", "logs", "1", "validat", cwd=project), "Did you mean 'validate'?")
+
+
+def test_a_failing_pipeline_exits_1_and_points_to_logs_and_resume(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", "p").returncode == 0
+    project = tmp_path / "p"
+    (project / "pipelines.py").write_text(
+        "from conveyor.pipeline import step, pipeline\n\n"
+        "@step\ndef boom() -> int:\n    print('about to fail')\n"
+        "    raise ValueError('bad data')\n\n"
+        "@pipeline\ndef broken():\n    boom()\n"
+    )
+    result = cli("run", "broken", cwd=project)
+    assert result.returncode == 1
+    assert "ValueError: bad data" in result.stderr and "conveyor runs resume 1" in result.stdout
+    logs = cli("runs", "logs", "1", cwd=project).stdout
+    assert "about to fail" in logs and "Traceback" in logs and "bad data" in logs
+    (project / "pipelines.py").write_text(
+        "from conveyor.pipeline import step, pipeline\n\n"
+        "@step\ndef boom() -> int:\n    return 1\n\n"
+        "@pipeline\ndef broken():\n    boom()\n"
+    )
+    fixed = cli("runs", "resume", "1", cwd=project)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(cli("runs", "list", "--json", cwd=project).stdout)[0]["status"] == "succeeded"
+
+
+def test_definition_errors_are_one_line_before_anything_runs(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", "p").returncode == 0
+    project = tmp_path / "p"
+    (project / "pipelines.py").write_text(
+        "from conveyor.pipeline import step, pipeline\n\n"
+        "@step\ndef a(x: int) -> int:\n    return x\n\n"
+        "@pipeline\ndef cyclic():\n    first = a(1)\n    second = a(first)\n    second >> first\n"
+    )
+    assert_user_error(cli("run", "cyclic", cwd=project), "cycle")
+    assert json.loads(cli("runs", "list", "--json", cwd=project).stdout) == []
+
+
+def test_config_params_and_cache_misses_when_code_changes(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init", "p").returncode == 0
+    project = tmp_path / "p"
+    with open(project / "conveyor.toml", "a") as f:
+        f.write("\n[pipelines.params.train]\nn_rows = 400\nmin_accuracy = 0.5\n")
+    first = json.loads(cli("run", "train", "--json", cwd=project).stdout)
+    assert first["params"] == {"n_rows": 400, "seed": 7, "min_accuracy": 0.5}
+    override = json.loads(
+        cli("run", "train", "--param", "n_rows=500", "--json", cwd=project).stdout
+    )
+    assert override["params"]["n_rows"] == 500
+
+    def cached_steps(run_id: int) -> set[str]:
+        shown = json.loads(cli("runs", "show", str(run_id), "--json", cwd=project).stdout)
+        return {s["name"] for s in shown["steps"] if s["cached_from_id"]}
+
+    assert cli("run", "train", cwd=project).returncode == 0
+    assert {"make_customers", "validate", "evaluate"} <= cached_steps(3)
+    source = (project / "pipelines.py").read_text()
+    (project / "pipelines.py").write_text(
+        source.replace(
+            'return {"accuracy": model["accuracy"], "passed"',
+            'return {"accuracy": round(model["accuracy"], 6), "passed"',
+        )
+    )
+    assert cli("run", "train", cwd=project).returncode == 0
+    changed = cached_steps(4)
+    assert "evaluate" not in changed and "make_customers" in changed  # only the edited step reran
+
+    config = (project / "conveyor.toml").read_text()
+    (project / "conveyor.toml").write_text(config.replace("n_rows = 400", "n_rows = 'many'"))
+    assert_user_error(cli("run", "train", cwd=project), "'n_rows'", "type int")

@@ -127,6 +127,12 @@ class PipelinesSettings(_Section):
         "come every third of it); after it, `conveyor runs resume` may take the step over.",
     )
 
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Parameter defaults per pipeline, e.g. `[pipelines.params.train]` then "
+        "`n_rows = 5000`; `--param` overrides them. Checked against the pipeline's types.",
+    )
+
     @field_validator("lease", mode="before")
     @classmethod
     def _lease(cls, v: Any) -> float:
@@ -134,6 +140,20 @@ class PipelinesSettings(_Section):
         if seconds < 0.5:
             raise ValueError("must be at least 500ms")
         return seconds
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON object
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object such as \'{"train": {"n_rows": 500}}\''
+                ) from None
+        return v
 
     @field_validator("modules", mode="before")
     @classmethod

@@ -7,7 +7,9 @@ from __future__ import annotations
 import abc
 import multiprocessing
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..core import ConfigError, did_you_mean
@@ -43,6 +45,44 @@ class Executor(abc.ABC):
         """Stop accepting work; abandon attempts still running in threads."""
 
 
+class _DaemonPool:
+    """A fixed set of daemon threads running submitted calls.
+
+    Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so one step
+    abandoned after a time-out (threads cannot be killed) would keep the process alive.
+    """
+
+    def __init__(self, n_threads: int, name: str) -> None:
+        self._queue: queue.SimpleQueue[
+            tuple[Future[Any], Any, tuple[Any, ...], dict[str, Any]] | None
+        ] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(n_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # delivered to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+
+
 class LocalExecutor(Executor):
     """A thread pool. ``mode='process'`` attempts run in a fresh child process (killable on
     time-out) started from a thread of the pool, so one limit bounds both kinds.
@@ -61,7 +101,7 @@ class LocalExecutor(Executor):
         self.max_workers = max_workers or os.cpu_count() or 2
         self.default_mode = default_mode
         self.store = store
-        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="conveyor-step")
+        self._pool = _DaemonPool(self.max_workers, "conveyor-step")
 
     def submit(
         self,
@@ -77,7 +117,7 @@ class LocalExecutor(Executor):
         return self._pool.submit(run_attempt, task, self.store, keep_value=True)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
 
 def _child_main(task: Task, conn: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ def _require_token_auth(project_root: str | None) -> None:
             f"(RAY_AUTH_MODE={mode!r}).",
             hint="Unset RAY_AUTH_MODE or set it to 'token'.",
         )
+    if "ray" in sys.modules:
+        # Ray reads its auth mode when imported; too late to turn it on from here.
+        from ray._raylet import (  # type: ignore[attr-defined]
+            AuthenticationMode,
+            get_authentication_mode,
+        )
+
+        if get_authentication_mode() != AuthenticationMode.TOKEN:
+            raise ConfigError(
+                "Ray was imported before conveyor could turn on token authentication, so "
+                "conveyor will not start a cluster from this process.",
+                hint="Set RAY_AUTH_MODE=token in the environment before starting Python.",
+            )
     os.environ["RAY_AUTH_MODE"] = "token"
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
@@ -75,6 +89,7 @@ class RayExecutor(Executor):
                 ray.init(
                     num_cpus=self.max_workers,
                     include_dashboard=False,
+                    dashboard_host="127.0.0.1",
                     runtime_env=runtime_env,
                     log_to_driver=False,
                     configure_logging=False,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import ConflictError, StaleAttemptError, pause_point
+from ..core import ConflictError, StaleAttemptError, now_ms, pause_point
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
 from ._graph import Graph, Node, StepOutput
@@ -96,6 +96,7 @@ class _Slot:
     deadline: float | None = None
     inputs: dict[str, int] = field(default_factory=dict)
     key: str | None = None
+    base_attempt: int = 0  # attempts made before this runner took over (a resume)
 
     @property
     def status(self) -> str:
@@ -165,7 +166,9 @@ class Runner:
         idempotency_key: str | None = None,
     ) -> RunResult:
         """Create a run with ``params`` and drive it to the end."""
-        values = self.pipeline.resolve_params(params, from_text=from_text)
+        configured = self.ws.config.pipelines.params.get(self.pipeline.name, {})
+        values = self.pipeline.resolve_params(configured)  # conveyor.toml, type-checked
+        values = self.pipeline.resolve_params({**values, **(params or {})}, from_text=from_text)
         self.graph = self.pipeline.build(values)
         run = st.create_run(
             self.store,
@@ -188,8 +191,21 @@ class Runner:
                 f"Run {run_id} is of pipeline {run.pipeline!r}, not {self.pipeline.name!r}."
             )
         take_over = force or (run.status == "running" and owner_is_dead(run.lease_owner))
-        run = st.acquire_run(self.store, run_id, self.owner, lease=self.lease, take_over=take_over)
+        try:
+            run = st.acquire_run(
+                self.store, run_id, self.owner, lease=self.lease, take_over=take_over
+            )
+        except ConflictError:
+            # A live lease: its holder may be stuck (stopped, partitioned). Wait it out once;
+            # a holder that is really alive renews it, and we give up with the --force hint.
+            current = st.get_run(self.store, run_id)
+            if current.status != "running" or current.lease_expires_at is None:
+                raise
+            wait_s = (current.lease_expires_at - now_ms()) / 1000 + 0.2
+            time.sleep(max(0.0, min(wait_s, self.lease + 1)))
+            run = st.acquire_run(self.store, run_id, self.owner, lease=self.lease)
         self.graph = self.pipeline.build(run.params)
+        st.reset_steps(self.store, run_id)  # what failed before gets a fresh set of attempts
         return self._drive(run)
 
     # -- the loop ---------------------------------------------------------------------
@@ -201,7 +217,10 @@ class Runner:
         order = self.graph.order()
         records = {r.name: r for r in st.add_step_runs(self.store, run.id, order)}
         for name in order:
-            self.slots[name] = _Slot(name=name, node=self.graph.nodes[name], record=records[name])
+            record = records[name]
+            self.slots[name] = _Slot(
+                name=name, node=self.graph.nodes[name], record=record, base_attempt=record.attempt
+            )
         for record in st.get_step_runs(self.store, run.id):
             # Fan-out items from an earlier attempt of this run: kept, and matched to their
             # items again when the parent re-expands (items are recomputed, not stored).
@@ -214,6 +233,7 @@ class Runner:
                     record=record,
                     item_index=index,
                     parent=parent,
+                    base_attempt=record.attempt,
                 )
         for slot in list(self.slots.values()):
             if slot.status == "succeeded":
@@ -588,7 +608,8 @@ class Runner:
         slot.deadline = None
         logs = self.ws.artifacts.put_bytes(outcome.logs).digest if outcome.logs else None
         if outcome.ok and outcome.output is not None:
-            pause_point("runner.before_commit")
+            # Fault tests stop here: the output's bytes are stored, the commit is not made.
+            pause_point(f"runner.before_commit.{slot.name}")
             record, ids = st.commit_step(
                 self.store,
                 slot.record.id,
@@ -618,7 +639,7 @@ class Runner:
         self, slot: _Slot, error: str, *, logs: str | None = None, final: bool = False
     ) -> None:
         options = slot.node.step.options
-        will_retry = not final and slot.record.attempt < options.retries + 1
+        will_retry = not final and slot.record.attempt - slot.base_attempt < options.retries + 1
         slot.record = st.fail_attempt(
             self.store,
             slot.record.id,

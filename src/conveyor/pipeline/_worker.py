@@ -75,7 +75,8 @@ class _Router(io.TextIOBase):
 
     def write(self, text: str) -> int:
         target = getattr(self.local, "buffer", None)
-        return int((target or self.fallback).write(text))
+        written = (target or self.fallback).write(text)
+        return len(text) if written is None else int(written)  # some streams return None
 
     def flush(self) -> None:
         target = getattr(self.local, "buffer", None)

@@ -76,6 +76,7 @@ from ._steps import get_step_runs as get_step_runs
 from ._steps import heartbeat as heartbeat
 from ._steps import mark_steps as mark_steps
 from ._steps import record_cache_hit as record_cache_hit
+from ._steps import reset_steps as reset_steps
 from ._steps import start_attempt as start_attempt
 from ._steps import step_attempts as step_attempts
 from ._steps import step_lineage as step_lineage
@@ -155,6 +156,7 @@ __all__ = [
     "referenced_digests",
     "register_model_version",
     "renew_run_lease",
+    "reset_steps",
     "resolve_alias",
     "set_claim_status",
     "start_attempt",

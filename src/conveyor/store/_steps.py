@@ -377,6 +377,19 @@ def mark_steps(
     return int(store.transact(lambda conn: conn.execute(stmt).rowcount, what="step marking"))
 
 
+def reset_steps(store: Store, run_id: int) -> list[str]:
+    """Make a run's ``failed``, ``upstream_failed`` and ``cancelled`` steps ``pending`` again,
+    for a resume to retry them. Returns their names. Attempt numbers keep counting up."""
+    where = [c.run_id == run_id, c.status.in_(["failed", "upstream_failed", "cancelled"])]
+
+    def tx(conn: Connection) -> list[str]:
+        names = list(conn.execute(select(c.name).where(*where)).scalars())
+        conn.execute(update(t.step_runs).where(*where).values(status="pending", error=None))
+        return names
+
+    return store.transact(tx, what="step reset")
+
+
 def record_cache_hit(
     store: Store,
     step_run_id: int,
