@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import inspect
 import platform
@@ -89,7 +91,13 @@ def code_version(root: Path) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    """Python, platform and the versions of every installed distribution."""
+    """Python, platform and the versions of every installed distribution (a copy)."""
+    return copy.deepcopy(_environment())
+
+
+@functools.cache
+def _environment() -> dict[str, Any]:
+    # Reading ~250 package metadata files takes ~60 ms: once per process is enough.
     packages = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]

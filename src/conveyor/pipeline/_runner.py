@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import ConflictError, StaleAttemptError, now_ms, pause_point
+from ..core import ConflictError, StaleAttemptError, StoreError, now_ms, pause_point
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
 from ._graph import Graph, Node, StepOutput
@@ -215,13 +215,14 @@ class Runner:
         self.run = run
         self.run_attempt = run.attempt
         order = self.graph.order()
-        records = {r.name: r for r in st.add_step_runs(self.store, run.id, order)}
+        existing = st.add_step_runs(self.store, run.id, order)
+        records = {r.name: r for r in existing}
         for name in order:
             record = records[name]
             self.slots[name] = _Slot(
                 name=name, node=self.graph.nodes[name], record=record, base_attempt=record.attempt
             )
-        for record in st.get_step_runs(self.store, run.id):
+        for record in existing:
             # Fan-out items from an earlier attempt of this run: kept, and matched to their
             # items again when the parent re-expands (items are recomputed, not stored).
             parent = record.name.split("[", 1)[0]
@@ -248,6 +249,9 @@ class Runner:
                 f"Run {run.id} was taken over by another runner; this one stopped.",
                 run_id=run.id,
             ) from None
+        except StoreError as exc:  # the store went away mid-run: the run stays resumable
+            exc.hint = f"When the store is back, resume with: conveyor runs resume {run.id}"
+            raise
         except KeyboardInterrupt:
             st.transition_run(
                 self.store,

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from conftest import drop_pg_schema, new_pg_schema, postgres_url
 from conveyor import store as st
 from conveyor.store import _schema
 from support import store_workers as w
+from support.pg import drop_pg_schema, new_pg_schema, postgres_url
 from support.procs import SPAWN, RetryCounter, run_processes
 
 pytestmark = pytest.mark.integration

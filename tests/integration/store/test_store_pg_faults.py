@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conftest import drop_pg_schema, new_pg_schema, postgres_url
 from conveyor import store as st
 from conveyor.core import ConflictError, StoreUnavailableError
 from support import pg_faults as pg
 from support import store_workers as w
+from support.pg import drop_pg_schema, new_pg_schema, postgres_url
 from support.procs import SPAWN, run_processes
 from support.waits import wait_for
 
