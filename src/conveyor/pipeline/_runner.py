@@ -334,6 +334,7 @@ class Runner:
             del self.retry_at[name]
             self.candidates.add(name)
         progressed = False
+        ready: list[_Slot] = []
         while self.candidates:
             slot = self.slots[self.candidates.pop()]
             if slot.children and slot.status == "running":
@@ -353,7 +354,8 @@ class Runner:
             elif slot.parent is None and slot.node.map_over is not None:
                 self._expand(slot)
             else:
-                self._submit(slot)
+                ready.append(slot)
+        self._submit_all(ready)
         return progressed
 
     def _readiness(self, slot: _Slot) -> str:
@@ -553,7 +555,56 @@ class Runner:
                 key_inputs[arg] = constants_key
         return constants, inputs, values, key_inputs
 
-    def _submit(self, slot: _Slot) -> None:
+    def _submit_all(self, slots: list[_Slot]) -> None:
+        """Start every ready step: one cache query and one start transaction for the lot."""
+        tasks: dict[str, Task] = {}
+        for slot in slots:
+            tasks[slot.name] = self._prepare(slot)
+        cacheable = [
+            s
+            for s in slots
+            if self.use_cache and s.node.step.options.cache and s.status == "pending"
+        ]
+        hits = st.find_cached_steps(self.store, {s.key for s in cacheable if s.key})
+        to_start = []
+        for slot in slots:
+            hit = hits.get(slot.key or "") if slot in cacheable else None
+            if hit is not None:
+                slot.record = st.record_cache_hit(
+                    self.store, slot.record.id, hit, inputs=slot.inputs
+                )
+                self._load_outputs(slot)
+                self.on_change(slot.name, "cached")
+                self._changed(slot)
+            else:
+                to_start.append(slot)
+        started = st.start_attempts(
+            self.store,
+            [s.record.id for s in to_start],
+            self.owner,
+            lease=self.lease,
+            take_over=True,  # a step left running by a dead runner of this run
+            run_attempt=self.run_attempt,
+        )
+        for slot, record in zip(to_start, started, strict=True):
+            slot.record = record
+            slot.attempt = record.attempt
+            self.on_change(slot.name, "running")
+            task = tasks[slot.name]
+            task.step_run_id, task.attempt = record.id, record.attempt
+            step = slot.node.step
+            mode = step.options.mode
+            if mode is None and not step.is_importable:
+                mode = "thread"  # defined inside a function: only this process can call it
+            timeout = step.options.timeout
+            slot.deadline = time.monotonic() + timeout if timeout else None
+            slot.future = self.executor.submit(
+                task, mode=mode, timeout=timeout, resources=dict(step.options.resources)
+            )
+            self.running[slot.future] = slot
+
+    def _prepare(self, slot: _Slot) -> Task:
+        """Resolve a step's inputs and cache key; the task it will run if not cached."""
         step = slot.node.step
         constants, inputs, values, key_inputs = self._task_inputs(slot)
         if step.name not in self.code_hashes:
@@ -565,29 +616,10 @@ class Runner:
                 slot.inputs.update({f"{arg}[{i}]": r.artifact_id for i, r in enumerate(ref)})
             else:
                 slot.inputs[arg] = ref.artifact_id
-        if self.use_cache and step.options.cache and slot.status == "pending":
-            hit = st.find_cached_step(self.store, slot.key)
-            if hit is not None:
-                slot.record = st.record_cache_hit(
-                    self.store, slot.record.id, hit, inputs=slot.inputs
-                )
-                self._load_outputs(slot)
-                self.on_change(slot.name, "cached")
-                return
-        slot.record = st.start_attempt(
-            self.store,
-            slot.record.id,
-            self.owner,
-            lease=self.lease,
-            take_over=True,
-            run_attempt=self.run_attempt,
-        )
-        slot.attempt = slot.record.attempt
-        self.on_change(slot.name, "running")
-        task = Task(
+        return Task(
             step_name=slot.name.split("[", 1)[0] if slot.parent else slot.name,
             step_run_id=slot.record.id,
-            attempt=slot.attempt,
+            attempt=0,
             module=step.module,
             qualname=step.qualname,
             artifacts_url=self.ws.artifacts.url,
@@ -598,14 +630,6 @@ class Runner:
             fn=step.fn,
             values=values,
         )
-        mode = step.options.mode
-        if mode is None and not step.is_importable:
-            mode = "thread"  # defined inside a function: only this process can call it
-        slot.deadline = time.monotonic() + step.options.timeout if step.options.timeout else None
-        slot.future = self.executor.submit(
-            task, mode=mode, timeout=step.options.timeout, resources=dict(step.options.resources)
-        )
-        self.running[slot.future] = slot
 
     def _finish(self, slot: _Slot, outcome: Outcome) -> None:
         slot.future = None

@@ -71,6 +71,7 @@ from ._steps import add_step_runs as add_step_runs
 from ._steps import commit_step as commit_step
 from ._steps import fail_attempt as fail_attempt
 from ._steps import find_cached_step as find_cached_step
+from ._steps import find_cached_steps as find_cached_steps
 from ._steps import get_step_run as get_step_run
 from ._steps import get_step_runs as get_step_runs
 from ._steps import heartbeat as heartbeat
@@ -78,6 +79,7 @@ from ._steps import mark_steps as mark_steps
 from ._steps import record_cache_hit as record_cache_hit
 from ._steps import reset_steps as reset_steps
 from ._steps import start_attempt as start_attempt
+from ._steps import start_attempts as start_attempts
 from ._steps import step_attempts as step_attempts
 from ._steps import step_lineage as step_lineage
 from ._triggers import claim_trigger as claim_trigger
@@ -122,6 +124,7 @@ __all__ = [
     "emit_event",
     "fail_attempt",
     "find_cached_step",
+    "find_cached_steps",
     "follow_events",
     "get_artifact",
     "get_model",
@@ -160,6 +163,7 @@ __all__ = [
     "resolve_alias",
     "set_claim_status",
     "start_attempt",
+    "start_attempts",
     "step_attempts",
     "step_lineage",
     "transition_run",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
@@ -148,51 +148,75 @@ def start_attempt(
 
     Raises:
         ConflictError: the step is finished, or running under a live lease.
+        StaleAttemptError: ``run_attempt`` is no longer the run's attempt.
     """
+    (step,) = start_attempts(
+        store, [step_run_id], worker, lease=lease, take_over=take_over, run_attempt=run_attempt
+    )
+    return step
 
+
+def start_attempts(
+    store: Store,
+    step_run_ids: Sequence[int],
+    worker: str,
+    *,
+    lease: float = 30.0,
+    take_over: bool = False,
+    run_attempt: int | None = None,
+) -> list[StepRun]:
+    """:func:`start_attempt` for many steps in one transaction: all start, or none."""
     stmt = _start_statement(take_over, run_attempt is not None)
-    params = {"p_id": step_run_id, "p_owner": worker, "p_run_attempt": run_attempt}
 
-    def tx(conn: Connection) -> StepRun:
+    def tx(conn: Connection) -> list[StepRun]:
         now = now_ms()
-        params.update(p_now=now, p_expires=now + int(lease * 1000))
-        row = conn.execute(stmt, params).first()
-        if row is None:
-            current = conn.execute(select(c.status, c.name).where(c.id == step_run_id)).first()
-            if current is None:
-                raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
-            if (
-                run_attempt is not None
-                and conn.execute(
-                    select(t.runs.c.attempt).where(
-                        t.runs.c.id == select(c.run_id).where(c.id == step_run_id).scalar_subquery()
-                    )
-                ).scalar()
-                != run_attempt
-            ):
-                raise StaleAttemptError(
-                    f"The run of step {current.name!r} was taken over by another runner.",
-                    step_run_id=step_run_id,
-                )
-            raise ConflictError(
-                f"Step {current.name!r} is {current.status!r} and cannot start a new attempt.",
-                step_run_id=step_run_id,
+        params = {
+            "p_owner": worker,
+            "p_run_attempt": run_attempt,
+            "p_now": now,
+            "p_expires": now + int(lease * 1000),
+        }
+        started = []
+        for step_run_id in step_run_ids:
+            row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
+            if row is None:
+                _refuse_start(conn, step_run_id, run_attempt)
+            step = StepRun.from_row(row)
+            conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
+            conn.execute(
+                _INSERT_ATTEMPT,
+                {
+                    "step_run_id": step_run_id,
+                    "attempt": step.attempt,
+                    "status": "running",
+                    "worker": worker,
+                    "started_at": now,
+                },
             )
-        step = StepRun.from_row(row)
-        conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
-        conn.execute(
-            _INSERT_ATTEMPT,
-            {
-                "step_run_id": step_run_id,
-                "attempt": step.attempt,
-                "status": "running",
-                "worker": worker,
-                "started_at": now,
-            },
-        )
-        return step
+            started.append(step)
+        return started
 
-    return store.transact(tx, what="step start")
+    return store.transact(tx, what="step start") if step_run_ids else []
+
+
+def _refuse_start(conn: Connection, step_run_id: int, run_attempt: int | None) -> NoReturn:
+    current = conn.execute(select(c.status, c.name).where(c.id == step_run_id)).first()
+    if current is None:
+        raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
+    run_now = conn.execute(
+        select(t.runs.c.attempt).where(
+            t.runs.c.id == select(c.run_id).where(c.id == step_run_id).scalar_subquery()
+        )
+    ).scalar()
+    if run_attempt is not None and run_now != run_attempt:
+        raise StaleAttemptError(
+            f"The run of step {current.name!r} was taken over by another runner.",
+            step_run_id=step_run_id,
+        )
+    raise ConflictError(
+        f"Step {current.name!r} is {current.status!r} and cannot start a new attempt.",
+        step_run_id=step_run_id,
+    )
 
 
 def _fenced(
@@ -440,6 +464,24 @@ def find_cached_step(store: Store, cache_key: str) -> StepRun | None:
     )
     row = store.query(lambda conn: conn.execute(query).first())
     return None if row is None else StepRun.from_row(row)
+
+
+def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, StepRun]:
+    """:func:`find_cached_step` for many keys in one query: key to newest succeeded step run."""
+    if not cache_keys:
+        return {}
+    query = (
+        select(t.step_runs)
+        .join(t.runs, t.runs.c.id == c.run_id)
+        .where(
+            c.cache_key.in_(list(cache_keys)),
+            c.status == "succeeded",
+            t.runs.c.project_id == store.project_id,
+        )
+        .order_by(c.id)
+    )
+    rows = store.query(lambda conn: [StepRun.from_row(r) for r in conn.execute(query)])
+    return {r.cache_key: r for r in rows if r.cache_key}  # the newest wins (ascending ids)
 
 
 def _lineage(conn: Connection, step_run_id: int) -> list[LineageEdge]:
