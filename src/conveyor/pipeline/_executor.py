@@ -53,6 +53,7 @@ class _DaemonPool:
     """
 
     def __init__(self, n_threads: int, name: str) -> None:
+        self._name = name
         self._queue: queue.SimpleQueue[
             tuple[Future[Any], Any, tuple[Any, ...], dict[str, Any]] | None
         ] = queue.SimpleQueue()
@@ -62,6 +63,13 @@ class _DaemonPool:
         ]
         for thread in self._threads:
             thread.start()
+
+    def add_thread(self) -> None:
+        thread = threading.Thread(
+            target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -115,6 +123,13 @@ class LocalExecutor(Executor):
             task.fn = None  # the child imports the step by module and name
             return self._pool.submit(_run_in_child, task, timeout)
         return self._pool.submit(run_attempt, task, self.store, keep_value=True)
+
+    def cancel(self, future: Future[Outcome]) -> None:
+        # A thread cannot be stopped; the abandoned attempt keeps its thread until it returns,
+        # so add one to keep max_workers attempts running. (A process-mode attempt was
+        # already killed by its own time-out.)
+        if not future.done():
+            self._pool.add_thread()
 
     def shutdown(self) -> None:
         self._pool.shutdown()

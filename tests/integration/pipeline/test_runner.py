@@ -284,3 +284,44 @@ def test_process_mode_runs_steps_in_child_processes(make_project: MakeProject) -
     result = Runner(ws, find_pipeline(ws.config, "cached")).start({"n": 4})
     assert result.succeeded, result.errors
     assert result.output("double") == [0, 2, 4, 6]
+
+
+HANGING = """
+import time
+from conveyor.pipeline import step, pipeline
+
+@step(timeout="200ms")
+def hang(i: int) -> int:
+    time.sleep(600)  # never returns in the test's lifetime: it is abandoned
+    return i
+
+@step
+def quick() -> str:
+    return "done"
+
+@pipeline
+def hangs():
+    hang(1)
+    hang(2)
+    hang(3)
+    quick()
+"""
+
+
+def test_abandoned_threads_do_not_starve_the_pool(make_project: MakeProject) -> None:
+    """Three thread-mode steps hang past their time-out on a 2-thread pool; the run still
+    finishes (each abandoned thread is replaced), instead of waiting on the hung steps."""
+    from conveyor.pipeline import LocalExecutor
+
+    ws = make_project(HANGING)
+    executor = LocalExecutor(2, store=ws.artifacts)
+    try:
+        result = Runner(ws, find_pipeline(ws.config, "hangs"), executor=executor).start()
+    finally:
+        executor.shutdown()
+    assert result.statuses == {
+        "hang": "failed",
+        "hang_2": "failed",
+        "hang_3": "failed",
+        "quick": "succeeded",
+    }
