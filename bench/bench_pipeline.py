@@ -44,7 +44,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # process-mode children find _pipeline_workload here too
 
 import _pipeline_workload as workload  # noqa: E402
-from bench_store import hide_password, postgres_base_url, postgres_schema  # noqa: E402
+from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
+    _load,
+    _tail,
+    _venv_python,
+    hide_password,
+    log,
+    postgres_base_url,
+    postgres_schema,
+)
 
 import conveyor  # noqa: E402
 from conveyor.pipeline import Pipeline, Runner  # noqa: E402
@@ -81,10 +89,6 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(n=100, process_n=10, repeat=1, warmup=5)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def summarize(n: int, runs_s: list[float]) -> dict[str, Any]:
@@ -146,19 +150,6 @@ def bench_conveyor(
 
 
 # --- Prefect ----------------------------------------------------------------------------
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    kept = [
-        line
-        for line in text.strip().splitlines()
-        if line.strip() and "is ignored: it is neither a file nor a directory" not in line
-    ]
-    return " | ".join(kept[-lines:]) or "(no output)"
 
 
 def _probe_prefect(python: Path) -> tuple[str | None, str]:
@@ -394,13 +385,6 @@ def render_text(report: dict[str, Any]) -> str:
     for what, why in report["skipped"].items():
         out.append(f"skipped {what}: {why}")
     return "\n".join(out)
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -152,43 +152,31 @@ def load_input(store: ArtifactStore, ref: InputRef, workdir: Workdir) -> Any:
 
 
 def store_output(store: ArtifactStore, value: Any, workdir: Workdir, name: str) -> NewArtifact:
+    """Store a step's return value through its materializer; describe what was stored."""
     materializer = materializer_for_value(value)
-    meta = {"materializer": materializer.name}
-    if materializer.to_bytes is not None:
+    files: tuple[tuple[str, str, int], ...] = ()
+    if materializer.to_bytes is not None:  # small, in-memory: no temporary file
         blob = store.put_bytes(materializer.to_bytes(value))
-        return NewArtifact(
-            digest=blob.digest,
-            size=blob.size,
-            kind="file",
-            name=name,
-            type_name=_type_name(value),
-            media_type=materializer.media_type,
-            meta=meta,
-        )
-    target = workdir.path / "out"
-    materializer.save(value, target)
-    if target.is_dir():
-        info = store.put_dir(target)
-        files = tuple((f.path, f.digest, f.size) for f in info.files)
-        return NewArtifact(
-            digest=info.digest,
-            size=info.size,
-            kind="dir",
-            name=name,
-            type_name=_type_name(value),
-            media_type=materializer.media_type,
-            meta=meta,
-            files=files,
-        )
-    blob = store.put_file(target)
+        digest, size, kind = blob.digest, blob.size, "file"
+    else:
+        target = workdir.path / "out"
+        materializer.save(value, target)
+        if target.is_dir():
+            info = store.put_dir(target)
+            digest, size, kind = info.digest, info.size, "dir"
+            files = tuple((f.path, f.digest, f.size) for f in info.files)
+        else:
+            blob = store.put_file(target)
+            digest, size, kind = blob.digest, blob.size, "file"
     return NewArtifact(
-        digest=blob.digest,
-        size=blob.size,
-        kind="file",
+        digest=digest,
+        size=size,
+        kind=kind,
         name=name,
         type_name=_type_name(value),
         media_type=materializer.media_type,
-        meta=meta,
+        meta={"materializer": materializer.name},
+        files=files,
     )
 
 

@@ -31,35 +31,28 @@ def put_artifact(
     source = Path(path)
     if name is not None:
         check_relative_path(name, what="artifact name")
+    files: list[tuple[str, str, int]] = []
     if source.is_dir():
         info = ws.artifacts.put_dir(source)
+        digest, size, kind = info.digest, info.size, "dir"
         files = [(f.path, f.digest, f.size) for f in info.files]
-        return record_artifact(
-            ws.store,
-            info.digest,
-            info.size,
-            kind="dir",
-            name=name or source.name,
-            type_name=type_name,
-            media_type=media_type,
-            meta=meta,
-            files=files,
-            producer_step_run_id=producer_step_run_id,
-        )
-    if not source.is_file():
+    elif source.is_file():
+        blob = ws.artifacts.put_file(source)
+        digest, size, kind = blob.digest, blob.size, "file"
+    else:
         raise NotFoundError(
             f"{str(source)!r} is not a file or directory.", hint="Check the path and try again."
         )
-    blob = ws.artifacts.put_file(source)
     return record_artifact(
         ws.store,
-        blob.digest,
-        blob.size,
-        kind="file",
+        digest,
+        size,
+        kind=kind,
         name=name or source.name,
         type_name=type_name,
         media_type=media_type,
         meta=meta,
+        files=files,
         producer_step_run_id=producer_step_run_id,
     )
 
