@@ -20,7 +20,7 @@ from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
 from ._runner import Runner as Runner
-from ._runner import RunResult as RunResult
+from ._runstate import RunResult as RunResult
 from ._step import Step as Step
 from ._step import StepOptions as StepOptions
 from ._step import step as step

@@ -9,20 +9,17 @@ can be resumed: finished steps stay finished (never recomputed), running ones ar
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
 from ..core import ConflictError, StaleAttemptError, StoreError, now_ms, pause_point
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
-from ._graph import Graph, Node, StepOutput
+from ._graph import Graph, StepOutput
+from ._runstate import TERMINAL, RunResult, Slot, owner_is_dead, runner_id
 from ._worker import InputRef, Outcome, Task, Workdir, load_input
 
 if TYPE_CHECKING:
@@ -30,77 +27,7 @@ if TYPE_CHECKING:
     from ._pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-TERMINAL = {"succeeded", "failed", "skipped", "upstream_failed", "cancelled"}
 OUTPUT = "output"
-
-
-def runner_id() -> str:
-    """``host:pid:nonce``: who holds a claim, and whether that process still lives."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead(owner: str | None) -> bool:
-    """True if ``owner`` is a process on this host that no longer exists."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-@dataclass
-class RunResult:
-    """The outcome of a run: its record, each step's status, and its outputs."""
-
-    run: st.Run
-    statuses: dict[str, str]
-    errors: dict[str, str]
-    _values: dict[str, Any] = field(default_factory=dict, repr=False)
-    _loader: Callable[[str], Any] | None = field(default=None, repr=False)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.run.status == "succeeded"
-
-    def output(self, step: str) -> Any:
-        """The value a step returned (loaded from the artifact store if not in memory)."""
-        if step in self._values:
-            return self._values[step]
-        if self._loader is None:
-            raise KeyError(step)
-        return self._loader(step)
-
-
-@dataclass
-class _Slot:
-    """The runner's view of one step run (a node, or one item of a fan-out)."""
-
-    name: str
-    node: Node
-    record: st.StepRun
-    item: Any = None
-    item_index: int | None = None
-    children: list[str] = field(default_factory=list)
-    parent: str | None = None
-    not_before: float = 0.0
-    attempt: int = 0
-    future: Future[Outcome] | None = None
-    deadline: float | None = None
-    inputs: dict[str, int] = field(default_factory=dict)
-    key: str | None = None
-    base_attempt: int = 0  # attempts made before this runner took over (a resume)
-
-    @property
-    def status(self) -> str:
-        return self.record.status
 
 
 class Runner:
@@ -141,7 +68,7 @@ class Runner:
         )
         if mode != "thread" and hasattr(self.executor, "default_mode"):
             self.executor.default_mode = mode
-        self.slots: dict[str, _Slot] = {}
+        self.slots: dict[str, Slot] = {}
         self.values: dict[str, Any] = {}
         self.outputs: dict[str, InputRef | list[InputRef]] = {}
         self.code_hashes: dict[str, str] = {}
@@ -151,7 +78,7 @@ class Runner:
         self.candidates: set[str] = set()
         self.retry_at: dict[str, float] = {}
         self.downstream: dict[str, set[str]] = {}
-        self.running: dict[Future[Outcome], _Slot] = {}
+        self.running: dict[Future[Outcome], Slot] = {}
         self.failed_any = False
         self.workdir = Workdir()  # where outputs loaded by the runner live (Path outputs)
 
@@ -219,7 +146,7 @@ class Runner:
         records = {r.name: r for r in existing}
         for name in order:
             record = records[name]
-            self.slots[name] = _Slot(
+            self.slots[name] = Slot(
                 name=name, node=self.graph.nodes[name], record=record, base_attempt=record.attempt
             )
         for record in existing:
@@ -228,7 +155,7 @@ class Runner:
             parent = record.name.split("[", 1)[0]
             if "[" in record.name and parent in self.slots:
                 index = int(record.name.split("[", 1)[1].rstrip("]"))
-                self.slots[record.name] = _Slot(
+                self.slots[record.name] = Slot(
                     name=record.name,
                     node=self.slots[parent].node,
                     record=record,
@@ -312,7 +239,7 @@ class Runner:
                 self._heartbeat()
                 last_beat = time.monotonic()
 
-    def _changed(self, slot: _Slot) -> None:
+    def _changed(self, slot: Slot) -> None:
         """Requeue what may have become ready because ``slot`` changed state."""
         if slot.status == "pending":
             self.retry_at[slot.name] = slot.not_before
@@ -334,7 +261,7 @@ class Runner:
             del self.retry_at[name]
             self.candidates.add(name)
         progressed = False
-        ready: list[_Slot] = []
+        ready: list[Slot] = []
         while self.candidates:
             slot = self.slots[self.candidates.pop()]
             if slot.children and slot.status == "running":
@@ -358,7 +285,7 @@ class Runner:
         self._submit_all(ready)
         return progressed
 
-    def _readiness(self, slot: _Slot) -> str:
+    def _readiness(self, slot: Slot) -> str:
         if slot.parent is not None:
             return "go"
         ups = [self.slots[u] for u in slot.node.upstream]
@@ -378,7 +305,7 @@ class Runner:
                 return "skipped"
         return "go"
 
-    def _reason(self, slot: _Slot, verdict: str) -> str:
+    def _reason(self, slot: Slot, verdict: str) -> str:
         if verdict == "skipped" and slot.node.when is not None:
             ref = slot.node.when.ref
             upstream_skipped = [u for u in slot.node.upstream if self.slots[u].status == "skipped"]
@@ -400,7 +327,7 @@ class Runner:
 
     # -- values and inputs ------------------------------------------------------------
 
-    def _load_outputs(self, slot: _Slot) -> None:
+    def _load_outputs(self, slot: Slot) -> None:
         edges = [e for e in st.step_lineage(self.store, slot.record.id) if e.direction == "out"]
         refs = {e.name: self._input_ref(e.artifact_id) for e in edges}
         if slot.node.map_over is not None and slot.parent is None:
@@ -444,7 +371,7 @@ class Runner:
 
     # -- fan-out ----------------------------------------------------------------------
 
-    def _expand(self, slot: _Slot) -> None:
+    def _expand(self, slot: Slot) -> None:
         assert slot.node.map_over is not None
         arg, items = slot.node.map_over
         values = self._resolve(items) if isinstance(items, StepOutput) else items
@@ -462,7 +389,7 @@ class Runner:
         records = {r.name: r for r in st.add_step_runs(self.store, self.run.id, names)}
         for i, name in enumerate(names):
             if name not in self.slots:
-                self.slots[name] = _Slot(
+                self.slots[name] = Slot(
                     name=name,
                     node=slot.node,
                     record=records[name],
@@ -479,7 +406,7 @@ class Runner:
         self.candidates.add(slot.name)
         self.on_change(slot.name, "running")
 
-    def _gather(self, slot: _Slot) -> bool:
+    def _gather(self, slot: Slot) -> bool:
         children = [self.slots[c] for c in slot.children]
         if not all(c.status in TERMINAL for c in children):
             return False
@@ -515,7 +442,7 @@ class Runner:
     # -- attempts ---------------------------------------------------------------------
 
     def _task_inputs(
-        self, slot: _Slot
+        self, slot: Slot
     ) -> tuple[
         dict[str, Any], dict[str, InputRef | list[InputRef]], dict[str, Any], dict[str, Any]
     ]:
@@ -555,7 +482,7 @@ class Runner:
                 key_inputs[arg] = constants_key
         return constants, inputs, values, key_inputs
 
-    def _submit_all(self, slots: list[_Slot]) -> None:
+    def _submit_all(self, slots: list[Slot]) -> None:
         """Start every ready step: one cache query and one start transaction for the lot."""
         tasks: dict[str, Task] = {}
         for slot in slots:
@@ -603,7 +530,7 @@ class Runner:
             )
             self.running[slot.future] = slot
 
-    def _prepare(self, slot: _Slot) -> Task:
+    def _prepare(self, slot: Slot) -> Task:
         """Resolve a step's inputs and cache key; the task it will run if not cached."""
         step = slot.node.step
         constants, inputs, values, key_inputs = self._task_inputs(slot)
@@ -631,7 +558,7 @@ class Runner:
             values=values,
         )
 
-    def _finish(self, slot: _Slot, outcome: Outcome) -> None:
+    def _finish(self, slot: Slot, outcome: Outcome) -> None:
         slot.future = None
         slot.deadline = None
         logs = self.ws.artifacts.put_bytes(outcome.logs).digest if outcome.logs else None
@@ -664,7 +591,7 @@ class Runner:
         self._commit_failure(slot, error, logs=logs)
 
     def _commit_failure(
-        self, slot: _Slot, error: str, *, logs: str | None = None, final: bool = False
+        self, slot: Slot, error: str, *, logs: str | None = None, final: bool = False
     ) -> None:
         options = slot.node.step.options
         will_retry = not final and slot.record.attempt - slot.base_attempt < options.retries + 1
@@ -706,7 +633,7 @@ class Runner:
             if slot.status == "running" and (slot.future is not None or slot.children):
                 st.heartbeat(self.store, slot.record.id, slot.record.attempt, lease=self.lease)
 
-    def _mark(self, slot: _Slot, status: str, reason: str) -> None:
+    def _mark(self, slot: Slot, status: str, reason: str) -> None:
         st.mark_steps(self.store, self.run.id, [slot.name], status, reason=reason)
         slot.record = st.get_step_run(self.store, slot.record.id)
         self.on_change(slot.name, status)
