@@ -48,6 +48,7 @@ from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
     _load,
     _tail,
     _venv_python,
+    align_table,
     hide_password,
     log,
     postgres_base_url,
@@ -312,15 +313,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                 ratio,
             )
         )
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    left = {0, 1, 2, 3, 9}
-
-    def line(cells: tuple[str, ...]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(b) for b in body)])
+    return align_table(header, body, left={0, 1, 2, 3, 9})
 
 
 def render_text(report: dict[str, Any]) -> str:

@@ -261,6 +261,18 @@ def add_verdicts(rows: list[dict[str, Any]]) -> None:
             row["vs_mlflow"] = row["rate_per_s"] / base["rate_per_s"]
 
 
+def align_table(header: tuple[str, ...], body: list[tuple[str, ...]], *, left: set[int]) -> str:
+    """Plain-text columns: ``left`` ones left-aligned, the rest right-aligned (numbers)."""
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(b) for b in body)])
+
+
 def _target_text(row: dict[str, Any]) -> str:
     if row["target_met"] is None:
         return "-"
@@ -311,15 +323,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                 else f"{r['vs_mlflow']:.1f}x",
             )
         )
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    left = {0, 1, 2, 10}
-
-    def line(cells: tuple[str, ...]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(b) for b in body)])
+    return align_table(header, body, left={0, 1, 2, 10})
 
 
 def render_text(report: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -257,7 +258,7 @@ def run(
         p = find_pipeline(ws.config, pipeline)
         started = time.monotonic()
         live = _Live()
-        with live if not json_ else _Quiet():
+        with live if not json_ else contextlib.nullcontext():
             runner = Runner(
                 ws,
                 p,
@@ -273,14 +274,6 @@ def run(
             _summary(result, time.monotonic() - started)
     if not result.succeeded:
         raise typer.Exit(1)
-
-
-class _Quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def resume(

@@ -181,10 +181,14 @@ def make_executor(
     *,
     store: ArtifactStore | None = None,
     project_root: str | None = None,
+    mode: str = "thread",
 ) -> Executor:
-    """The executor a project's settings name (``local`` or ``ray``)."""
+    """The executor a project's settings name (``local`` or ``ray``).
+
+    ``mode`` is the local executor's default for steps that don't choose one.
+    """
     if settings.kind == "local":
-        return LocalExecutor(settings.max_workers, store=store)
+        return LocalExecutor(settings.max_workers, default_mode=mode, store=store)
     if settings.kind == "ray":
         from ._ray import RayExecutor
 

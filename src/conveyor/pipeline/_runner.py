@@ -8,7 +8,6 @@ can be resumed: finished steps stay finished (never recomputed), running ones ar
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
     from ._pipeline import Pipeline
 
-log = logging.getLogger(__name__)
 OUTPUT = "output"
 
 
@@ -37,7 +35,8 @@ class Runner:
         executor: Where attempts run (default: the project's configured executor).
         cache: Use the step cache (``--no-cache`` turns it off for the run).
         fail_fast: On the first failure, cancel everything not yet started.
-        mode: Default local mode for steps that don't choose: ``'thread'`` or ``'process'``.
+        mode: ``'thread'`` or ``'process'``: the default of the executor the runner makes,
+            for steps that don't choose.
         on_change: Called with ``(step name, status)`` as steps change (for live views).
         lease: Seconds a claim lasts without a heartbeat (default from the project config).
     """
@@ -64,10 +63,8 @@ class Runner:
         self.owner = runner_id()
         self._own_executor = executor is None
         self.executor = executor or make_executor(
-            ws.config.executor, store=ws.artifacts, project_root=str(ws.config.root)
+            ws.config.executor, store=ws.artifacts, project_root=str(ws.config.root), mode=mode
         )
-        if mode != "thread" and hasattr(self.executor, "default_mode"):
-            self.executor.default_mode = mode
         self.slots: dict[str, Slot] = {}
         self.values: dict[str, Any] = {}
         self.outputs: dict[str, InputRef | list[InputRef]] = {}
@@ -306,24 +303,19 @@ class Runner:
         return "go"
 
     def _reason(self, slot: Slot, verdict: str) -> str:
-        if verdict == "skipped" and slot.node.when is not None:
-            ref = slot.node.when.ref
-            upstream_skipped = [u for u in slot.node.upstream if self.slots[u].status == "skipped"]
-            if not upstream_skipped:
-                return f"condition {'~' if slot.node.when.negate else ''}{ref!r} was false"
-        culprits = [
-            u
-            for u in sorted(slot.node.upstream)
-            if self.slots[u].status in ("failed", "upstream_failed", "skipped", "cancelled")
-        ]
-        word = {
-            "skipped": "was skipped",
-            "upstream_failed": "failed",
-            "cancelled": "was cancelled",
+        """Why a step did not run, naming the upstream step that decided it."""
+        causes, word = {
+            "skipped": ({"skipped"}, "was skipped"),
+            "upstream_failed": ({"failed", "upstream_failed"}, "failed"),
+            "cancelled": ({"cancelled"}, "was cancelled"),
         }[verdict]
-        if verdict == "cancelled" and not culprits:
-            return "cancelled by fail_fast after a failure"
-        return f"upstream step {culprits[0]!r} {word}" if culprits else verdict
+        culprits = [u for u in sorted(slot.node.upstream) if self.slots[u].status in causes]
+        if culprits:
+            return f"upstream step {culprits[0]!r} {word}"
+        if verdict == "skipped" and slot.node.when is not None:
+            when = slot.node.when
+            return f"condition {'~' if when.negate else ''}{when.ref!r} was false"
+        return "cancelled by fail_fast after a failure"
 
     # -- values and inputs ------------------------------------------------------------
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..artifacts import GcReport, expand_references
 from ..artifacts import collect_garbage as collect_blobs
-from ..artifacts import expand_references
 from ..core import InvalidNameError, NotFoundError, check_relative_path
 from ..store import ArtifactRecord, get_artifact, record_artifact, referenced_digests
 
@@ -71,29 +70,13 @@ def export_artifact(ws: Workspace, ref: int | str, dest: str | os.PathLike[str])
     return ws.artifacts.get_file(record.digest, target)
 
 
-@dataclass(frozen=True)
-class GcResult:
-    n_deleted: int
-    bytes_freed: int
-    n_kept: int
-    dry_run: bool
-    deleted: tuple[str, ...]
-
-
 def collect_garbage(
     ws: Workspace, *, older_than: float = 3600.0, dry_run: bool = False
-) -> GcResult:
+) -> GcReport:
     """Delete blobs that no artifact of any project in this store references.
 
     Blobs younger than ``older_than`` seconds are kept, so a write whose metadata row is not
     committed yet is never collected.
     """
     keep = expand_references(ws.artifacts, referenced_digests(ws.store))
-    report = collect_blobs(ws.artifacts, keep, older_than=older_than, dry_run=dry_run)
-    return GcResult(
-        n_deleted=report.n_deleted,
-        bytes_freed=report.bytes_freed,
-        n_kept=report.n_kept,
-        dry_run=dry_run,
-        deleted=tuple(report.deleted),
-    )
+    return collect_blobs(ws.artifacts, keep, older_than=older_than, dry_run=dry_run)
