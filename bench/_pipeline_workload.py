@@ -13,7 +13,7 @@ traced once at import, and the benchmark passes the real ``n`` when it starts a 
 
 from __future__ import annotations
 
-from conveyor.pipeline import pipeline, step
+from conveyor import pipeline, step
 
 
 @step

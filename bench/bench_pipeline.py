@@ -56,7 +56,7 @@ from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
 )
 
 import conveyor  # noqa: E402
-from conveyor.pipeline import Pipeline, Runner  # noqa: E402
+from conveyor.pipelines import Pipeline, Runner  # noqa: E402
 from conveyor.workspace import Workspace, init_project  # noqa: E402
 
 PREFECT_VENV = BENCH_DIR / ".venvs" / "prefect"

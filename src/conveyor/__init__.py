@@ -1,8 +1,8 @@
 """conveyor: MLOps automation in one closed loop.
 
-The package root re-exports the public errors. The authoring API lives in
-``conveyor.pipeline`` (``from conveyor.pipeline import step, pipeline``): DESIGN.md's
-``from conveyor import pipeline`` cannot coexist with a subpackage of the same name.
+The package root re-exports the authoring API (``from conveyor import step, pipeline``) and
+the public errors, from light modules only: importing conveyor starts no store or executor.
+The engine itself lives in :mod:`conveyor.pipelines`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,16 @@ from __future__ import annotations
 from .core import ConveyorError as ConveyorError
 from .core import PipelineDefinitionError as PipelineDefinitionError
 from .core import StepFailedError as StepFailedError
+from .pipelines._pipeline import pipeline as pipeline
+from .pipelines._step import step as step
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConveyorError", "PipelineDefinitionError", "StepFailedError", "__version__"]
+__all__ = [
+    "ConveyorError",
+    "PipelineDefinitionError",
+    "StepFailedError",
+    "__version__",
+    "pipeline",
+    "step",
+]

@@ -219,7 +219,7 @@ def test_a_failing_pipeline_exits_1_and_points_to_logs_and_resume(cli: Cli, tmp_
     assert cli("init", "p").returncode == 0
     project = tmp_path / "p"
     (project / "pipelines.py").write_text(
-        "from conveyor.pipeline import step, pipeline\n\n"
+        "from conveyor import pipeline, step\n\n"
         "@step\ndef boom() -> int:\n    print('about to fail')\n"
         "    raise ValueError('bad data')\n\n"
         "@pipeline\ndef broken():\n    boom()\n"
@@ -230,7 +230,7 @@ def test_a_failing_pipeline_exits_1_and_points_to_logs_and_resume(cli: Cli, tmp_
     logs = cli("runs", "logs", "1", cwd=project).stdout
     assert "about to fail" in logs and "Traceback" in logs and "bad data" in logs
     (project / "pipelines.py").write_text(
-        "from conveyor.pipeline import step, pipeline\n\n"
+        "from conveyor import pipeline, step\n\n"
         "@step\ndef boom() -> int:\n    return 1\n\n"
         "@pipeline\ndef broken():\n    boom()\n"
     )
@@ -243,7 +243,7 @@ def test_definition_errors_are_one_line_before_anything_runs(cli: Cli, tmp_path:
     assert cli("init", "p").returncode == 0
     project = tmp_path / "p"
     (project / "pipelines.py").write_text(
-        "from conveyor.pipeline import step, pipeline\n\n"
+        "from conveyor import pipeline, step\n\n"
         "@step\ndef a(x: int) -> int:\n    return x\n\n"
         "@pipeline\ndef cyclic():\n    first = a(1)\n    second = a(first)\n    second >> first\n"
     )

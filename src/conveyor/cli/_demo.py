@@ -16,7 +16,7 @@ from ._output import out, seconds, status
 
 def run_demo(folder: Path) -> None:
     from .. import store as st
-    from ..pipeline import Runner, find_pipeline
+    from ..pipelines import Runner, find_pipeline
     from ..workspace import Workspace, init_project
     from ._pipelines import _Live, _tree
 
@@ -31,7 +31,7 @@ def run_demo(folder: Path) -> None:
         out.print("\n2. The pipeline, as conveyor sees it (conveyor pipelines show train)")
         out.print(_tree(train.build()))
 
-        def run(title: str, **params: object) -> st.Run:
+        def run(title: str, **params: object) -> st.RunRecord:
             out.print(f"\n{title}")
             started = time.monotonic()
             live = _Live()

@@ -12,7 +12,7 @@ from ._common import JsonOpt, open_workspace
 from ._output import err, out, print_json, seconds, status
 
 if TYPE_CHECKING:
-    from ..pipeline import Graph, Pipeline, RunResult
+    from ..pipelines import Graph, Pipeline, RunResult
 
 app = typer.Typer(help="The project's pipelines: list them, show their DAG.", no_args_is_help=True)
 
@@ -53,7 +53,7 @@ def list_(json_: JsonOpt = False) -> None:
     Example:
         conveyor pipelines list
     """
-    from ..pipeline import discover
+    from ..pipelines import discover
 
     with open_workspace() as ws:
         found = discover(ws.config)
@@ -89,7 +89,7 @@ def show(
     Example:
         conveyor pipelines show retrain
     """
-    from ..pipeline import find_pipeline
+    from ..pipelines import find_pipeline
 
     with open_workspace() as ws:
         p = find_pipeline(ws.config, name)
@@ -239,7 +239,7 @@ def run(
         conveyor run retrain --param max_depth=8
     """
     from ..core import ConfigError
-    from ..pipeline import Runner, find_pipeline
+    from ..pipelines import Runner, find_pipeline
 
     if mode not in ("thread", "process"):
         raise ConfigError(f"--mode must be 'thread' or 'process'. Got {mode!r}.")
@@ -287,7 +287,7 @@ def resume(
     Example:
         conveyor runs resume 42
     """
-    from ..pipeline import Runner, find_pipeline
+    from ..pipelines import Runner, find_pipeline
     from ..store import get_run
 
     with open_workspace() as ws:

@@ -11,7 +11,7 @@ from ._output import out, print_json, seconds, status, table, when
 
 if TYPE_CHECKING:
     from ..core import Config
-    from ..store import Run, StepRun
+    from ..store import RunRecord, StepRunRecord
 
 app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 
@@ -107,16 +107,16 @@ def show(
             )
 
 
-def _step_seconds(s: StepRun) -> float | None:
+def _step_seconds(s: StepRunRecord) -> float | None:
     if s.finished_at is None or s.started_at is None:
         return None
     return (s.finished_at - s.started_at) / 1000
 
 
-def _dag(config: Config, run: Run, steps: list[StepRun]) -> Any:
+def _dag(config: Config, run: RunRecord, steps: list[StepRunRecord]) -> Any:
     """The run's DAG with each step's status, or None if the pipeline cannot be loaded."""
     from ..core import ConveyorError
-    from ..pipeline import find_pipeline
+    from ..pipelines import find_pipeline
     from ._pipelines import _tree
 
     try:

@@ -31,23 +31,23 @@ from ._migrate import current_revision as current_revision
 from ._open import open_store as open_store
 from ._open import open_store_from_config as open_store_from_config
 from ._open import upgrade_store as upgrade_store
-from ._records import AliasMove as AliasMove
+from ._records import AliasMoveRecord as AliasMoveRecord
 from ._records import ArtifactRecord as ArtifactRecord
 from ._records import ClaimResult as ClaimResult
-from ._records import Dataset as Dataset
-from ._records import Deployment as Deployment
-from ._records import Event as Event
-from ._records import LineageEdge as LineageEdge
-from ._records import Metric as Metric
-from ._records import Model as Model
-from ._records import ModelVersion as ModelVersion
+from ._records import DatasetRecord as DatasetRecord
+from ._records import DeploymentRecord as DeploymentRecord
+from ._records import EventRecord as EventRecord
+from ._records import LineageEdgeRecord as LineageEdgeRecord
+from ._records import MetricRecord as MetricRecord
+from ._records import ModelRecord as ModelRecord
+from ._records import ModelVersionRecord as ModelVersionRecord
 from ._records import NewArtifact as NewArtifact
-from ._records import Run as Run
-from ._records import Snapshot as Snapshot
-from ._records import StepAttempt as StepAttempt
-from ._records import StepRun as StepRun
-from ._records import Trigger as Trigger
-from ._records import TriggerClaim as TriggerClaim
+from ._records import RunRecord as RunRecord
+from ._records import SnapshotRecord as SnapshotRecord
+from ._records import StepAttemptRecord as StepAttemptRecord
+from ._records import StepRunRecord as StepRunRecord
+from ._records import TriggerClaimRecord as TriggerClaimRecord
+from ._records import TriggerRecord as TriggerRecord
 from ._registry import alias_history as alias_history
 from ._registry import get_model as get_model
 from ._registry import get_model_version as get_model_version
@@ -90,24 +90,24 @@ from ._triggers import upsert_trigger as upsert_trigger
 
 __all__ = [
     "HEAD",
-    "AliasMove",
+    "AliasMoveRecord",
     "ArtifactRecord",
     "ClaimResult",
-    "Dataset",
-    "Deployment",
-    "Event",
-    "LineageEdge",
-    "Metric",
-    "Model",
-    "ModelVersion",
+    "DatasetRecord",
+    "DeploymentRecord",
+    "EventRecord",
+    "LineageEdgeRecord",
+    "MetricRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
     "NewArtifact",
-    "Run",
-    "Snapshot",
-    "StepAttempt",
-    "StepRun",
+    "RunRecord",
+    "SnapshotRecord",
+    "StepAttemptRecord",
+    "StepRunRecord",
     "Store",
-    "Trigger",
-    "TriggerClaim",
+    "TriggerClaimRecord",
+    "TriggerRecord",
     "acquire_run",
     "add_snapshot",
     "add_step_runs",

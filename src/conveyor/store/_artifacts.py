@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, union
 from ..core import InvalidNameError, NotFoundError, check_relative_path, now_ms, parse_digest
 from . import _schema as t
 from ._engine import Store
-from ._records import ArtifactRecord, LineageEdge, NewArtifact
+from ._records import ArtifactRecord, LineageEdgeRecord, NewArtifact
 
 a = t.artifacts.c
 _INSERT_ARTIFACT = t.artifacts.insert().returning(*t.artifacts.c)
@@ -146,14 +146,14 @@ def artifact_files(store: Store, artifact_id: int) -> list[tuple[str, str, int]]
     return store.query(lambda conn: [(p, d, s) for p, d, s in conn.execute(query)])
 
 
-def artifact_lineage(store: Store, artifact_id: int) -> list[LineageEdge]:
+def artifact_lineage(store: Store, artifact_id: int) -> list[LineageEdgeRecord]:
     """Every step run that produced (``out``) or consumed (``in``) this artifact."""
     e = t.lineage_edges.c
     query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
         e.artifact_id == artifact_id
     )
     return store.query(
-        lambda conn: [LineageEdge.from_row(r) for r in conn.execute(query.order_by(e.id))]
+        lambda conn: [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]
     )
 
 

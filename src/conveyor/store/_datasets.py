@@ -11,7 +11,7 @@ from ..core import NotFoundError, did_you_mean, now_ms, parse_digest, validate_n
 from . import _schema as t
 from ._engine import Store
 from ._events import append_event
-from ._records import Dataset, Snapshot
+from ._records import DatasetRecord, SnapshotRecord
 from ._sql import insert
 
 d, s = t.datasets.c, t.dataset_snapshots.c
@@ -53,7 +53,7 @@ def add_snapshot(
     statistics: Mapping[str, Any] | None = None,
     n_rows: int | None = None,
     run_id: int | None = None,
-) -> tuple[Snapshot, bool]:
+) -> tuple[SnapshotRecord, bool]:
     """Record a snapshot of ``dataset``; return ``(snapshot, created)``.
 
     The same content (digest) is the same snapshot: a repeat returns the existing one with
@@ -62,7 +62,7 @@ def add_snapshot(
     validate_name(dataset, what="dataset name")
     digest = parse_digest(digest)
 
-    def tx(conn: Connection) -> tuple[Snapshot, bool]:
+    def tx(conn: Connection) -> tuple[SnapshotRecord, bool]:
         dataset_id = _dataset_id(conn, store, dataset, create=True)
         number = conn.execute(
             update(t.datasets)
@@ -77,7 +77,7 @@ def add_snapshot(
             conn.execute(
                 update(t.datasets).where(d.id == dataset_id).values(last_version=number - 1)
             )
-            return Snapshot.from_row(existing), False
+            return SnapshotRecord.from_row(existing), False
         row = conn.execute(
             t.dataset_snapshots.insert()
             .values(
@@ -101,20 +101,20 @@ def add_snapshot(
             subject=f"datasets/{dataset}/versions/{number}",
             data={"dataset": dataset, "version": number, "digest": digest},
         )
-        return Snapshot.from_row(row), True
+        return SnapshotRecord.from_row(row), True
 
     return store.transact(tx, what="snapshot record")
 
 
-def list_datasets(store: Store) -> list[Dataset]:
+def list_datasets(store: Store) -> list[DatasetRecord]:
     query = select(t.datasets).where(d.project_id == store.project_id).order_by(d.name)
-    return store.query(lambda conn: [Dataset.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [DatasetRecord.from_row(r) for r in conn.execute(query)])
 
 
-def list_snapshots(store: Store, dataset: str) -> list[Snapshot]:
-    def read(conn: Connection) -> list[Snapshot]:
+def list_snapshots(store: Store, dataset: str) -> list[SnapshotRecord]:
+    def read(conn: Connection) -> list[SnapshotRecord]:
         dataset_id = _dataset_id(conn, store, dataset, create=False)
         query = select(t.dataset_snapshots).where(s.dataset_id == dataset_id).order_by(s.version)
-        return [Snapshot.from_row(r) for r in conn.execute(query)]
+        return [SnapshotRecord.from_row(r) for r in conn.execute(query)]
 
     return store.query(read)

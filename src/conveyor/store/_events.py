@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 from ..core import InvalidNameError, now_ms
 from . import _schema as t
 from ._engine import Store
-from ._records import Event
+from ._records import EventRecord
 from ._sql import lock_events
 
 _INSERT_EVENT = t.events.insert()
@@ -82,7 +82,7 @@ def read_events(
     after: int = 0,
     types: Sequence[str] = (),
     limit: int = 1000,
-) -> list[Event]:
+) -> list[EventRecord]:
     """Events with id > ``after`` in id order. Pass the last id back as ``after`` to poll.
 
     ``types`` filters by exact type or by prefix ending in ``*`` (``io.conveyor.run.*``).
@@ -98,7 +98,7 @@ def read_events(
             or_(c.type.in_(exact), *(c.type.startswith(p, autoescape=True) for p in prefixes))
         )
     query = query.order_by(c.id).limit(limit)
-    return store.query(lambda conn: [Event.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [EventRecord.from_row(r) for r in conn.execute(query)])
 
 
 def last_event_id(store: Store) -> int:
@@ -115,7 +115,7 @@ def follow_events(
     types: Sequence[str] = (),
     poll_interval: float = 0.5,
     stop_after: float | None = None,
-) -> Iterator[Event]:
+) -> Iterator[EventRecord]:
     """Yield events as they are committed, forever (or for ``stop_after`` seconds)."""
     deadline = None if stop_after is None else time.monotonic() + stop_after
     cursor = after

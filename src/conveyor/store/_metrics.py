@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 from ..core import InvalidNameError, now_ms
 from . import _schema as t
 from ._engine import Store
-from ._records import Metric
+from ._records import MetricRecord
 
 MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp (ms)
 
@@ -86,7 +86,7 @@ def log_metrics(
     return len(rows)
 
 
-def metric_history(store: Store, run_id: int, key: str) -> list[Metric]:
+def metric_history(store: Store, run_id: int, key: str) -> list[MetricRecord]:
     c = t.metrics.c
     query = (
         select(c.key, c.value, c.step, c.timestamp)
@@ -95,7 +95,7 @@ def metric_history(store: Store, run_id: int, key: str) -> list[Metric]:
     )
     return store.query(
         lambda conn: [
-            Metric(r.key, _loaded(r.value), r.step, r.timestamp) for r in conn.execute(query)
+            MetricRecord(r.key, _loaded(r.value), r.step, r.timestamp) for r in conn.execute(query)
         ]
     )
 

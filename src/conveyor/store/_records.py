@@ -29,7 +29,7 @@ class _Record:
 
 
 @dataclass(frozen=True, slots=True)
-class Run(_Record):
+class RunRecord(_Record):
     id: int
     pipeline: str
     status: str
@@ -61,7 +61,7 @@ class Run(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class StepRun(_Record):
+class StepRunRecord(_Record):
     id: int
     run_id: int
     name: str
@@ -78,7 +78,7 @@ class StepRun(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class StepAttempt(_Record):
+class StepAttemptRecord(_Record):
     id: int
     step_run_id: int
     attempt: int
@@ -90,7 +90,7 @@ class StepAttempt(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Metric(_Record):
+class MetricRecord(_Record):
     key: str
     value: float
     step: int
@@ -126,7 +126,7 @@ class NewArtifact:
 
 
 @dataclass(frozen=True, slots=True)
-class LineageEdge(_Record):
+class LineageEdgeRecord(_Record):
     step_run_id: int
     artifact_id: int
     direction: str
@@ -134,7 +134,7 @@ class LineageEdge(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Event(_Record):
+class EventRecord(_Record):
     id: int
     type: str
     source: str
@@ -157,7 +157,7 @@ class Event(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Model(_Record):
+class ModelRecord(_Record):
     id: int
     name: str
     description: str
@@ -166,7 +166,7 @@ class Model(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class ModelVersion(_Record):
+class ModelVersionRecord(_Record):
     id: int
     model_id: int
     version: int
@@ -183,7 +183,7 @@ class ModelVersion(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class AliasMove(_Record):
+class AliasMoveRecord(_Record):
     id: int
     alias: str
     from_version_id: int | None
@@ -194,7 +194,7 @@ class AliasMove(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Dataset(_Record):
+class DatasetRecord(_Record):
     id: int
     name: str
     description: str
@@ -203,7 +203,7 @@ class Dataset(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot(_Record):
+class SnapshotRecord(_Record):
     id: int
     dataset_id: int
     version: int
@@ -218,7 +218,7 @@ class Snapshot(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Deployment(_Record):
+class DeploymentRecord(_Record):
     id: int
     name: str
     model_id: int
@@ -233,7 +233,7 @@ class Deployment(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class Trigger(_Record):
+class TriggerRecord(_Record):
     id: int
     name: str
     kind: str
@@ -246,7 +246,7 @@ class Trigger(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerClaim(_Record):
+class TriggerClaimRecord(_Record):
     id: int
     trigger_id: int
     window_key: str
@@ -261,4 +261,4 @@ class ClaimResult:
     """The outcome of :func:`claim_trigger`: ``won`` for exactly one claimer per window."""
 
     won: bool
-    claim: TriggerClaim
+    claim: TriggerClaimRecord

@@ -17,7 +17,7 @@ from ..core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_
 from . import _schema as t
 from ._engine import Store
 from ._events import append_event
-from ._records import AliasMove, Deployment, Model, ModelVersion
+from ._records import AliasMoveRecord, DeploymentRecord, ModelRecord, ModelVersionRecord
 from ._sql import insert
 
 m, v, al = t.models.c, t.model_versions.c, t.aliases.c
@@ -61,11 +61,11 @@ def register_model_version(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     description: str = "",
-) -> ModelVersion:
+) -> ModelVersionRecord:
     """Register the next version of model ``name`` (created on first use)."""
     validate_name(name, what="model name")
 
-    def tx(conn: Connection) -> ModelVersion:
+    def tx(conn: Connection) -> ModelVersionRecord:
         model_id = _model_id(conn, store, name, create=True)
         number = conn.execute(
             update(t.models)
@@ -98,26 +98,26 @@ def register_model_version(
             subject=f"models/{name}/versions/{number}",
             data={"model": name, "version": number, "run_id": run_id},
         )
-        return ModelVersion.from_row(row)
+        return ModelVersionRecord.from_row(row)
 
     return store.transact(tx, what="model registration")
 
 
-def get_model(store: Store, name: str) -> Model:
-    def read(conn: Connection) -> Model:
+def get_model(store: Store, name: str) -> ModelRecord:
+    def read(conn: Connection) -> ModelRecord:
         model_id = _model_id(conn, store, name, create=False)
-        return Model.from_row(conn.execute(select(t.models).where(m.id == model_id)).one())
+        return ModelRecord.from_row(conn.execute(select(t.models).where(m.id == model_id)).one())
 
     return store.query(read)
 
 
-def list_models(store: Store) -> list[Model]:
+def list_models(store: Store) -> list[ModelRecord]:
     query = select(t.models).where(m.project_id == store.project_id).order_by(m.name)
-    return store.query(lambda conn: [Model.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [ModelRecord.from_row(r) for r in conn.execute(query)])
 
 
-def get_model_version(store: Store, name: str, version: int) -> ModelVersion:
-    def read(conn: Connection) -> ModelVersion:
+def get_model_version(store: Store, name: str, version: int) -> ModelVersionRecord:
+    def read(conn: Connection) -> ModelVersionRecord:
         model_id = _model_id(conn, store, name, create=False)
         row = conn.execute(
             select(t.model_versions).where(v.model_id == model_id, v.version == version)
@@ -126,16 +126,16 @@ def get_model_version(store: Store, name: str, version: int) -> ModelVersion:
             raise NotFoundError(
                 f"Model {name!r} has no version {version}.", model=name, version=version
             )
-        return ModelVersion.from_row(row)
+        return ModelVersionRecord.from_row(row)
 
     return store.query(read)
 
 
-def list_model_versions(store: Store, name: str) -> list[ModelVersion]:
-    def read(conn: Connection) -> list[ModelVersion]:
+def list_model_versions(store: Store, name: str) -> list[ModelVersionRecord]:
+    def read(conn: Connection) -> list[ModelVersionRecord]:
         model_id = _model_id(conn, store, name, create=False)
         query = select(t.model_versions).where(v.model_id == model_id).order_by(v.version)
-        return [ModelVersion.from_row(r) for r in conn.execute(query)]
+        return [ModelVersionRecord.from_row(r) for r in conn.execute(query)]
 
     return store.query(read)
 
@@ -149,7 +149,7 @@ def move_alias(
     expected_version: int | None = None,
     reason: str = "",
     actor: str = "",
-) -> AliasMove:
+) -> AliasMoveRecord:
     """Point ``models:/name@alias`` at ``version`` atomically, with history and an event.
 
     Args:
@@ -161,7 +161,7 @@ def move_alias(
     """
     validate_name(alias, what="alias")
 
-    def tx(conn: Connection) -> AliasMove:
+    def tx(conn: Connection) -> AliasMoveRecord:
         model_id = _model_id(conn, store, name, create=False)
         target = conn.execute(
             select(v.id).where(v.model_id == model_id, v.version == version)
@@ -226,15 +226,15 @@ def move_alias(
                 "reason": reason,
             },
         )
-        return AliasMove.from_row(row)
+        return AliasMoveRecord.from_row(row)
 
     return store.transact(tx, what="alias move")
 
 
-def resolve_alias(store: Store, name: str, alias: str) -> ModelVersion:
+def resolve_alias(store: Store, name: str, alias: str) -> ModelVersionRecord:
     """The version ``models:/name@alias`` points at, read in one statement."""
 
-    def read(conn: Connection) -> ModelVersion:
+    def read(conn: Connection) -> ModelVersionRecord:
         model_id = _model_id(conn, store, name, create=False)
         row = conn.execute(
             select(t.model_versions)
@@ -248,20 +248,20 @@ def resolve_alias(store: Store, name: str, alias: str) -> ModelVersion:
                 model=name,
                 alias=alias,
             )
-        return ModelVersion.from_row(row)
+        return ModelVersionRecord.from_row(row)
 
     return store.query(read)
 
 
-def alias_history(store: Store, name: str, alias: str | None = None) -> list[AliasMove]:
+def alias_history(store: Store, name: str, alias: str | None = None) -> list[AliasMoveRecord]:
     h = t.alias_history.c
 
-    def read(conn: Connection) -> list[AliasMove]:
+    def read(conn: Connection) -> list[AliasMoveRecord]:
         model_id = _model_id(conn, store, name, create=False)
         query = select(t.alias_history).where(h.model_id == model_id)
         if alias:
             query = query.where(h.alias == alias)
-        return [AliasMove.from_row(r) for r in conn.execute(query.order_by(h.id))]
+        return [AliasMoveRecord.from_row(r) for r in conn.execute(query.order_by(h.id))]
 
     return store.query(read)
 
@@ -274,7 +274,7 @@ def upsert_deployment(
     alias: str = "champion",
     strategy: str = "replace",
     config: Mapping[str, Any] | None = None,
-) -> Deployment:
+) -> DeploymentRecord:
     """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
     validate_name(name, what="deployment name")
     if strategy not in ("replace", "canary", "shadow"):
@@ -282,7 +282,7 @@ def upsert_deployment(
             f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
         )
 
-    def tx(conn: Connection) -> Deployment:
+    def tx(conn: Connection) -> DeploymentRecord:
         model_id = _model_id(conn, store, model, create=False)
         now = now_ms()
         values = dict(
@@ -307,12 +307,12 @@ def upsert_deployment(
             subject=f"deployments/{name}",
             data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
         )
-        return Deployment.from_row(row)
+        return DeploymentRecord.from_row(row)
 
     return store.transact(tx, what="deployment update")
 
 
-def list_deployments(store: Store) -> list[Deployment]:
+def list_deployments(store: Store) -> list[DeploymentRecord]:
     d = t.deployments.c
     query = select(t.deployments).where(d.project_id == store.project_id).order_by(d.name)
-    return store.query(lambda conn: [Deployment.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [DeploymentRecord.from_row(r) for r in conn.execute(query)])

@@ -13,7 +13,7 @@ from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptE
 from . import _schema as t
 from ._engine import Store
 from ._events import append_event
-from ._records import Run
+from ._records import RunRecord
 from ._sql import dialect_insert, insert
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -42,7 +42,7 @@ def create_run(
     code_version: Mapping[str, Any] | None = None,
     environment: Mapping[str, Any] | None = None,
     trace_id: str | None = None,
-) -> Run:
+) -> RunRecord:
     """Create a run (``running`` now, or ``queued`` for a controller to claim).
 
     With ``idempotency_key``, creating the same key twice returns the first run, however
@@ -67,7 +67,7 @@ def create_run(
         started_at=now if status == "running" else None,
     )
 
-    def tx(conn: Connection) -> Run:
+    def tx(conn: Connection) -> RunRecord:
         stmt = _insert_run(conn.dialect.name, idempotency_key is not None)
         row = conn.execute(stmt, values).first()
         if row is None:  # the key exists: this call is a repeat
@@ -77,8 +77,8 @@ def create_run(
                     t.runs.c.idempotency_key == idempotency_key,
                 )
             ).one()
-            return Run.from_row(existing)
-        run = Run.from_row(row)
+            return RunRecord.from_row(existing)
+        run = RunRecord.from_row(row)
         if run.params:  # also as rows, so get_params and log_params see one set of params
             conn.execute(
                 _INSERT_PARAMS,
@@ -96,7 +96,7 @@ def create_run(
     return store.transact(tx, what="run creation")
 
 
-def get_run(store: Store, run_id: int) -> Run:
+def get_run(store: Store, run_id: int) -> RunRecord:
     query = select(t.runs).where(t.runs.c.id == run_id, t.runs.c.project_id == store.project_id)
     row = store.query(lambda c: c.execute(query).first())
     if row is None:
@@ -105,7 +105,7 @@ def get_run(store: Store, run_id: int) -> Run:
             hint="List runs with: conveyor runs list",
             run_id=run_id,
         )
-    return Run.from_row(row)
+    return RunRecord.from_row(row)
 
 
 def list_runs(
@@ -115,7 +115,7 @@ def list_runs(
     statuses: Collection[str] = (),
     limit: int = 50,
     before_id: int | None = None,
-) -> list[Run]:
+) -> list[RunRecord]:
     """Newest first."""
     c = t.runs.c
     query = select(t.runs).where(c.project_id == store.project_id)
@@ -126,7 +126,7 @@ def list_runs(
     if before_id is not None:
         query = query.where(c.id < before_id)
     query = query.order_by(c.id.desc()).limit(limit)
-    return store.query(lambda conn: [Run.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [RunRecord.from_row(r) for r in conn.execute(query)])
 
 
 def transition_run(
@@ -137,7 +137,7 @@ def transition_run(
     expected: Collection[str],
     error: str | None = None,
     attempt: int | None = None,
-) -> Run:
+) -> RunRecord:
     """Move a run from one of ``expected`` to ``to`` (RELIABILITY rule 6), or raise.
 
     ``attempt`` fences the write to the holder of the run's current claim.
@@ -159,7 +159,7 @@ def transition_run(
     if attempt is not None:
         where.append(c.attempt == attempt)
 
-    def tx(conn: Connection) -> Run:
+    def tx(conn: Connection) -> RunRecord:
         result = conn.execute(update(t.runs).where(*where).values(**values).returning(*t.runs.c))
         row = result.first()
         if row is None:
@@ -180,7 +180,7 @@ def transition_run(
                 run_id=run_id,
                 status=current.status,
             )
-        run = Run.from_row(row)
+        run = RunRecord.from_row(row)
         verb = {"running": "started"}.get(to, to)
         append_event(
             conn,
@@ -194,7 +194,9 @@ def transition_run(
     return store.transact(tx, what=f"run {run_id} -> {to}")
 
 
-def claim_runs(store: Store, owner: str, *, limit: int = 10, lease: float = 30.0) -> list[Run]:
+def claim_runs(
+    store: Store, owner: str, *, limit: int = 10, lease: float = 30.0
+) -> list[RunRecord]:
     """Claim up to ``limit`` queued runs for ``owner`` with a lease (RELIABILITY rule 7).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
@@ -204,7 +206,7 @@ def claim_runs(store: Store, owner: str, *, limit: int = 10, lease: float = 30.0
     """
     c = t.runs.c
 
-    def tx(conn: Connection) -> list[Run]:
+    def tx(conn: Connection) -> list[RunRecord]:
         now = now_ms()
         pick = (
             select(c.id)
@@ -231,14 +233,14 @@ def claim_runs(store: Store, owner: str, *, limit: int = 10, lease: float = 30.0
             )
             .returning(*t.runs.c)
         )
-        return sorted((Run.from_row(r) for r in rows), key=lambda r: r.id)
+        return sorted((RunRecord.from_row(r) for r in rows), key=lambda r: r.id)
 
     return store.transact(tx, what="run claim")
 
 
 def acquire_run(
     store: Store, run_id: int, owner: str, *, lease: float = 30.0, take_over: bool = False
-) -> Run:
+) -> RunRecord:
     """Become the runner of a run: from ``queued`` or ``failed``, or from ``running`` when its
     lease expired (or ``take_over``, when the caller knows the holder is dead).
 
@@ -249,7 +251,7 @@ def acquire_run(
     """
     c = t.runs.c
 
-    def tx(conn: Connection) -> Run:
+    def tx(conn: Connection) -> RunRecord:
         now = now_ms()
         runnable: list[ColumnElement[bool]] = [c.status.in_(["queued", "failed"])]
         if take_over:
@@ -301,7 +303,7 @@ def acquire_run(
                 "can be resumed.",
                 run_id=run_id,
             )
-        run = Run.from_row(row)
+        run = RunRecord.from_row(row)
         append_event(
             conn,
             store,

@@ -17,7 +17,7 @@ from ..core import ConflictError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
 from ._artifacts import checked, insert_artifact
 from ._engine import Store
-from ._records import LineageEdge, NewArtifact, StepAttempt, StepRun
+from ._records import LineageEdgeRecord, NewArtifact, StepAttemptRecord, StepRunRecord
 from ._sql import insert
 
 c = t.step_runs.c
@@ -98,10 +98,10 @@ def _fenced_statement(kind: str, fenced: bool) -> Any:
     return update(t.step_runs).where(*where).values(**values).returning(*t.step_runs.c)
 
 
-def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepRun]:
+def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepRunRecord]:
     """Create ``pending`` step runs for ``names`` (existing ones are kept); return all of them."""
 
-    def tx(conn: Connection) -> list[StepRun]:
+    def tx(conn: Connection) -> list[StepRunRecord]:
         if names:
             rows = [{"run_id": run_id, "name": n, "status": "pending", "attempt": 0} for n in names]
             conn.execute(insert(conn, t.step_runs).values(rows).on_conflict_do_nothing())
@@ -110,22 +110,22 @@ def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepR
     return store.transact(tx, what="step creation")
 
 
-def _step_runs(conn: Connection, run_id: int) -> list[StepRun]:
+def _step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
     query = select(t.step_runs).where(c.run_id == run_id).order_by(c.id)
-    return [StepRun.from_row(r) for r in conn.execute(query)]
+    return [StepRunRecord.from_row(r) for r in conn.execute(query)]
 
 
-def get_step_runs(store: Store, run_id: int) -> list[StepRun]:
+def get_step_runs(store: Store, run_id: int) -> list[StepRunRecord]:
     return store.query(lambda conn: _step_runs(conn, run_id))
 
 
-def get_step_run(store: Store, step_run_id: int) -> StepRun:
+def get_step_run(store: Store, step_run_id: int) -> StepRunRecord:
     row = store.query(
         lambda conn: conn.execute(select(t.step_runs).where(c.id == step_run_id)).first()
     )
     if row is None:
         raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
-    return StepRun.from_row(row)
+    return StepRunRecord.from_row(row)
 
 
 def start_attempt(
@@ -136,7 +136,7 @@ def start_attempt(
     lease: float = 30.0,
     take_over: bool = False,
     run_attempt: int | None = None,
-) -> StepRun:
+) -> StepRunRecord:
     """Begin the next attempt of a step; the returned ``attempt`` is the fencing token.
 
     With ``run_attempt``, the step starts only while the run's claim is still at that
@@ -164,11 +164,11 @@ def start_attempts(
     lease: float = 30.0,
     take_over: bool = False,
     run_attempt: int | None = None,
-) -> list[StepRun]:
+) -> list[StepRunRecord]:
     """:func:`start_attempt` for many steps in one transaction: all start, or none."""
     stmt = _start_statement(take_over, run_attempt is not None)
 
-    def tx(conn: Connection) -> list[StepRun]:
+    def tx(conn: Connection) -> list[StepRunRecord]:
         now = now_ms()
         params = {
             "p_owner": worker,
@@ -181,7 +181,7 @@ def start_attempts(
             row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
             if row is None:
                 _refuse_start(conn, step_run_id, run_attempt)
-            step = StepRun.from_row(row)
+            step = StepRunRecord.from_row(row)
             conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
             conn.execute(
                 _INSERT_ATTEMPT,
@@ -227,7 +227,7 @@ def _fenced(
     run_attempt: int | None = None,
     *,
     kind: str,
-) -> StepRun:
+) -> StepRunRecord:
     params: dict[str, object] = {"p_id": step_run_id, "p_attempt": attempt}
     params["p_run_attempt"] = run_attempt
     params.update({f"v_{k}": v for k, v in values.items()})
@@ -245,7 +245,7 @@ def _fenced(
             step_run_id=step_run_id,
             attempt=attempt,
         )
-    return StepRun.from_row(row)
+    return StepRunRecord.from_row(row)
 
 
 def heartbeat(store: Store, step_run_id: int, attempt: int, *, lease: float = 30.0) -> None:
@@ -304,7 +304,7 @@ def commit_step(
     cache_key: str | None = None,
     logs_digest: str | None = None,
     run_attempt: int | None = None,
-) -> tuple[StepRun, dict[str, int]]:
+) -> tuple[StepRunRecord, dict[str, int]]:
     """Commit a successful attempt: outputs, lineage edges and status, in one transaction.
 
     Args:
@@ -322,7 +322,7 @@ def commit_step(
     """
     specs = {k: checked(v) for k, v in outputs.items() if isinstance(v, NewArtifact)}
 
-    def tx(conn: Connection) -> tuple[StepRun, dict[str, int]]:
+    def tx(conn: Connection) -> tuple[StepRunRecord, dict[str, int]]:
         now = now_ms()
         step = _fenced(
             conn,
@@ -360,10 +360,10 @@ def fail_attempt(
     will_retry: bool,
     logs_digest: str | None = None,
     run_attempt: int | None = None,
-) -> StepRun:
+) -> StepRunRecord:
     """Record a failed attempt; the step goes back to ``pending`` if it will be retried."""
 
-    def tx(conn: Connection) -> StepRun:
+    def tx(conn: Connection) -> StepRunRecord:
         step = _fenced(
             conn,
             step_run_id,
@@ -417,13 +417,13 @@ def reset_steps(store: Store, run_id: int) -> list[str]:
 def record_cache_hit(
     store: Store,
     step_run_id: int,
-    source: StepRun,
+    source: StepRunRecord,
     *,
     inputs: Mapping[str, int] | None = None,
-) -> StepRun:
+) -> StepRunRecord:
     """Complete a pending step from ``source``'s outputs without running it."""
 
-    def tx(conn: Connection) -> StepRun:
+    def tx(conn: Connection) -> StepRunRecord:
         now = now_ms()
         row = conn.execute(
             update(t.step_runs)
@@ -444,12 +444,12 @@ def record_cache_hit(
         outs = {e.name: e.artifact_id for e in _lineage(conn, source.id) if e.direction == "out"}
         _edges(conn, step_run_id, "in", inputs or {})
         _edges(conn, step_run_id, "out", outs)
-        return StepRun.from_row(row)
+        return StepRunRecord.from_row(row)
 
     return store.transact(tx, what="cache hit")
 
 
-def find_cached_step(store: Store, cache_key: str) -> StepRun | None:
+def find_cached_step(store: Store, cache_key: str) -> StepRunRecord | None:
     """The newest succeeded step run in this project with ``cache_key``, if any."""
     query = (
         select(t.step_runs)
@@ -463,10 +463,10 @@ def find_cached_step(store: Store, cache_key: str) -> StepRun | None:
         .limit(1)
     )
     row = store.query(lambda conn: conn.execute(query).first())
-    return None if row is None else StepRun.from_row(row)
+    return None if row is None else StepRunRecord.from_row(row)
 
 
-def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, StepRun]:
+def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, StepRunRecord]:
     """:func:`find_cached_step` for many keys in one query: key to newest succeeded step run."""
     if not cache_keys:
         return {}
@@ -480,23 +480,23 @@ def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, St
         )
         .order_by(c.id)
     )
-    rows = store.query(lambda conn: [StepRun.from_row(r) for r in conn.execute(query)])
+    rows = store.query(lambda conn: [StepRunRecord.from_row(r) for r in conn.execute(query)])
     return {r.cache_key: r for r in rows if r.cache_key}  # the newest wins (ascending ids)
 
 
-def _lineage(conn: Connection, step_run_id: int) -> list[LineageEdge]:
+def _lineage(conn: Connection, step_run_id: int) -> list[LineageEdgeRecord]:
     e = t.lineage_edges.c
     query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
         e.step_run_id == step_run_id
     )
-    return [LineageEdge.from_row(r) for r in conn.execute(query.order_by(e.id))]
+    return [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]
 
 
-def step_lineage(store: Store, step_run_id: int) -> list[LineageEdge]:
+def step_lineage(store: Store, step_run_id: int) -> list[LineageEdgeRecord]:
     return store.query(lambda conn: _lineage(conn, step_run_id))
 
 
-def step_attempts(store: Store, step_run_id: int) -> list[StepAttempt]:
+def step_attempts(store: Store, step_run_id: int) -> list[StepAttemptRecord]:
     a = t.step_attempts.c
     query = select(t.step_attempts).where(a.step_run_id == step_run_id).order_by(a.attempt)
-    return store.query(lambda conn: [StepAttempt.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [StepAttemptRecord.from_row(r) for r in conn.execute(query)])

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, update
 from ..core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
 from . import _schema as t
 from ._engine import Store
-from ._records import ClaimResult, Trigger, TriggerClaim
+from ._records import ClaimResult, TriggerClaimRecord, TriggerRecord
 from ._sql import insert
 
 tr, cl = t.triggers.c, t.trigger_claims.c
@@ -27,7 +27,7 @@ def upsert_trigger(
     timezone: str = "UTC",
     next_fire_at: int | None = None,
     enabled: bool = True,
-) -> Trigger:
+) -> TriggerRecord:
     """Create or update trigger ``name``, which starts ``pipeline``."""
     validate_name(name, what="trigger name")
     if kind not in KINDS:
@@ -43,20 +43,20 @@ def upsert_trigger(
         enabled=enabled,
     )
 
-    def tx(conn: Connection) -> Trigger:
+    def tx(conn: Connection) -> TriggerRecord:
         row = conn.execute(
             insert(conn, t.triggers)
             .values(project_id=store.project_id, name=name, created_at=now_ms(), **values)
             .on_conflict_do_update(index_elements=["project_id", "name"], set_=values)
             .returning(*t.triggers.c)
         ).one()
-        return Trigger.from_row(row)
+        return TriggerRecord.from_row(row)
 
     return store.transact(tx, what="trigger update")
 
 
-def get_trigger(store: Store, name: str) -> Trigger:
-    def read(conn: Connection) -> Trigger:
+def get_trigger(store: Store, name: str) -> TriggerRecord:
+    def read(conn: Connection) -> TriggerRecord:
         row = conn.execute(
             select(t.triggers).where(tr.project_id == store.project_id, tr.name == name)
         ).first()
@@ -66,7 +66,7 @@ def get_trigger(store: Store, name: str) -> Trigger:
                 f"No trigger {name!r}.{did_you_mean(name, names)}",
                 hint="List triggers with: conveyor triggers list",
             )
-        return Trigger.from_row(row)
+        return TriggerRecord.from_row(row)
 
     return store.query(read)
 
@@ -93,11 +93,11 @@ def claim_trigger(store: Store, trigger_id: int, window_key: str, owner: str) ->
             .returning(*t.trigger_claims.c)
         ).first()
         if row is not None:
-            return ClaimResult(won=True, claim=TriggerClaim.from_row(row))
+            return ClaimResult(won=True, claim=TriggerClaimRecord.from_row(row))
         existing = conn.execute(
             select(t.trigger_claims).where(cl.trigger_id == trigger_id, cl.window_key == window_key)
         ).one()
-        return ClaimResult(won=False, claim=TriggerClaim.from_row(existing))
+        return ClaimResult(won=False, claim=TriggerClaimRecord.from_row(existing))
 
     return store.transact(tx, what="trigger claim")
 
@@ -109,6 +109,6 @@ def set_claim_status(store: Store, claim_id: int, status: str, *, reason: str = 
         raise NotFoundError(f"No trigger claim {claim_id}.")
 
 
-def list_claims(store: Store, trigger_id: int) -> list[TriggerClaim]:
+def list_claims(store: Store, trigger_id: int) -> list[TriggerClaimRecord]:
     query = select(t.trigger_claims).where(cl.trigger_id == trigger_id).order_by(cl.id)
-    return store.query(lambda conn: [TriggerClaim.from_row(r) for r in conn.execute(query)])
+    return store.query(lambda conn: [TriggerClaimRecord.from_row(r) for r in conn.execute(query)])

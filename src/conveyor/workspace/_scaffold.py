@@ -42,7 +42,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from conveyor.pipeline import pipeline, step
+from conveyor import pipeline, step
 
 
 @step

@@ -78,7 +78,7 @@ def test_zombie_commit_is_fenced(store: st.Store) -> None:
     (step,) = st.add_step_runs(store, run.id, ["train"])
     zombie = st.start_attempt(store, step.id, "w1", lease=0.05)
 
-    def take_over() -> st.StepRun | None:
+    def take_over() -> st.StepRunRecord | None:
         try:
             return st.start_attempt(store, step.id, "w2", lease=30)
         except ConflictError:

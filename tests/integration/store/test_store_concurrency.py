@@ -40,8 +40,8 @@ def _no_errors(results: list[dict[str, object]]) -> None:
     assert errors == [], f"{len(errors)} errors surfaced, first: {errors[:3]}"
 
 
-def _all_events(store: st.Store, types: list[str]) -> list[st.Event]:
-    events: list[st.Event] = []
+def _all_events(store: st.Store, types: list[str]) -> list[st.EventRecord]:
+    events: list[st.EventRecord] = []
     while True:
         batch = st.read_events(store, after=events[-1].id if events else 0, types=types)
         if not batch:
@@ -223,7 +223,7 @@ def test_a_polling_cursor_never_skips_an_event(store_url: str) -> None:
     with st.open_store(store_url, project="test") as store:
         start = st.last_event_id(store)
         barrier = SPAWN.Barrier(3)
-        seen: list[st.Event] = []
+        seen: list[st.EventRecord] = []
 
         def poll() -> None:
             barrier.wait(timeout=60)

@@ -107,7 +107,7 @@ def test_r11_session_killed_during_step_commit(killer_store: tuple[st.Store, Kil
     attempt."""
     store, killer = killer_store
     outcomes: dict[int, str] = {}
-    steps: dict[int, tuple[st.StepRun, int]] = {}
+    steps: dict[int, tuple[st.StepRunRecord, int]] = {}
     for k in range(10):
         run = st.create_run(store, "train")
         (step,) = st.add_step_runs(store, run.id, ["train"])
@@ -148,7 +148,7 @@ def test_r11_session_killed_during_step_commit(killer_store: tuple[st.Store, Kil
 
     for step in running:  # recovery: after lease expiry another worker takes over
 
-        def take(step_id: int = step.id) -> st.StepRun | None:
+        def take(step_id: int = step.id) -> st.StepRunRecord | None:
             try:
                 return st.start_attempt(store, step_id, "rescuer", lease=30)
             except ConflictError:
@@ -220,8 +220,8 @@ def _assert_alias_log_consistent(store: st.Store, model: str, alias: str, n_move
     assert st.resolve_alias(store, model, alias).version == events[-1].data["to_version"]
 
 
-def all_events(store: st.Store, types: list[str]) -> list[st.Event]:
-    events: list[st.Event] = []
+def all_events(store: st.Store, types: list[str]) -> list[st.EventRecord]:
+    events: list[st.EventRecord] = []
     while batch := st.read_events(store, after=events[-1].id if events else 0, types=types):
         events.extend(batch)
     return events

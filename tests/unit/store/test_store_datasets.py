@@ -14,7 +14,7 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def snap(store: st.Store, dataset: str, content: str) -> tuple[st.Snapshot, bool]:
+def snap(store: st.Store, dataset: str, content: str) -> tuple[st.SnapshotRecord, bool]:
     art = st.record_artifact(store, digest(content), len(content))
     return st.add_snapshot(store, dataset, artifact_id=art.id, digest=digest(content))
 

@@ -9,7 +9,7 @@ from conveyor.core import ConflictError, InvalidNameError, NotFoundError
 
 
 @pytest.fixture
-def churn(sqlite_store: st.Store) -> list[st.ModelVersion]:
+def churn(sqlite_store: st.Store) -> list[st.ModelVersionRecord]:
     return [st.register_model_version(sqlite_store, "churn") for _ in range(3)]
 
 
@@ -51,7 +51,7 @@ def test_bad_model_name(sqlite_store: st.Store) -> None:
 
 
 def test_unknown_model_suggests_the_closest_name(
-    sqlite_store: st.Store, churn: list[st.ModelVersion]
+    sqlite_store: st.Store, churn: list[st.ModelVersionRecord]
 ) -> None:
     with pytest.raises(NotFoundError, match="Did you mean 'churn'") as info:
         st.get_model(sqlite_store, "chrun")
@@ -63,7 +63,7 @@ def test_unknown_model_suggests_the_closest_name(
 
 
 def test_move_alias_resolve_and_history(
-    sqlite_store: st.Store, churn: list[st.ModelVersion]
+    sqlite_store: st.Store, churn: list[st.ModelVersionRecord]
 ) -> None:
     first = st.move_alias(sqlite_store, "churn", "champion", 1, reason="initial", actor="ci")
     assert (first.alias, first.from_version_id, first.to_version_id) == (
@@ -90,7 +90,9 @@ def test_move_alias_resolve_and_history(
     ]
 
 
-def test_move_alias_compare_and_set(sqlite_store: st.Store, churn: list[st.ModelVersion]) -> None:
+def test_move_alias_compare_and_set(
+    sqlite_store: st.Store, churn: list[st.ModelVersionRecord]
+) -> None:
     st.move_alias(sqlite_store, "churn", "champion", 1, expected_version=0)
     n_events = len(st.read_events(sqlite_store))
     with pytest.raises(ConflictError, match="points at version 1, not 0"):
@@ -107,7 +109,9 @@ def test_move_alias_compare_and_set(sqlite_store: st.Store, churn: list[st.Model
     assert st.resolve_alias(sqlite_store, "churn", "champion").version == 2
 
 
-def test_move_alias_to_missing_things(sqlite_store: st.Store, churn: list[st.ModelVersion]) -> None:
+def test_move_alias_to_missing_things(
+    sqlite_store: st.Store, churn: list[st.ModelVersionRecord]
+) -> None:
     with pytest.raises(NotFoundError, match="no version 7"):
         st.move_alias(sqlite_store, "churn", "champion", 7)
     with pytest.raises(NotFoundError, match="Did you mean 'churn'"):
@@ -118,7 +122,7 @@ def test_move_alias_to_missing_things(sqlite_store: st.Store, churn: list[st.Mod
 
 
 def test_unknown_alias_suggests_the_closest(
-    sqlite_store: st.Store, churn: list[st.ModelVersion]
+    sqlite_store: st.Store, churn: list[st.ModelVersionRecord]
 ) -> None:
     st.move_alias(sqlite_store, "churn", "champion", 1)
     with pytest.raises(NotFoundError, match="no alias 'champoin'. Did you mean 'champion'"):
@@ -127,7 +131,7 @@ def test_unknown_alias_suggests_the_closest(
         st.resolve_alias(sqlite_store, "churn", "zzz")
 
 
-def test_deployments(sqlite_store: st.Store, churn: list[st.ModelVersion]) -> None:
+def test_deployments(sqlite_store: st.Store, churn: list[st.ModelVersionRecord]) -> None:
     dep = st.upsert_deployment(sqlite_store, "churn-api", model="churn", config={"workers": 2})
     assert (dep.alias, dep.strategy, dep.status, dep.config) == (
         "champion",

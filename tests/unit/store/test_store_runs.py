@@ -217,7 +217,7 @@ def test_acquire_run_after_lease_expiry_and_after_failure(sqlite_store: st.Store
     run = st.create_run(sqlite_store, "train", status="queued")
     st.acquire_run(sqlite_store, run.id, "runner-1", lease=0.05)
 
-    def take() -> st.Run | None:
+    def take() -> st.RunRecord | None:
         try:
             return st.acquire_run(sqlite_store, run.id, "runner-2", lease=60)
         except ConflictError:

@@ -16,7 +16,7 @@ def digest(text: str) -> str:
 
 
 @pytest.fixture
-def step(sqlite_store: st.Store) -> st.StepRun:
+def step(sqlite_store: st.Store) -> st.StepRunRecord:
     run = st.create_run(sqlite_store, "train")
     (train,) = st.add_step_runs(sqlite_store, run.id, ["train"])
     return train
@@ -44,7 +44,9 @@ def test_get_step_run_missing(sqlite_store: st.Store) -> None:
         st.get_step_run(sqlite_store, 77)
 
 
-def test_start_attempt_hands_out_a_fencing_token(sqlite_store: st.Store, step: st.StepRun) -> None:
+def test_start_attempt_hands_out_a_fencing_token(
+    sqlite_store: st.Store, step: st.StepRunRecord
+) -> None:
     started = st.start_attempt(sqlite_store, step.id, "worker-1", lease=30)
     assert (started.status, started.attempt, started.lease_owner) == ("running", 1, "worker-1")
     assert started.lease_expires_at is not None and started.started_at is not None
@@ -53,7 +55,7 @@ def test_start_attempt_hands_out_a_fencing_token(sqlite_store: st.Store, step: s
 
 
 def test_running_step_under_a_live_lease_cannot_be_taken(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     st.start_attempt(sqlite_store, step.id, "worker-1", lease=60)
     with pytest.raises(ConflictError, match="'train' is 'running'"):
@@ -62,10 +64,10 @@ def test_running_step_under_a_live_lease_cannot_be_taken(
     assert len(st.step_attempts(sqlite_store, step.id)) == 1
 
 
-def test_take_over_after_lease_expiry(sqlite_store: st.Store, step: st.StepRun) -> None:
+def test_take_over_after_lease_expiry(sqlite_store: st.Store, step: st.StepRunRecord) -> None:
     st.start_attempt(sqlite_store, step.id, "worker-1", lease=0.05)
 
-    def take() -> st.StepRun | None:
+    def take() -> st.StepRunRecord | None:
         try:
             return st.start_attempt(sqlite_store, step.id, "worker-2", lease=30)
         except ConflictError:
@@ -80,7 +82,7 @@ def test_take_over_after_lease_expiry(sqlite_store: st.Store, step: st.StepRun) 
 
 
 def test_take_over_true_does_not_wait_for_the_lease(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     st.start_attempt(sqlite_store, step.id, "worker-1", lease=3600)
     second = st.start_attempt(sqlite_store, step.id, "worker-2", take_over=True)
@@ -88,7 +90,7 @@ def test_take_over_true_does_not_wait_for_the_lease(
 
 
 def test_zombie_commit_is_rejected_and_history_shows_both_attempts(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     """R03 in the small: attempt 1 is taken over; its late commit must not overwrite."""
     zombie = st.start_attempt(sqlite_store, step.id, "worker-1", lease=3600)
@@ -116,7 +118,7 @@ def test_zombie_commit_is_rejected_and_history_shows_both_attempts(
 
 
 def test_a_rejected_commit_records_no_new_artifact(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     zombie = st.start_attempt(sqlite_store, step.id, "worker-1", lease=3600)
     live = st.start_attempt(sqlite_store, step.id, "worker-2", take_over=True)
@@ -143,7 +145,7 @@ def test_a_rejected_commit_records_no_new_artifact(
 
 
 def test_zombie_commit_rejected_while_the_new_attempt_still_runs(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     zombie = st.start_attempt(sqlite_store, step.id, "worker-1", lease=3600)
     st.start_attempt(sqlite_store, step.id, "worker-2", take_over=True)
@@ -151,7 +153,7 @@ def test_zombie_commit_rejected_while_the_new_attempt_still_runs(
         st.commit_step(sqlite_store, step.id, zombie.attempt, outputs={})
 
 
-def test_a_result_is_committed_once(sqlite_store: st.Store, step: st.StepRun) -> None:
+def test_a_result_is_committed_once(sqlite_store: st.Store, step: st.StepRunRecord) -> None:
     started = st.start_attempt(sqlite_store, step.id, "worker-1")
     st.commit_step(sqlite_store, step.id, started.attempt, outputs={})
     with pytest.raises(StaleAttemptError):
@@ -161,7 +163,7 @@ def test_a_result_is_committed_once(sqlite_store: st.Store, step: st.StepRun) ->
 
 
 def test_commit_records_inputs_outputs_and_cache_key(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     data, model = artifact(sqlite_store, "data"), artifact(sqlite_store, "model")
     started = st.start_attempt(sqlite_store, step.id, "w")
@@ -184,7 +186,7 @@ def test_commit_records_inputs_outputs_and_cache_key(
 
 
 def test_fail_attempt_with_retry_goes_back_to_pending(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     first = st.start_attempt(sqlite_store, step.id, "w")
     failed = st.fail_attempt(sqlite_store, step.id, first.attempt, error="OOM", will_retry=True)
@@ -201,7 +203,7 @@ def test_fail_attempt_with_retry_goes_back_to_pending(
     assert st.start_attempt(sqlite_store, step.id, "w").attempt == 3
 
 
-def test_heartbeat_extends_the_lease(sqlite_store: st.Store, step: st.StepRun) -> None:
+def test_heartbeat_extends_the_lease(sqlite_store: st.Store, step: st.StepRunRecord) -> None:
     started = st.start_attempt(sqlite_store, step.id, "w", lease=1)
     st.heartbeat(sqlite_store, step.id, started.attempt, lease=3600)
     after = st.get_step_run(sqlite_store, step.id)
@@ -221,7 +223,7 @@ def test_mark_steps_only_touches_unstarted_steps(sqlite_store: st.Store) -> None
         st.mark_steps(sqlite_store, run.id, ["a"], "succeeded")
 
 
-def test_cache_hit_copies_output_lineage(sqlite_store: st.Store, step: st.StepRun) -> None:
+def test_cache_hit_copies_output_lineage(sqlite_store: st.Store, step: st.StepRunRecord) -> None:
     key = digest("train(data=v1, lr=0.1)")
     model, data = artifact(sqlite_store, "model"), artifact(sqlite_store, "data")
     started = st.start_attempt(sqlite_store, step.id, "w")
@@ -250,7 +252,7 @@ def test_cache_hit_copies_output_lineage(sqlite_store: st.Store, step: st.StepRu
 
 
 def test_cache_lookup_ignores_unfinished_steps_and_other_projects(
-    sqlite_store: st.Store, step: st.StepRun
+    sqlite_store: st.Store, step: st.StepRunRecord
 ) -> None:
     key = digest("k")
     started = st.start_attempt(sqlite_store, step.id, "w")

@@ -9,13 +9,13 @@ from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StoreE
 
 
 @pytest.fixture
-def trigger(sqlite_store: st.Store) -> st.Trigger:
+def trigger(sqlite_store: st.Store) -> st.TriggerRecord:
     return st.upsert_trigger(
         sqlite_store, "nightly", kind="schedule", pipeline="train", config={"cron": "@daily"}
     )
 
 
-def test_upsert_creates_then_updates(sqlite_store: st.Store, trigger: st.Trigger) -> None:
+def test_upsert_creates_then_updates(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
     assert (trigger.kind, trigger.pipeline, trigger.timezone, trigger.enabled) == (
         "schedule",
         "train",
@@ -42,7 +42,7 @@ def test_upsert_creates_then_updates(sqlite_store: st.Store, trigger: st.Trigger
     assert st.get_trigger(sqlite_store, "nightly") == updated
 
 
-def test_bad_trigger_input(sqlite_store: st.Store, trigger: st.Trigger) -> None:
+def test_bad_trigger_input(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
     with pytest.raises(ConflictError, match="Did you mean 'schedule'"):
         st.upsert_trigger(sqlite_store, "x", kind="schedul", pipeline="train")
     with pytest.raises(InvalidNameError, match="trigger name"):
@@ -52,7 +52,7 @@ def test_bad_trigger_input(sqlite_store: st.Store, trigger: st.Trigger) -> None:
     assert "conveyor triggers list" in str(info.value)
 
 
-def test_one_claim_per_window(sqlite_store: st.Store, trigger: st.Trigger) -> None:
+def test_one_claim_per_window(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
     won = st.claim_trigger(sqlite_store, trigger.id, "2026-11-24T10:00", "ctl-a")
     lost = st.claim_trigger(sqlite_store, trigger.id, "2026-11-24T10:00", "ctl-b")
     next_window = st.claim_trigger(sqlite_store, trigger.id, "2026-11-24T11:00", "ctl-b")
@@ -65,7 +65,7 @@ def test_one_claim_per_window(sqlite_store: st.Store, trigger: st.Trigger) -> No
     ]
 
 
-def test_claim_status(sqlite_store: st.Store, trigger: st.Trigger) -> None:
+def test_claim_status(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
     claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl").claim
     st.set_claim_status(sqlite_store, claim.id, "coalesced", reason="retrain 3 in flight")
     (after,) = st.list_claims(sqlite_store, trigger.id)

@@ -134,7 +134,7 @@ class Runner:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _drive(self, run: st.Run) -> RunResult:
+    def _drive(self, run: st.RunRecord) -> RunResult:
         assert self.graph is not None
         self.run = run
         self.run_attempt = run.attempt

@@ -7,14 +7,14 @@ import os
 import pytest
 
 from conveyor.core import ConfigError, ExecutorSettings
-from conveyor.pipeline import Runner, find_pipeline, make_executor
+from conveyor.pipelines import Runner, find_pipeline, make_executor
 from support.projects import MakeProject
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SOURCE = """
 import os
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 
 @step
 def items(n: int) -> list:

@@ -13,10 +13,10 @@ import pytest
 
 from conveyor.artifacts import LocalArtifactStore
 from conveyor.core import ArtifactError
-from conveyor.pipeline._code import code_hash
-from conveyor.pipeline._materializers import materializer_for_value
-from conveyor.pipeline._step import step
-from conveyor.pipeline._worker import InputRef, Workdir, load_input, store_output
+from conveyor.pipelines._code import code_hash
+from conveyor.pipelines._materializers import materializer_for_value
+from conveyor.pipelines._step import step
+from conveyor.pipelines._worker import InputRef, Workdir, load_input, store_output
 
 KEEP: list[Workdir] = []  # loaded Path values live in their workdir: keep it for the test
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conveyor.core import PipelineDefinitionError
-from conveyor.pipeline import Pipeline, pipeline, step
+from conveyor.pipelines import Pipeline, pipeline, step
 
 
 @step

@@ -63,7 +63,7 @@ def get_materializer(name: str) -> Materializer:
     except KeyError:
         raise PipelineDefinitionError(
             f"No materializer named {name!r} is registered; cannot load this artifact.",
-            hint="Register it with conveyor.pipeline.register_materializer before loading.",
+            hint="Register it with conveyor.pipelines.register_materializer before loading.",
         ) from None
 
 
@@ -80,7 +80,7 @@ def materializer_for_value(value: Any) -> Materializer:
     raise TypeError(
         f"conveyor cannot store a {names[0]} (no materializer for it). Return a JSON value, "
         "bytes, a Path, a numpy array, a pandas DataFrame, a pyarrow Table or a scikit-learn "
-        "estimator, or register a materializer with conveyor.pipeline.register_materializer."
+        "estimator, or register a materializer with conveyor.pipelines.register_materializer."
     )
 
 

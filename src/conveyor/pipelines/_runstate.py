@@ -43,7 +43,7 @@ def owner_is_dead(owner: str | None) -> bool:
 class RunResult:
     """The outcome of a run: its record, each step's status, and its outputs."""
 
-    run: st.Run
+    run: st.RunRecord
     statuses: dict[str, str]
     errors: dict[str, str]
     _values: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -68,7 +68,7 @@ class Slot:
 
     name: str
     node: Node
-    record: st.StepRun
+    record: st.StepRunRecord
     item: Any = None
     item_index: int | None = None
     children: list[str] = field(default_factory=list)

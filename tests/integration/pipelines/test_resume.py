@@ -30,7 +30,7 @@ PIPELINES = """
 import sqlite3, time
 from pathlib import Path
 from conveyor.core import pause_point
-from conveyor.pipeline import pipeline, step
+from conveyor import pipeline, step
 
 COUNTERS = Path(__file__).parent / "counters.db"
 

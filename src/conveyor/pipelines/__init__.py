@@ -6,11 +6,11 @@ caching and crash resume, recording every attempt and its lineage in the store.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
-from ._executor import Executor as Executor
-from ._executor import LocalExecutor as LocalExecutor
-from ._executor import make_executor as make_executor
 from ._graph import Condition as Condition
 from ._graph import Graph as Graph
 from ._graph import Node as Node
@@ -19,11 +19,36 @@ from ._materializers import Materializer as Materializer
 from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
-from ._runner import Runner as Runner
-from ._runstate import RunResult as RunResult
 from ._step import Step as Step
 from ._step import StepOptions as StepOptions
 from ._step import step as step
+
+if TYPE_CHECKING:
+    from ._executor import Executor as Executor
+    from ._executor import LocalExecutor as LocalExecutor
+    from ._executor import make_executor as make_executor
+    from ._runner import Runner as Runner
+    from ._runstate import RunResult as RunResult
+
+# The runner and executors pull in the store (SQLAlchemy) and process pools: imported on
+# first use, so authoring a pipeline (``from conveyor import step, pipeline``) stays light.
+_LAZY = {
+    "Executor": "._executor",
+    "LocalExecutor": "._executor",
+    "make_executor": "._executor",
+    "Runner": "._runner",
+    "RunResult": "._runstate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Condition",

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from conveyor import store as st
-from conveyor.pipeline import Runner, find_pipeline
+from conveyor.pipelines import Runner, find_pipeline
 from support.projects import MakeProject
 
 pytestmark = pytest.mark.integration
 
 BRANCHES = """
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 
 @step
 def evaluate(score: float) -> dict:
@@ -59,7 +59,7 @@ def test_conditional_branches_both_outcomes(
 
 
 FANOUT = """
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 
 @step
 def items(n: int) -> list:
@@ -96,7 +96,7 @@ def test_fan_out_of_100_gathers_in_order(make_project: MakeProject) -> None:
 
 
 RETRIES = """
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 import time
 
 CALLS = {"n": 0}
@@ -214,7 +214,7 @@ def test_timeouts_fail_the_attempt_in_thread_and_process_mode(make_project: Make
 
 
 CACHED = """
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 
 @step
 def source(n: int) -> list:
@@ -288,7 +288,7 @@ def test_process_mode_runs_steps_in_child_processes(make_project: MakeProject) -
 
 HANGING = """
 import time
-from conveyor.pipeline import step, pipeline
+from conveyor import pipeline, step
 
 @step(timeout="200ms")
 def hang(i: int) -> int:
@@ -311,7 +311,7 @@ def hangs():
 def test_abandoned_threads_do_not_starve_the_pool(make_project: MakeProject) -> None:
     """Three thread-mode steps hang past their time-out on a 2-thread pool; the run still
     finishes (each abandoned thread is replaced), instead of waiting on the hung steps."""
-    from conveyor.pipeline import LocalExecutor
+    from conveyor.pipelines import LocalExecutor
 
     ws = make_project(HANGING)
     executor = LocalExecutor(2, store=ws.artifacts)

@@ -147,7 +147,7 @@ def _child_main(task: Task, conn: Any) -> None:
 _FORKSERVER = multiprocessing.get_context("forkserver")
 # Children fork from a server that has already imported the worker (and with it conveyor,
 # SQLAlchemy and fsspec), so a process-mode step does not pay ~0.4 s of imports.
-_FORKSERVER.set_forkserver_preload(["conveyor.pipeline._worker"])
+_FORKSERVER.set_forkserver_preload(["conveyor.pipelines._worker"])
 
 
 def _run_in_child(task: Task, timeout: float | None) -> Outcome:
