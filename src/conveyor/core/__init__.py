@@ -24,6 +24,7 @@ from ._errors import ConfigError as ConfigError
 from ._errors import ConflictError as ConflictError
 from ._errors import ConveyorError as ConveyorError
 from ._errors import InvalidNameError as InvalidNameError
+from ._errors import InvalidValueError as InvalidValueError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
@@ -60,6 +61,7 @@ __all__ = [
     "ConveyorError",
     "ExecutorSettings",
     "InvalidNameError",
+    "InvalidValueError",
     "NotFoundError",
     "PipelineDefinitionError",
     "PipelinesSettings",
