@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..core import STEP_DONE
 from ._common import JsonOpt, open_workspace
 from ._output import err, out, print_json, seconds, status
 
@@ -167,11 +168,7 @@ class _Live:
     def change(self, name: str, state: str) -> None:
         now = time.monotonic()
         started = self.rows.get(name, (state, now, None))[1]
-        done = (
-            now
-            if state in ("succeeded", "failed", "skipped", "upstream_failed", "cancelled", "cached")
-            else None
-        )
+        done = now if state in STEP_DONE or state == "cached" else None
         if state in ("running", "retrying"):
             started = now if state == "running" else started
         self.rows[name] = (state, started, done)

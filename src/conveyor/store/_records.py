@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from ..core import RUN_FINISHED
+
 
 def ms_to_datetime(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
@@ -50,7 +52,7 @@ class RunRecord(_Record):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return self.status in RUN_FINISHED
 
     @property
     def duration(self) -> float | None:
