@@ -29,15 +29,41 @@ if TYPE_CHECKING:
     from ._executor import make_executor as make_executor
     from ._runner import Runner as Runner
     from ._runstate import RunResult as RunResult
+    from ._services import RunDetails as RunDetails
+    from ._services import StepLog as StepLog
+    from ._services import describe_run as describe_run
+    from ._services import get_run as get_run
+    from ._services import get_step_run as get_step_run
+    from ._services import list_runs as list_runs
+    from ._services import resume_run as resume_run
+    from ._services import run_pipeline as run_pipeline
+    from ._services import step_lineage as step_lineage
+    from ._services import step_logs as step_logs
 
-# The runner and executors pull in the store (SQLAlchemy) and process pools: imported on
-# first use, so authoring a pipeline (``from conveyor import step, pipeline``) stays light.
+# The runner, executors and run services pull in the store (SQLAlchemy) and process
+# pools: imported on first use, so authoring a pipeline (``from conveyor import step,
+# pipeline``) stays light.
 _LAZY = {
     "Executor": "._executor",
     "LocalExecutor": "._executor",
     "make_executor": "._executor",
     "Runner": "._runner",
     "RunResult": "._runstate",
+    **dict.fromkeys(
+        [
+            "RunDetails",
+            "StepLog",
+            "describe_run",
+            "get_run",
+            "get_step_run",
+            "list_runs",
+            "resume_run",
+            "run_pipeline",
+            "step_lineage",
+            "step_logs",
+        ],
+        "._services",
+    ),
 }
 
 
@@ -58,15 +84,25 @@ __all__ = [
     "Materializer",
     "Node",
     "Pipeline",
+    "RunDetails",
     "RunResult",
     "Runner",
     "Step",
+    "StepLog",
     "StepOptions",
     "StepOutput",
+    "describe_run",
     "discover",
     "find_pipeline",
+    "get_run",
+    "get_step_run",
+    "list_runs",
     "make_executor",
     "pipeline",
     "register_materializer",
+    "resume_run",
+    "run_pipeline",
     "step",
+    "step_lineage",
+    "step_logs",
 ]
