@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import store as st
+from ..core import NotFoundError, StepFailedError, did_you_mean
 from ._graph import Node
 from ._worker import Outcome
 
@@ -54,12 +55,45 @@ class RunResult:
         return self.run.status == "succeeded"
 
     def output(self, step: str) -> Any:
-        """The value a step returned (loaded from the artifact store if not in memory)."""
+        """The value a step returned (loaded from the artifact store if not in memory).
+
+        Raises:
+            NotFoundError: the run has no such step, or the step produced no output.
+        """
         if step in self._values:
             return self._values[step]
-        if self._loader is None:
-            raise KeyError(step)
+        if step not in self.statuses:
+            raise NotFoundError(
+                f"Run {self.run.id} has no step {step!r}.{did_you_mean(step, self.statuses)}",
+                run_id=self.run.id,
+            )
+        if self._loader is None or self.statuses[step] != "succeeded":
+            raise NotFoundError(
+                f"Step {step!r} of run {self.run.id} has no output: it is {self.statuses[step]}.",
+                hint=f"See why with: conveyor runs logs {self.run.id} {step}",
+                run_id=self.run.id,
+            )
         return self._loader(step)
+
+    def raise_for_status(self) -> RunResult:
+        """Return this result if the run succeeded; raise :class:`StepFailedError` if not.
+
+        The error names the first step that failed and the command that shows its logs.
+        """
+        if self.succeeded:
+            return self
+        failed = [n for n, s in self.statuses.items() if s == "failed"]
+        step = failed[0] if failed else next(iter(self.errors), None)
+        where = f"step {step!r}: {self.errors.get(step, '')}".rstrip(": ") if step else ""
+        raise StepFailedError(
+            f"Run {self.run.id} of pipeline {self.run.pipeline!r} {self.run.status}"
+            + (f" at {where}." if where else "."),
+            hint=f"See the logs with: conveyor runs logs {self.run.id}"
+            + (f" {step}" if step else "")
+            + f"; retry what failed with: conveyor runs resume {self.run.id}",
+            run_id=self.run.id,
+            step=step,
+        )
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.core import InvalidValueError, NotFoundError
+from conveyor.core import InvalidValueError, NotFoundError, StepFailedError
 from conveyor.pipelines import (
     describe_run,
     get_run,
@@ -86,8 +86,17 @@ def test_resume_runs_only_what_failed(
     monkeypatch.setenv("CONVEYOR_TEST_FAIL_TOTAL", "1")
     failed = run_pipeline(ws, "sums")
     assert failed.run.status == "failed" and failed.statuses["total"] == "failed"
+    with pytest.raises(StepFailedError, match="step 'total': .*total refused") as info:
+        failed.raise_for_status()
+    assert info.value.hint is not None
+    assert f"conveyor runs logs {failed.run.id} total" in info.value.hint
+    assert f"conveyor runs resume {failed.run.id}" in info.value.hint
+    with pytest.raises(NotFoundError, match="has no output: it is failed"):
+        failed.output("total")
+    with pytest.raises(NotFoundError, match="no step 'totl'"):
+        failed.output("totl")
     monkeypatch.delenv("CONVEYOR_TEST_FAIL_TOTAL")
-    resumed = resume_run(ws, failed.run.id)
+    resumed = resume_run(ws, failed.run.id).raise_for_status()
     assert resumed.succeeded and resumed.run.id == failed.run.id
     load = get_step_run(ws, failed.run.id, "load")
     assert load.attempt == 1  # finished before the failure: not recomputed
