@@ -13,6 +13,7 @@ the problem. Errors a user can cause (bad input, bad config, a missing name) set
     ├── ConflictError                         a state change lost a race
     │   └── StaleAttemptError                 a fenced write from an old attempt
     ├── PipelineDefinitionError(ValueError)   a pipeline is wired wrong (found before it runs)
+    ├── StepContextError(RuntimeError)        get_step_context() called outside a running step
     ├── StepFailedError                       a step raised; the user's exception is __cause__
     │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
     ├── StoreError                            the metadata store failed
@@ -41,6 +42,7 @@ __all__ = [
     "PipelineDefinitionError",
     "ProjectNotFoundError",
     "StaleAttemptError",
+    "StepContextError",
     "StepFailedError",
     "StepTimeoutError",
     "StoreError",
@@ -102,6 +104,10 @@ class StaleAttemptError(ConflictError):
 
 
 class PipelineDefinitionError(ConveyorError, ValueError):
+    is_user_error = True
+
+
+class StepContextError(ConveyorError, RuntimeError):
     is_user_error = True
 
 

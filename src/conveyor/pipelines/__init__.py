@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._context import StepContext as StepContext
+from ._context import get_step_context as get_step_context
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
 from ._graph import Condition as Condition
@@ -20,6 +22,7 @@ from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
 from ._step import Step as Step
+from ._step import StepCall as StepCall
 from ._step import StepOptions as StepOptions
 from ._step import step as step
 
@@ -61,10 +64,13 @@ __all__ = [
     "RunResult",
     "Runner",
     "Step",
+    "StepCall",
+    "StepContext",
     "StepOptions",
     "StepOutput",
     "discover",
     "find_pipeline",
+    "get_step_context",
     "make_executor",
     "pipeline",
     "register_materializer",
