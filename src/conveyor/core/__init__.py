@@ -29,6 +29,7 @@ from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
 from ._errors import StaleAttemptError as StaleAttemptError
+from ._errors import StepContextError as StepContextError
 from ._errors import StepFailedError as StepFailedError
 from ._errors import StepTimeoutError as StepTimeoutError
 from ._errors import StoreError as StoreError
@@ -114,6 +115,7 @@ __all__ = [
     "ProjectSettings",
     "RunStatus",
     "StaleAttemptError",
+    "StepContextError",
     "StepFailedError",
     "StepStatus",
     "StepTimeoutError",

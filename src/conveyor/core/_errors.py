@@ -14,6 +14,7 @@ traceback). Anything else escaping an entry point is a bug (exit 70).
     ├── ConflictError                         a state change lost a race
     │   └── StaleAttemptError                 a fenced write from an old attempt
     ├── PipelineDefinitionError(ValueError)   a pipeline is wired wrong (found before it runs)
+    ├── StepContextError(RuntimeError)        get_step_context() called outside a running step
     ├── StepFailedError                       a step raised; the user's exception is __cause__
     │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
     ├── StoreError                            the metadata store failed
@@ -43,6 +44,7 @@ __all__ = [
     "PipelineDefinitionError",
     "ProjectNotFoundError",
     "StaleAttemptError",
+    "StepContextError",
     "StepFailedError",
     "StepTimeoutError",
     "StoreError",
@@ -109,6 +111,10 @@ class StaleAttemptError(ConflictError):
 
 class PipelineDefinitionError(ConveyorError, ValueError):
     """A pipeline is wired wrong; found before it runs."""
+
+
+class StepContextError(ConveyorError, RuntimeError):
+    is_user_error = True
 
 
 class StepFailedError(ConveyorError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._context import StepContext as StepContext
+from ._context import get_step_context as get_step_context
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
 from ._graph import Condition as Condition
@@ -20,6 +22,7 @@ from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
 from ._step import Step as Step
+from ._step import StepCall as StepCall
 from ._step import StepOptions as StepOptions
 from ._step import step as step
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from ._services import run_pipeline as run_pipeline
     from ._services import step_lineage as step_lineage
     from ._services import step_logs as step_logs
+    from ._services import step_metrics as step_metrics
+    from ._services import step_params as step_params
 
 # The runner, executors and run services pull in the store (SQLAlchemy) and process
 # pools: imported on first use, so authoring a pipeline (``from conveyor import step,
@@ -61,6 +66,8 @@ _LAZY = {
             "run_pipeline",
             "step_lineage",
             "step_logs",
+            "step_metrics",
+            "step_params",
         ],
         "._services",
     ),
@@ -88,6 +95,8 @@ __all__ = [
     "RunResult",
     "Runner",
     "Step",
+    "StepCall",
+    "StepContext",
     "StepLog",
     "StepOptions",
     "StepOutput",
@@ -95,6 +104,7 @@ __all__ = [
     "discover",
     "find_pipeline",
     "get_run",
+    "get_step_context",
     "get_step_run",
     "list_runs",
     "make_executor",
@@ -105,4 +115,6 @@ __all__ = [
     "step",
     "step_lineage",
     "step_logs",
+    "step_metrics",
+    "step_params",
 ]

@@ -171,3 +171,18 @@ def step_logs(ws: Workspace, run_id: int, step: str | None = None) -> list[StepL
 def step_lineage(ws: Workspace, run_id: int, step: str) -> list[st.LineageEdgeRecord]:
     """The artifacts step ``step`` of run ``run_id`` read (``in``) and wrote (``out``)."""
     return st.step_lineage(ws.store, get_step_run(ws, run_id, step).id)
+
+
+def step_metrics(
+    ws: Workspace, run_id: int, step: str, *, attempt: int | None = None
+) -> list[st.MetricRecord]:
+    """The metrics step ``step`` of run ``run_id`` logged through ``get_step_context()``
+    (its current attempt, or ``attempt``), in ``(key, step, time)`` order."""
+    return st.step_metrics(ws.store, get_step_run(ws, run_id, step).id, attempt=attempt)
+
+
+def step_params(
+    ws: Workspace, run_id: int, step: str, *, attempt: int | None = None
+) -> dict[str, Any]:
+    """The params step ``step`` of run ``run_id`` logged through ``get_step_context()``."""
+    return st.step_params(ws.store, get_step_run(ws, run_id, step).id, attempt=attempt)

@@ -14,6 +14,8 @@ from conveyor.pipelines import (
     run_pipeline,
     step_lineage,
     step_logs,
+    step_metrics,
+    step_params,
 )
 from support.projects import MakeProject
 
@@ -21,11 +23,13 @@ pytestmark = pytest.mark.integration
 
 SOURCE = """
 import os
-from conveyor import pipeline, step
+from conveyor import get_step_context, pipeline, step
 
 @step
 def load(n: int) -> list:
     print(f"loading {n} rows")
+    get_step_context().log_metric("rows", n)
+    get_step_context().log_params({"source": "range"})
     return list(range(n))
 
 @step
@@ -60,6 +64,9 @@ def test_run_describe_list_logs_and_lineage(make_project: MakeProject) -> None:
     (load_log,) = step_logs(ws, result.run.id, "load")
     assert load_log.text is not None and "loading 5 rows" in load_log.text
     assert len(step_logs(ws, result.run.id)) == 2
+
+    assert [(m.key, m.value) for m in step_metrics(ws, result.run.id, "load")] == [("rows", 5.0)]
+    assert step_params(ws, result.run.id, "load") == {"source": "range"}
 
     edges = step_lineage(ws, result.run.id, "total")
     assert {(e.direction, e.name) for e in edges} == {("in", "rows"), ("out", "output")}
