@@ -255,10 +255,46 @@ _FORKSERVER = multiprocessing.get_context("forkserver")
 _FORKSERVER.set_forkserver_preload(["conveyor.pipelines._executor"])
 
 
+# The runner's write ends of the watch pipes. A thread-mode step that forks (multiprocessing's
+# default on Linux) would copy them, and an orphan of that fork would keep a process-mode
+# step's watchdog from ever seeing EOF; so a forked copy of the runner drops them (dup2 of
+# /dev/null onto each: the fd numbers stay owned by their Connection objects). The lock
+# keeps a fork from falling between a pipe's creation and its registration.
+_watch_ends: set[int] = set()
+_watch_lock = threading.Lock()
+
+
+def _drop_watch_ends() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return
+    for fd in _watch_ends:
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd, inheritable=False)
+    os.close(devnull)
+    _watch_ends.clear()
+
+
+def _after_fork_in_child() -> None:
+    _drop_watch_ends()
+    _watch_lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_watch_lock.acquire,
+        after_in_parent=_watch_lock.release,
+        after_in_child=_after_fork_in_child,
+    )
+
+
 def _run_in_child(task: Task, timeout: float | None) -> Outcome:
     ctx = _FORKSERVER
     receiver, sender = ctx.Pipe(duplex=False)
-    watch, watch_end = ctx.Pipe(duplex=False)  # this process keeps the only ``watch_end``
+    with _watch_lock:
+        watch, watch_end = ctx.Pipe(duplex=False)  # this process keeps the only ``watch_end``
+        _watch_ends.add(watch_end.fileno())
     child = ctx.Process(target=_child_main, args=(task, sender, watch), daemon=True)
     try:
         child.start()
@@ -281,7 +317,9 @@ def _run_in_child(task: Task, timeout: float | None) -> Outcome:
         receiver.close()
         if child.is_alive():
             _kill_group(child)
-        watch_end.close()  # a watchdog still running kills what is left of the group
+        with _watch_lock:
+            _watch_ends.discard(watch_end.fileno())
+            watch_end.close()  # a watchdog still running kills what is left of the group
 
 
 def _kill_group(child: Any) -> None:

@@ -23,13 +23,14 @@ import pytest
 
 from support.cli import CONVEYOR, _env
 from support.pause import PauseBarrier
+from support.waits import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROUNDS = 10
 
 PIPELINES = """
-import json, os, subprocess, sys, time
+import json, multiprocessing, os, subprocess, sys, time
 from pathlib import Path
 from conveyor.core import pause_point
 from conveyor import pipeline, step
@@ -79,9 +80,46 @@ def work(x: int) -> dict:
     record(event="end", pid=me, t=time.monotonic())
     return {"x": x * 2}
 
+@step
+def forker() -> int:
+    # In the runner's process (thread mode): once `work` has started, and so its runner
+    # holds its watch pipe, fork a child that outlives the runner.
+    deadline = time.monotonic() + 60
+    while not (LOG.exists() and '"start"' in LOG.read_text()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("work did not start")
+        time.sleep(0.02)
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(300,))
+    child.start()
+    record(event="forked", pid=child.pid, started_at=started_at(child.pid))
+    child.join()
+    return 1
+
+@step(mode="process", timeout="5s")
+def stuck() -> int:
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    record(
+        event="start",
+        pid=os.getpid(),
+        started_at=started_at(os.getpid()),
+        helper=helper.pid,
+        helper_started_at=started_at(helper.pid),
+    )
+    time.sleep(300)
+    return 1
+
+@pipeline
+def timesout():
+    stuck()
+
 @pipeline
 def killable():
     work(prepare())
+
+@pipeline
+def mixed():
+    work(prepare())
+    forker()
 """
 
 
@@ -175,3 +213,68 @@ def test_r20_a_process_mode_step_dies_with_its_runner(project: Path) -> None:
             killed_children += 1
         log.rename(project / f"executions-{round_}.jsonl")
     assert (resumed, overlaps, killed_children) == (ROUNDS, 0, ROUNDS)
+
+
+def test_a_fork_of_the_runner_does_not_keep_a_process_mode_step_alive(project: Path) -> None:
+    """A thread-mode step forks (multiprocessing's default on Linux) while a process-mode
+    step runs; the runner is SIGKILLed. The fork lives on, an orphan holding copies of the
+    runner's files, yet the process-mode step and its subprocess die."""
+    log = project / "executions.jsonl"
+    fifo = project / "pause-mixed.fifo"
+    os.mkfifo(fifo)
+    pause = {"CONVEYOR_PAUSE_POINT": "step.work", "CONVEYOR_PAUSE_PIPE": str(fifo)}
+    runner = conveyor(project, ["run", "mixed", "--no-cache"], "mixed.out", env=_env(pause))
+    PauseBarrier(fifo).wait_reached()
+    (forked,) = wait_for(
+        lambda: [e for e in read(log) if e["event"] == "forked"], timeout=60, what="the fork"
+    )
+    (work,) = [e for e in read(log) if e["event"] == "start"]
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=30)
+    wait_for(
+        lambda: started_at(work["pid"]) is None and started_at(work["helper"]) is None,
+        timeout=10,
+        what="the process-mode step and its subprocess to die",
+    )
+    assert started_at(forked["pid"]) == forked["started_at"]  # the fork is still there
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_time_out_kills_the_steps_subprocesses_too(project: Path) -> None:
+    """A process-mode step that times out is killed with its whole process group (by the
+    runner, and by the step's watchdog too once the runner closes the watch pipe)."""
+    runner = conveyor(project, ["run", "timesout", "--no-cache"], "timesout.out", env=_env())
+    assert runner.wait(timeout=120) == 1, (project / "timesout.out").read_text()
+    assert "timed out" in (project / "timesout.out").read_text()
+    (stuck,) = read(project / "executions.jsonl")
+    wait_for(
+        lambda: started_at(stuck["pid"]) is None and started_at(stuck["helper"]) is None,
+        timeout=10,
+        what="the timed-out step and its subprocess to die",
+    )
+
+
+def test_a_finished_step_leaves_nothing_of_its_process_group(project: Path) -> None:
+    """The watchdog is stopped and reaped when the attempt ends normally."""
+    runner = conveyor(project, ["run", "killable", "--no-cache"], "ok.out", env=_env())
+    assert runner.wait(timeout=120) == 0, (project / "ok.out").read_text()
+    (start,) = [e for e in read(project / "executions.jsonl") if e["event"] == "start"]
+    wait_for(
+        lambda: not group_members(start["pid"]),  # the child led its own group
+        timeout=10,
+        what="the step's process group to empty",
+    )
