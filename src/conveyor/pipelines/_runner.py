@@ -117,7 +117,11 @@ class Runner:
         take_over = force or (run.status == "running" and owner_is_dead(run.lease_owner))
         try:
             run = st.acquire_run(
-                self.store, run_id, self.owner, lease=self.lease, take_over=take_over
+                self.store,
+                run_id,
+                self.owner,
+                lease=self.lease,
+                take_over_from=(run.lease_owner, run.attempt) if take_over else None,
             )
         except ConflictError:
             # A live lease: its holder may be stuck (stopped, partitioned). Wait it out once;
@@ -129,7 +133,9 @@ class Runner:
             time.sleep(max(0.0, min(wait_s, self.lease + 1)))
             run = st.acquire_run(self.store, run_id, self.owner, lease=self.lease)
         self.graph = self.pipeline.build(run.params)
-        st.reset_steps(self.store, run_id)  # what failed before gets a fresh set of attempts
+        st.reset_steps(
+            self.store, run_id, run_attempt=run.attempt
+        )  # what failed before gets a fresh set of attempts
         return self._drive(run)
 
     # -- the loop ---------------------------------------------------------------------

@@ -66,6 +66,7 @@ from ._runs import get_run as get_run
 from ._runs import list_runs as list_runs
 from ._runs import log_params as log_params
 from ._runs import renew_run_lease as renew_run_lease
+from ._runs import start_run as start_run
 from ._runs import transition_run as transition_run
 from ._steps import add_step_runs as add_step_runs
 from ._steps import commit_step as commit_step
@@ -164,6 +165,7 @@ __all__ = [
     "set_claim_status",
     "start_attempt",
     "start_attempts",
+    "start_run",
     "step_attempts",
     "step_lineage",
     "transition_run",
