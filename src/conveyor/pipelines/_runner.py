@@ -152,6 +152,8 @@ class Runner:
             lease=self.lease,
         )
         time.sleep(plan.wait)
+        # Fault tests line resumers up here: each has decided from its read, none acquired.
+        pause_point("runner.before_acquire")
         try:
             run = st.acquire_run(
                 self.store,
