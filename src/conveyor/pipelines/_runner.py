@@ -32,14 +32,23 @@ from . import _decisions as decide
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
 from ._graph import Graph, StepOutput
-from ._runstate import TERMINAL, Heartbeat, RunResult, Slot, owner_is_dead, runner_id
-from ._worker import InputRef, Outcome, Task, Workdir, load_input
+from ._runstate import (
+    OUTPUT,
+    TERMINAL,
+    Heartbeat,
+    Outputs,
+    RunResult,
+    Slot,
+    owner_is_dead,
+    runner_id,
+    slots_for,
+)
+from ._worker import InputRef, Outcome, Task
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
     from ._pipeline import Pipeline
 
-OUTPUT = "output"
 log = logging.getLogger(__name__)
 
 
@@ -85,8 +94,7 @@ class Runner:
             ws.config.executor, store=ws.artifacts, project_root=str(ws.config.root), mode=mode
         )
         self.slots: dict[str, Slot] = {}
-        self.values: dict[str, Any] = {}
-        self.outputs: dict[str, InputRef | list[InputRef]] = {}
+        self.outputs = Outputs(self.store, ws.artifacts, self.slots)
         self.code_hashes: dict[str, str] = {}
         self.run_attempt = 0
         self.graph: Graph | None = None
@@ -97,7 +105,6 @@ class Runner:
         self.running: dict[Future[Outcome], Slot] = {}
         self.failed_any = False
         self.heartbeat: Heartbeat | None = None
-        self.workdir = Workdir()  # where outputs loaded by the runner live (Path outputs)
 
     # -- entry points -----------------------------------------------------------------
 
@@ -141,6 +148,7 @@ class Runner:
             raise ConflictError(
                 f"Run {run_id} is of pipeline {seen.pipeline!r}, not {self.pipeline.name!r}."
             )
+        self.graph = self.pipeline.build(seen.params)  # before acquiring: it may raise
         plan = decide.plan_acquisition(
             seen.status,
             seen.lease_owner,
@@ -173,15 +181,11 @@ class Runner:
                     run_id=run_id,
                 ) from None
             raise
-        self.graph = self.pipeline.build(run.params)
-        # Failed steps get a fresh set of attempts; steps left running belong to the runner
-        # we replaced (we have started none yet) and run again under our attempt.
-        st.reset_steps(self.store, run_id, run_attempt=run.attempt)
-        return self._drive(run)
+        return self._drive(run, resumed=True)
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _drive(self, run: st.RunRecord) -> RunResult:
+    def _drive(self, run: st.RunRecord, *, resumed: bool = False) -> RunResult:
         assert self.graph is not None
         self.run = run
         self.run_attempt = run.attempt
@@ -189,6 +193,10 @@ class Runner:
         self.heartbeat = Heartbeat(self.store, run.id, self.owner, run.attempt, self.lease)
         self.heartbeat.start()
         try:
+            if resumed:
+                # Failed steps get a fresh set of attempts; steps left running belong to the
+                # runner we replaced (we have started none yet) and run again under us.
+                st.reset_steps(self.store, run.id, run_attempt=run.attempt)
             self._load_slots(run)
             self._loop()
             self.heartbeat.stop()
@@ -221,7 +229,7 @@ class Runner:
         finally:
             self.heartbeat.stop()
             self._abandon_attempts()
-        return RunResult(final, statuses, errors, dict(self.values), self._load_value)
+        return RunResult(final, statuses, errors, dict(self.outputs.values), self.outputs.value)
 
     def _give_up(self, error: str) -> None:
         if self.heartbeat is not None:
@@ -248,31 +256,11 @@ class Runner:
 
     def _load_slots(self, run: st.RunRecord) -> None:
         assert self.graph is not None
-        order = self.graph.order()
-        existing = st.add_step_runs(self.store, run.id, order)
-        records = {r.name: r for r in existing}
-        for name in order:
-            record = records[name]
-            self.slots[name] = Slot(
-                name=name, node=self.graph.nodes[name], record=record, base_attempt=record.attempt
-            )
-        for record in existing:
-            # Fan-out items from an earlier attempt of this run: kept, and matched to their
-            # items again when the parent re-expands (items are recomputed, not stored).
-            parent = record.name.split("[", 1)[0]
-            if "[" in record.name and parent in self.slots:
-                index = int(record.name.split("[", 1)[1].rstrip("]"))
-                self.slots[record.name] = Slot(
-                    name=record.name,
-                    node=self.slots[parent].node,
-                    record=record,
-                    item_index=index,
-                    parent=parent,
-                    base_attempt=record.attempt,
-                )
+        existing = st.add_step_runs(self.store, run.id, self.graph.order())
+        self.slots.update(slots_for(self.graph, existing))
         for slot in list(self.slots.values()):
             if slot.status == "succeeded":
-                self._load_outputs(slot)
+                self.outputs.load(slot)
         self.downstream = self.graph.downstream()
         self.candidates = {n for n, s in self.slots.items() if s.status not in TERMINAL}
 
@@ -362,60 +350,16 @@ class Runner:
         verdict = decide.readiness(upstream, fail_fast_tripped=self.fail_fast and self.failed_any)
         when = slot.node.when
         if verdict == "go" and when is not None:
-            if not decide.condition_holds(self._resolve(when.ref), negate=when.negate):
+            if not decide.condition_holds(self.outputs.resolve(when.ref), negate=when.negate):
                 return "skipped"
         return verdict
-
-    # -- values and inputs ------------------------------------------------------------
-
-    def _load_outputs(self, slot: Slot) -> None:
-        edges = [e for e in st.step_lineage(self.store, slot.record.id) if e.direction == "out"]
-        refs = {e.name: self._input_ref(e.artifact_id) for e in edges}
-        if slot.node.map_over is not None and slot.parent is None:
-            self.outputs[slot.name] = [refs[k] for k in sorted(refs, key=int)]
-        elif OUTPUT in refs:
-            self.outputs[slot.name] = refs[OUTPUT]
-
-    def _input_ref(self, artifact_id: int) -> InputRef:
-        record = st.get_artifact(self.store, artifact_id)
-        return InputRef(
-            artifact_id=record.id,
-            digest=record.digest,
-            kind=record.kind,
-            materializer=str(record.meta.get("materializer", "bytes")),
-        )
-
-    def _load_value(self, name: str) -> Any:
-        if name in self.values:
-            return self.values[name]
-        ref = self.outputs.get(name)
-        if ref is None:
-            raise KeyError(f"Step {name!r} has no output (status {self.slots[name].status}).")
-        if isinstance(ref, list):
-            value: Any = [self._load_ref(r) for r in ref]
-        else:
-            value = self._load_ref(ref)
-        self.values[name] = value
-        return value
-
-    def _load_ref(self, ref: InputRef) -> Any:
-        return load_input(self.ws.artifacts, ref, self.workdir)
-
-    def _resolve(self, ref: StepOutput) -> Any:
-        value = self._load_value(ref.node)
-        for part in ref.path:
-            if isinstance(value, dict | list | tuple):
-                value = value[part]  # type: ignore[index]
-            else:
-                value = getattr(value, str(part))
-        return value
 
     # -- fan-out ----------------------------------------------------------------------
 
     def _expand(self, slot: Slot) -> None:
         assert slot.node.map_over is not None
         arg, items = slot.node.map_over
-        values = self._resolve(items) if isinstance(items, StepOutput) else items
+        values = self.outputs.resolve(items) if isinstance(items, StepOutput) else items
         values = list(values)
         started = st.start_attempt(
             self.store,
@@ -440,7 +384,7 @@ class Runner:
             else:
                 self.slots[name].item = values[i]
             if self.slots[name].status == "succeeded":
-                self._load_outputs(self.slots[name])
+                self.outputs.load(self.slots[name])
         slot.children = names
         slot.expanded = True
         self.candidates |= {n for n in names if self.slots[n].status != "succeeded"}
@@ -457,7 +401,7 @@ class Runner:
             return True
         outputs = {}
         for i, c in enumerate(children):
-            ref = self.outputs[c.name]
+            ref = self.outputs.refs[c.name]
             assert isinstance(ref, InputRef)
             outputs[str(i)] = ref.artifact_id
         record, _ = st.commit_step(
@@ -468,55 +412,14 @@ class Runner:
             run_attempt=self.run_attempt,
         )
         slot.record = record
-        self.outputs[slot.name] = [self.outputs[c.name] for c in children]  # type: ignore[misc]
-        if all(c.name in self.values for c in children):
-            self.values[slot.name] = [self.values[c.name] for c in children]
+        self.outputs.refs[slot.name] = [self.outputs.refs[c.name] for c in children]  # type: ignore[misc]
+        if all(c.name in self.outputs.values for c in children):
+            self.outputs.values[slot.name] = [self.outputs.values[c.name] for c in children]
         self.on_change(slot.name, "succeeded")
         self._changed(slot)
         return True
 
     # -- attempts ---------------------------------------------------------------------
-
-    def _task_inputs(
-        self, slot: Slot
-    ) -> tuple[
-        dict[str, Any], dict[str, InputRef | list[InputRef]], dict[str, Any], dict[str, Any]
-    ]:
-        """(constants, artifact inputs, in-memory values, cache-key inputs)."""
-        node = slot.node
-        constants = dict(node.constants)
-        inputs: dict[str, InputRef | list[InputRef]] = {}
-        values: dict[str, Any] = {}
-        key_inputs: dict[str, Any] = {}
-        for arg, ref in node.refs.items():
-            source = self.outputs.get(ref.node)
-            if source is None:
-                raise ConflictError(
-                    f"Step {slot.name!r} needs the output of {ref.node!r}, which has none."
-                )
-            digests = [r.digest for r in source] if isinstance(source, list) else source.digest
-            key_inputs[arg] = {"digest": digests, "path": list(ref.path)}
-            if ref.path:
-                values[arg] = self._resolve(ref)
-            else:
-                inputs[arg] = source
-                if ref.node in self.values:
-                    values[arg] = self.values[ref.node]
-        if slot.parent is not None and node.map_over is not None:
-            arg, items = node.map_over
-            values[arg] = slot.item
-            if isinstance(items, StepOutput):
-                source = self.outputs[items.node]
-                digests = [r.digest for r in source] if isinstance(source, list) else source.digest
-                key_inputs[arg] = {
-                    "digest": digests,
-                    "path": list(items.path),
-                    "index": slot.item_index,
-                }
-            else:
-                constants_key = {"item": slot.item}
-                key_inputs[arg] = constants_key
-        return constants, inputs, values, key_inputs
 
     def _submit_all(self, slots: list[Slot]) -> None:
         """Start every ready step: one cache query and one start transaction for the lot."""
@@ -540,7 +443,7 @@ class Runner:
                     inputs=slot.inputs,
                     run_attempt=self.run_attempt,
                 )
-                self._load_outputs(slot)
+                self.outputs.load(slot)
                 self.on_change(slot.name, "cached")
                 self._changed(slot)
             else:
@@ -572,7 +475,7 @@ class Runner:
     def _prepare(self, slot: Slot) -> Task:
         """Resolve a step's inputs and cache key; the task it will run if not cached."""
         step = slot.node.step
-        constants, inputs, values, key_inputs = self._task_inputs(slot)
+        constants, inputs, values, key_inputs = self.outputs.task_inputs(slot)
         if step.name not in self.code_hashes:
             self.code_hashes[step.name] = code_hash(step)
         slot.key = cache_key(step, self.code_hashes[step.name], key_inputs, constants)
@@ -616,11 +519,11 @@ class Runner:
             )
             slot.record = record
             out = outcome.output
-            self.outputs[slot.name] = InputRef(
+            self.outputs.refs[slot.name] = InputRef(
                 ids[OUTPUT], out.digest, out.kind, str(out.meta.get("materializer"))
             )
             if outcome.has_value:
-                self.values[slot.name] = outcome.value
+                self.outputs.values[slot.name] = outcome.value
             self.on_change(slot.name, "succeeded")
             self._changed(slot)
             return

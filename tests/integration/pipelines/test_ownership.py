@@ -82,3 +82,30 @@ def test_a_runner_whose_run_is_taken_over_stops_and_leaves_it_to_the_new_owner(
     after = st.get_step_run(ws.store, step.id)
     assert (after.status, after.attempt) == ("running", step.attempt)
     assert [a.status for a in st.step_attempts(ws.store, step.id)] == ["running"]
+
+
+def test_a_fan_out_over_nothing_gathers_an_empty_list(make_project: MakeProject) -> None:
+    ws = make_project(
+        """
+from conveyor import pipeline, step
+
+@step
+def items(n: int) -> list:
+    return list(range(n))
+
+@step
+def square(x: int) -> int:
+    return x * x
+
+@step
+def total(xs: list) -> int:
+    return sum(xs)
+
+@pipeline
+def fan(n: int = 0):
+    total(square.map(items(n)))
+"""
+    )
+    result = Runner(ws, find_pipeline(ws.config, "fan")).start()
+    assert result.succeeded, result.errors
+    assert (result.output("square"), result.output("total")) == ([], 0)
