@@ -202,12 +202,30 @@ def claim_runs(
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
     SQLite: the write lock (``BEGIN IMMEDIATE``) makes one claimer at a time. Each claim bumps
     the run's ``attempt``, the fencing token for later writes. A run whose lease expired
-    is claimable again.
+    is claimable again. A retry after a lost commit acknowledgement returns the batch the
+    first try claimed (same owner, same lease end) rather than claiming a second one.
     """
     c = t.runs.c
+    first_now: list[int] = []
 
     def tx(conn: Connection) -> list[RunRecord]:
         now = now_ms()
+        if first_now:  # a retry: the first try may have committed without us hearing back
+            expires = first_now[0] + int(lease * 1000)
+            mine = conn.execute(
+                select(t.runs)
+                .where(
+                    c.project_id == store.project_id,
+                    c.status == "queued",
+                    c.lease_owner == owner,
+                    c.lease_expires_at == expires,
+                )
+                .order_by(c.id)
+            ).all()
+            if mine:
+                return [RunRecord.from_row(r) for r in mine]
+        else:
+            first_now.append(now)
         pick = (
             select(c.id)
             .where(
@@ -228,7 +246,7 @@ def claim_runs(
             .where(c.id.in_(ids))
             .values(
                 lease_owner=owner,
-                lease_expires_at=now + int(lease * 1000),
+                lease_expires_at=first_now[0] + int(lease * 1000),
                 attempt=c.attempt + 1,
             )
             .returning(*t.runs.c)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from conveyor import store as st
 from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError
@@ -284,39 +288,53 @@ def test_takeovers_in_lockstep_one_winner(store: st.Store) -> None:
         assert (holder.lease_owner, holder.attempt) == (won[0], round_ + 2)
 
 
+@contextmanager
+def first_commit_unacknowledged(store: st.Store) -> Iterator[list[int]]:
+    """The next transaction commits, then its caller hears "connection closed" and retries
+    (as after a COMMIT whose reply was lost). Yields the count of tries made."""
+    real_once = store._once
+    tries: list[int] = []
+
+    def commit_then_lose(fn):  # type: ignore[no-untyped-def]
+        tries.append(1)
+        value = real_once(fn)
+        if len(tries) == 1:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return value
+
+    store._once = commit_then_lose  # type: ignore[method-assign]
+    try:
+        yield tries
+    finally:
+        store._once = real_once  # type: ignore[method-assign]
+
+
 def test_acquire_retry_after_a_lost_acknowledgement_returns_its_own_run(
     sqlite_store: st.Store,
 ) -> None:
     """The commit lands but the caller never hears back: the retry finds the run is its own
     (same owner, attempt one past the one it replaced), not a conflict, and adds nothing."""
-    from sqlalchemy.exc import OperationalError
-
     run = st.create_run(sqlite_store, "train", status="queued")
     dead = st.acquire_run(sqlite_store, run.id, "dead", lease=3600)
-    real_once = sqlite_store._once
-    calls = 0
-
-    def commit_then_lose(fn):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        value = real_once(fn)
-        if calls == 1:
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
-        return value
-
-    sqlite_store._once = commit_then_lose  # type: ignore[method-assign]
-    try:
+    with first_commit_unacknowledged(sqlite_store) as tries:
         mine = st.acquire_run(sqlite_store, run.id, "me", take_over_from=("dead", dead.attempt))
-        assert (mine.lease_owner, mine.attempt) == ("me", 2)
-        calls = 0
-        again = st.acquire_run(sqlite_store, run.id, "me-too", lease=1)  # plain: live lease
-    except ConflictError as exc:
-        assert exc.lease_owner == "me"  # type: ignore[attr-defined]
-    else:
-        raise AssertionError(f"acquired a live run: {again}")
-    finally:
-        sqlite_store._once = real_once  # type: ignore[method-assign]
+    assert len(tries) == 2
+    assert (mine.lease_owner, mine.attempt) == ("me", 2)
+    with pytest.raises(ConflictError, match="running under me"):
+        st.acquire_run(sqlite_store, run.id, "other", lease=1)
     assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 2
+
+
+def test_claim_retry_after_a_lost_acknowledgement_returns_the_same_batch(
+    sqlite_store: st.Store,
+) -> None:
+    for _ in range(4):
+        st.create_run(sqlite_store, "train", status="queued")
+    with first_commit_unacknowledged(sqlite_store) as tries:
+        batch = st.claim_runs(sqlite_store, "ctl-a", limit=2, lease=60)
+    assert len(tries) == 2
+    assert [(r.id, r.attempt, r.lease_owner) for r in batch] == [(1, 1, "ctl-a"), (2, 1, "ctl-a")]
+    assert [r.id for r in st.claim_runs(sqlite_store, "ctl-b", limit=10, lease=60)] == [3, 4]
 
 
 def test_start_run_creates_a_run_already_held(sqlite_store: st.Store) -> None:
@@ -334,25 +352,9 @@ def test_start_run_creates_a_run_already_held(sqlite_store: st.Store) -> None:
 def test_start_run_retry_after_a_lost_acknowledgement_creates_one_run(
     sqlite_store: st.Store,
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    real_once = sqlite_store._once
-    calls = 0
-
-    def commit_then_lose(fn):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        value = real_once(fn)
-        if calls == 1:
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
-        return value
-
-    sqlite_store._once = commit_then_lose  # type: ignore[method-assign]
-    try:
+    with first_commit_unacknowledged(sqlite_store) as tries:
         run = st.start_run(sqlite_store, "train", "runner-1", params={"lr": 0.1})
-    finally:
-        sqlite_store._once = real_once  # type: ignore[method-assign]
-    assert calls == 2
+    assert len(tries) == 2
     assert [r.id for r in st.list_runs(sqlite_store)] == [run.id]
     assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 1
 
