@@ -153,7 +153,9 @@ def start_attempt(
 
     A ``pending`` or ``failed`` step starts at once. A ``running`` step is taken over only
     when its lease has expired, or with ``take_over=True`` (the caller knows the holder is
-    dead); the old attempt is marked ``superseded`` and can no longer commit.
+    dead); the old attempt is marked ``superseded`` and can no longer commit. A runner uses
+    neither: it starts only pending steps, and a resume supersedes the steps an earlier
+    holder of the run left running in :func:`reset_steps`, fenced by the run's attempt.
 
     Raises:
         ConflictError: the step is finished, or running under a live lease.
