@@ -21,7 +21,7 @@ def make_project(tmp_path: Path, store_url: str) -> Iterator[MakeProject]:
     opened: list[Workspace] = []
     modules: list[str] = []
 
-    def make(source: str, *, lease: str = "30s") -> Workspace:
+    def make(source: str, *, lease: str = "30s", busy_timeout: str | None = None) -> Workspace:
         root = tmp_path / f"p{len(opened)}"
         init_project(root, name="test")
         module = "pipes_" + uuid.uuid4().hex[:10]  # unique: no stale module across tests
@@ -29,7 +29,10 @@ def make_project(tmp_path: Path, store_url: str) -> Iterator[MakeProject]:
         (root / f"{module}.py").write_text(textwrap.dedent(source))
         with open(root / "conveyor.toml", "a") as f:
             f.write(f'\n[pipelines]\nmodules = ["{module}"]\nlease = "{lease}"\n')
-        config = Config.load(root, env={"CONVEYOR_STORE": store_url})
+        env = {"CONVEYOR_STORE": store_url}
+        if busy_timeout is not None:  # short leases need a short busy timeout
+            env["CONVEYOR_STORE_BUSY_TIMEOUT"] = busy_timeout
+        config = Config.load(root, env=env)
         ws = Workspace.from_config(config)
         opened.append(ws)
         return ws

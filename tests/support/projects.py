@@ -8,4 +8,6 @@ from conveyor.workspace import Workspace
 
 
 class MakeProject(Protocol):
-    def __call__(self, source: str, *, lease: str = "30s") -> Workspace: ...
+    def __call__(
+        self, source: str, *, lease: str = "30s", busy_timeout: str | None = None
+    ) -> Workspace: ...

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._durations import parse_duration
 from ._errors import ConfigError, ProjectNotFoundError
@@ -48,9 +55,10 @@ class StoreSettings(_Section):
         "`postgresql://user@host:5432/db`. Relative SQLite paths are under the project folder.",
     )
     busy_timeout: float = Field(
-        30.0,
+        10.0,
         description="How long a write waits for another writer (SQLite busy timeout, "
-        "PostgreSQL lock wait) before failing, e.g. `30s`.",
+        "PostgreSQL lock wait) before failing, e.g. `10s`. At most a third of "
+        "`pipelines.lease`.",
     )
     retries: int = Field(
         5,
@@ -122,9 +130,11 @@ class PipelinesSettings(_Section):
         'project\'s `@pipeline`s, e.g. `["pipelines", "jobs.nightly"]`.',
     )
     lease: float = Field(
-        30.0,
-        description="How long a running step's claim lasts without a heartbeat (heartbeats "
-        "come every third of it); after it, `conveyor runs resume` may take the step over.",
+        60.0,
+        description="How long a runner's claim on its run lasts without a heartbeat "
+        "(heartbeats come every third of it, from a thread of their own); after it, "
+        "`conveyor runs resume` may take the run over. At least 3 times "
+        "`store.busy_timeout`.",
     )
 
     params: dict[str, dict[str, Any]] = Field(
@@ -172,6 +182,13 @@ class Config(_Section):
     executor: ExecutorSettings = Field(default_factory=lambda: ExecutorSettings())
     pipelines: PipelinesSettings = Field(default_factory=lambda: PipelinesSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_busy_store(self) -> Config:
+        problem = lease_problem(self.pipelines.lease, self.store.busy_timeout)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @classmethod
     def load(cls, root: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
@@ -234,6 +251,25 @@ class Config(_Section):
         return self.root / STATE_DIR
 
 
+# The heartbeat renews every third of the lease. With the lease at least three busy
+# timeouts, a renewal that waits out a busy store for the whole busy timeout still lands
+# before the lease ends, with a third of it left for the store's retry.
+LEASE_PER_BUSY_TIMEOUT = 3
+
+
+def lease_problem(lease: float, busy_timeout: float) -> str | None:
+    """Why a runner lease of ``lease`` seconds is unsafe with ``busy_timeout``, or None."""
+    if lease >= LEASE_PER_BUSY_TIMEOUT * busy_timeout:
+        return None
+    return (
+        f"pipelines.lease ({lease:g}s) must be at least {LEASE_PER_BUSY_TIMEOUT} times "
+        f"store.busy_timeout ({busy_timeout:g}s), or a heartbeat that waits on a busy store "
+        f"can lose the run; raise pipelines.lease to at least "
+        f"{LEASE_PER_BUSY_TIMEOUT * busy_timeout:g}s or lower store.busy_timeout to at most "
+        f"{lease / LEASE_PER_BUSY_TIMEOUT:.3g}s"
+    )
+
+
 def settings_reference() -> list[tuple[str, str, str, str]]:
     """``(key, environment variable, default, description)`` for every setting, for docs."""
     rows = []
@@ -281,7 +317,9 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if p != "root")
-        if err["type"] == "extra_forbidden":
+        if not loc:  # a rule across settings names its keys itself
+            lines.append(err["msg"].removeprefix("Value error, ").rstrip(".") + ".")
+        elif err["type"] == "extra_forbidden":
             parent_model: Any = Config
             *parents, last = [str(p) for p in err["loc"]]
             for part in parents:

@@ -2,30 +2,54 @@
 
 One thread schedules: it starts every step whose upstream is done, evaluates conditions,
 checks the cache, submits attempts, and commits each result fenced by the step's attempt
-and the run's claim. Workers only compute and store bytes. So a runner killed at any point
-can be resumed: finished steps stay finished (never recomputed), running ones are retried.
+and the run's claim. A heartbeat thread keeps the claim alive. Workers only compute and
+store bytes. So a runner killed at any point can be resumed: finished steps stay finished
+(never recomputed), running ones are retried. What to do is decided in ``_decisions.py``;
+this module does it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import ConflictError, StaleAttemptError, StoreError, now_ms, pause_point
+from ..core import (
+    ConfigError,
+    ConflictError,
+    ConveyorError,
+    StaleAttemptError,
+    StoreError,
+    now_ms,
+    pause_point,
+)
+from ..core._config import lease_problem
+from . import _decisions as decide
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
 from ._graph import Graph, StepOutput
-from ._runstate import TERMINAL, RunResult, Slot, owner_is_dead, runner_id
-from ._worker import InputRef, Outcome, Task, Workdir, load_input
+from ._runstate import (
+    OUTPUT,
+    TERMINAL,
+    Heartbeat,
+    Outputs,
+    RunResult,
+    Slot,
+    owner_is_dead,
+    runner_id,
+    slots_for,
+)
+from ._worker import InputRef, Outcome, Task
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
     from ._pipeline import Pipeline
 
-OUTPUT = "output"
+log = logging.getLogger(__name__)
 
 
 class Runner:
@@ -38,7 +62,8 @@ class Runner:
         mode: ``'thread'`` or ``'process'``: the default of the executor the runner makes,
             for steps that don't choose.
         on_change: Called with ``(step name, status)`` as steps change (for live views).
-        lease: Seconds a claim lasts without a heartbeat (default from the project config).
+        lease: Seconds a claim lasts without a heartbeat (default from the project config);
+            at least 3 times the store's busy timeout.
     """
 
     def __init__(
@@ -60,14 +85,16 @@ class Runner:
         self.fail_fast = fail_fast
         self.on_change = on_change or (lambda name, status: None)
         self.lease = lease if lease is not None else ws.config.pipelines.lease
+        problem = lease_problem(self.lease, ws.config.store.busy_timeout)
+        if problem:
+            raise ConfigError(f"{problem}.", hint="See the configuration reference in the README.")
         self.owner = runner_id()
         self._own_executor = executor is None
         self.executor = executor or make_executor(
             ws.config.executor, store=ws.artifacts, project_root=str(ws.config.root), mode=mode
         )
         self.slots: dict[str, Slot] = {}
-        self.values: dict[str, Any] = {}
-        self.outputs: dict[str, InputRef | list[InputRef]] = {}
+        self.outputs = Outputs(self.store, ws.artifacts, self.slots)
         self.code_hashes: dict[str, str] = {}
         self.run_attempt = 0
         self.graph: Graph | None = None
@@ -77,7 +104,7 @@ class Runner:
         self.downstream: dict[str, set[str]] = {}
         self.running: dict[Future[Outcome], Slot] = {}
         self.failed_any = False
-        self.workdir = Workdir()  # where outputs loaded by the runner live (Path outputs)
+        self.heartbeat: Heartbeat | None = None
 
     # -- entry points -----------------------------------------------------------------
 
@@ -94,81 +121,98 @@ class Runner:
         values = self.pipeline.resolve_params(configured)  # conveyor.toml, type-checked
         values = self.pipeline.resolve_params({**values, **(params or {})}, from_text=from_text)
         self.graph = self.pipeline.build(values)
-        run = st.create_run(
+        run = st.start_run(
             self.store,
             self.pipeline.name,
+            self.owner,
+            lease=self.lease,
             params=values,
             tags=tags,
-            status="queued",
             idempotency_key=idempotency_key,
             code_version=code_version(self.ws.config.root),
             environment=environment(),
         )
-        run = st.acquire_run(self.store, run.id, self.owner, lease=self.lease)
+        if run.lease_owner != self.owner:  # the key's run exists: resume it if nobody holds it
+            run = st.acquire_run(self.store, run.id, self.owner, lease=self.lease)
         return self._drive(run)
 
     def resume(self, run_id: int, *, force: bool = False) -> RunResult:
-        """Continue a run whose runner died: finished steps are kept, the rest run."""
-        run = st.get_run(self.store, run_id)
-        if run.pipeline != self.pipeline.name:
+        """Continue a run whose runner died: finished steps are kept, the rest run.
+
+        The old runner is taken over at once if its process is gone from this machine (or
+        with ``force``), after its lease otherwise. Of several resumers, one acquires the
+        run; the others raise :class:`ConflictError` and change nothing.
+        """
+        seen = st.get_run(self.store, run_id)
+        if seen.pipeline != self.pipeline.name:
             raise ConflictError(
-                f"Run {run_id} is of pipeline {run.pipeline!r}, not {self.pipeline.name!r}."
+                f"Run {run_id} is of pipeline {seen.pipeline!r}, not {self.pipeline.name!r}."
             )
-        take_over = force or (run.status == "running" and owner_is_dead(run.lease_owner))
+        self.graph = self.pipeline.build(seen.params)  # before acquiring: it may raise
+        plan = decide.plan_acquisition(
+            seen.status,
+            seen.lease_owner,
+            seen.attempt,
+            seen.lease_expires_at,
+            now_ms=now_ms(),
+            force=force,
+            holder_dead=seen.status == "running" and owner_is_dead(seen.lease_owner),
+            lease=self.lease,
+        )
+        time.sleep(plan.wait)
+        # Fault tests line resumers up here: each has decided from its read, none acquired.
+        pause_point("runner.before_acquire")
         try:
             run = st.acquire_run(
-                self.store, run_id, self.owner, lease=self.lease, take_over=take_over
+                self.store,
+                run_id,
+                self.owner,
+                lease=self.lease,
+                take_over_from=plan.take_over_from,
             )
-        except ConflictError:
-            # A live lease: its holder may be stuck (stopped, partitioned). Wait it out once;
-            # a holder that is really alive renews it, and we give up with the --force hint.
-            current = st.get_run(self.store, run_id)
-            if current.status != "running" or current.lease_expires_at is None:
-                raise
-            wait_s = (current.lease_expires_at - now_ms()) / 1000 + 0.2
-            time.sleep(max(0.0, min(wait_s, self.lease + 1)))
-            run = st.acquire_run(self.store, run_id, self.owner, lease=self.lease)
-        self.graph = self.pipeline.build(run.params)
-        st.reset_steps(self.store, run_id)  # what failed before gets a fresh set of attempts
-        return self._drive(run)
+        except ConflictError as exc:
+            now = (getattr(exc, "lease_owner", None), getattr(exc, "attempt", seen.attempt))
+            if getattr(exc, "status", None) == "running" and decide.lost_to_another(
+                (seen.lease_owner, seen.attempt), now
+            ):
+                raise ConflictError(
+                    f"Run {run_id} was taken over by {now[0]} (attempt {now[1]}) while this "
+                    "runner was resuming it; it runs there.",
+                    run_id=run_id,
+                ) from None
+            raise
+        return self._drive(run, resumed=True)
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _drive(self, run: st.RunRecord) -> RunResult:
+    def _drive(self, run: st.RunRecord, *, resumed: bool = False) -> RunResult:
         assert self.graph is not None
         self.run = run
         self.run_attempt = run.attempt
-        order = self.graph.order()
-        existing = st.add_step_runs(self.store, run.id, order)
-        records = {r.name: r for r in existing}
-        for name in order:
-            record = records[name]
-            self.slots[name] = Slot(
-                name=name, node=self.graph.nodes[name], record=record, base_attempt=record.attempt
-            )
-        for record in existing:
-            # Fan-out items from an earlier attempt of this run: kept, and matched to their
-            # items again when the parent re-expands (items are recomputed, not stored).
-            parent = record.name.split("[", 1)[0]
-            if "[" in record.name and parent in self.slots:
-                index = int(record.name.split("[", 1)[1].rstrip("]"))
-                self.slots[record.name] = Slot(
-                    name=record.name,
-                    node=self.slots[parent].node,
-                    record=record,
-                    item_index=index,
-                    parent=parent,
-                    base_attempt=record.attempt,
-                )
-        for slot in list(self.slots.values()):
-            if slot.status == "succeeded":
-                self._load_outputs(slot)
-        self.downstream = self.graph.downstream()
-        self.candidates = {n for n, s in self.slots.items() if s.status not in TERMINAL}
-        error: str | None = None
+        # From here on the claim is renewed by a thread of its own; writes are all fenced.
+        self.heartbeat = Heartbeat(self.store, run.id, self.owner, run.attempt, self.lease)
+        self.heartbeat.start()
         try:
+            if resumed:
+                # Failed steps get a fresh set of attempts; steps left running belong to the
+                # runner we replaced (we have started none yet) and run again under us.
+                st.reset_steps(self.store, run.id, run_attempt=run.attempt)
+            self._load_slots(run)
             self._loop()
+            self.heartbeat.stop()
+            statuses = {n: s.status for n, s in self.slots.items()}
+            errors = {n: s.record.error for n, s in self.slots.items() if s.record.error}
+            status, error = decide.run_outcome(statuses, errors)
+            final = st.transition_run(
+                self.store,
+                run.id,
+                status,
+                expected=["running"],
+                attempt=self.run_attempt,
+                error=error,
+            )
         except StaleAttemptError:
+            # Another runner holds the run now: write nothing more, leave it to them.
             raise ConflictError(
                 f"Run {run.id} was taken over by another runner; this one stopped.",
                 run_id=run.id,
@@ -176,41 +220,59 @@ class Runner:
         except StoreError as exc:  # the store went away mid-run: the run stays resumable
             exc.hint = f"When the store is back, resume with: conveyor runs resume {run.id}"
             raise
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            # Interrupted, or a bug: fail the run rather than leave it running with nobody
+            # behind it until its lease runs out.
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            self._give_up("interrupted" if interrupted else f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.heartbeat.stop()
+            self._abandon_attempts()
+        return RunResult(final, statuses, errors, dict(self.outputs.values), self.outputs.value)
+
+    def _give_up(self, error: str) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        try:
             st.transition_run(
                 self.store,
-                run.id,
+                self.run.id,
                 "failed",
                 expected=["running"],
                 attempt=self.run_attempt,
-                error="interrupted",
+                error=error,
             )
-            raise
-        finally:
-            if self._own_executor:
-                self.executor.shutdown()
-        statuses = {n: s.status for n, s in self.slots.items()}
-        errors = {n: s.record.error for n, s in self.slots.items() if s.record.error}
-        failed = [n for n, s in statuses.items() if s in ("failed", "upstream_failed", "cancelled")]
-        if failed:
-            first = next((n for n in failed if statuses[n] == "failed"), failed[0])
-            error = f"step {first!r} {statuses[first]}: {errors.get(first, '')}".strip().rstrip(":")
-        final = st.transition_run(
-            self.store,
-            run.id,
-            "failed" if failed else "succeeded",
-            expected=["running"],
-            attempt=self.run_attempt,
-            error=error,
-        )
-        return RunResult(final, statuses, errors, dict(self.values), self._load_value)
+        except ConveyorError as exc:  # taken over meanwhile, or the store is away
+            log.warning("Could not mark run %s failed: %s", self.run.id, exc)
+
+    def _abandon_attempts(self) -> None:
+        """Stop what still runs (nothing, after a normal end) and the executor we made."""
+        for future in list(self.running):
+            self.executor.cancel(future)
+        self.running.clear()
+        if self._own_executor:
+            self.executor.shutdown()
+
+    def _load_slots(self, run: st.RunRecord) -> None:
+        assert self.graph is not None
+        existing = st.add_step_runs(self.store, run.id, self.graph.order())
+        self.slots.update(slots_for(self.graph, existing))
+        for slot in list(self.slots.values()):
+            if slot.status == "succeeded":
+                self.outputs.load(slot)
+        self.downstream = self.graph.downstream()
+        self.candidates = {n for n, s in self.slots.items() if s.status not in TERMINAL}
 
     def _loop(self) -> None:
-        last_beat = time.monotonic()
+        assert self.heartbeat is not None
+        lost = self.heartbeat.lost
         while True:
+            if lost.done():
+                raise lost.result()
             progressed = self._schedule()
             if not self.running and not self.candidates and not self.retry_at:
-                stuck = [n for n, s in self.slots.items() if s.status not in TERMINAL]
+                stuck = decide.unfinished({n: s.status for n, s in self.slots.items()})
                 if not stuck:
                     return
                 if not progressed:
@@ -220,21 +282,17 @@ class Runner:
                     if not self._schedule() and not self.running:
                         raise RuntimeError(f"scheduler stalled with unfinished steps {stuck[:5]}")
                 continue
-            now = time.monotonic()
-            waits = [self.lease / 3 - (now - last_beat)]
-            waits += [t - now for t in self.retry_at.values()]
-            waits += [s.deadline - now for s in self.running.values() if s.deadline is not None]
-            timeout = max(0.0, min(waits))
-            if self.running and not progressed:
-                done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+            if not progressed:
+                now = time.monotonic()
+                deadlines = [s.deadline for s in self.running.values() if s.deadline is not None]
+                timeout = decide.next_wakeup(now, [*self.retry_at.values(), *deadlines])
+                # The heartbeat's verdict wakes us too: a runner that lost its run stops now.
+                waits: list[Future[Any]] = [*self.running, lost]
+                done, _ = wait(waits, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._finish(self.running.pop(future), future.result())
-            elif not self.running and not progressed:
-                time.sleep(min(timeout, 0.5))
+                    if future is not lost:
+                        self._finish(self.running.pop(future), future.result())
             self._expire_timeouts()
-            if time.monotonic() - last_beat >= self.lease / 3:
-                self._heartbeat()
-                last_beat = time.monotonic()
 
     def _changed(self, slot: Slot) -> None:
         """Requeue what may have become ready because ``slot`` changed state."""
@@ -261,20 +319,23 @@ class Runner:
         ready: list[Slot] = []
         while self.candidates:
             slot = self.slots[self.candidates.pop()]
-            if slot.children and slot.status == "running":
+            if slot.expanded and slot.status == "running":
                 progressed |= self._gather(slot)
                 continue
-            startable = slot.status == "pending" or (slot.status == "running" and not slot.children)
-            if not startable or slot.future is not None or slot.name in self.retry_at:
+            # Only pending steps start: a running one is ours (resume reset the others).
+            if slot.status != "pending" or slot.future is not None or slot.name in self.retry_at:
                 continue
-            if slot.parent is not None and not self.slots[slot.parent].children:
+            if slot.parent is not None and not self.slots[slot.parent].expanded:
                 continue  # a fan-out item waits for its parent to (re-)expand
             verdict = self._readiness(slot)
             if verdict == "wait":
                 continue
             progressed = True
-            if verdict in ("skipped", "upstream_failed", "cancelled"):
-                self._mark(slot, verdict, self._reason(slot, verdict))
+            if verdict != "go":
+                upstream = {u: self.slots[u].status for u in slot.node.upstream}
+                when = slot.node.when
+                condition = (repr(when.ref), when.negate) if when is not None else None
+                self._mark(slot, verdict, decide.skip_reason(verdict, upstream, condition))
             elif slot.parent is None and slot.node.map_over is not None:
                 self._expand(slot)
             else:
@@ -282,98 +343,29 @@ class Runner:
         self._submit_all(ready)
         return progressed
 
-    def _readiness(self, slot: Slot) -> str:
+    def _readiness(self, slot: Slot) -> decide.Verdict:
         if slot.parent is not None:
             return "go"
-        ups = [self.slots[u] for u in slot.node.upstream]
-        if any(u.status in ("failed", "upstream_failed") for u in ups):
-            return "upstream_failed"
-        if self.fail_fast and self.failed_any:
-            return "cancelled"
-        if any(u.status == "cancelled" for u in ups):
-            return "cancelled"
-        if not all(u.status in TERMINAL for u in ups):
-            return "wait"
-        if any(u.status == "skipped" for u in ups):
-            return "skipped"
-        if slot.node.when is not None:
-            value = self._resolve(slot.node.when.ref)
-            if bool(value) == slot.node.when.negate:
+        upstream = {u: self.slots[u].status for u in slot.node.upstream}
+        verdict = decide.readiness(upstream, fail_fast_tripped=self.fail_fast and self.failed_any)
+        when = slot.node.when
+        if verdict == "go" and when is not None:
+            if not decide.condition_holds(self.outputs.resolve(when.ref), negate=when.negate):
                 return "skipped"
-        return "go"
-
-    def _reason(self, slot: Slot, verdict: str) -> str:
-        """Why a step did not run, naming the upstream step that decided it."""
-        causes, word = {
-            "skipped": ({"skipped"}, "was skipped"),
-            "upstream_failed": ({"failed", "upstream_failed"}, "failed"),
-            "cancelled": ({"cancelled"}, "was cancelled"),
-        }[verdict]
-        culprits = [u for u in sorted(slot.node.upstream) if self.slots[u].status in causes]
-        if culprits:
-            return f"upstream step {culprits[0]!r} {word}"
-        if verdict == "skipped" and slot.node.when is not None:
-            when = slot.node.when
-            return f"condition {'~' if when.negate else ''}{when.ref!r} was false"
-        return "cancelled by fail_fast after a failure"
-
-    # -- values and inputs ------------------------------------------------------------
-
-    def _load_outputs(self, slot: Slot) -> None:
-        edges = [e for e in st.step_lineage(self.store, slot.record.id) if e.direction == "out"]
-        refs = {e.name: self._input_ref(e.artifact_id) for e in edges}
-        if slot.node.map_over is not None and slot.parent is None:
-            self.outputs[slot.name] = [refs[k] for k in sorted(refs, key=int)]
-        elif OUTPUT in refs:
-            self.outputs[slot.name] = refs[OUTPUT]
-
-    def _input_ref(self, artifact_id: int) -> InputRef:
-        record = st.get_artifact(self.store, artifact_id)
-        return InputRef(
-            artifact_id=record.id,
-            digest=record.digest,
-            kind=record.kind,
-            materializer=str(record.meta.get("materializer", "bytes")),
-        )
-
-    def _load_value(self, name: str) -> Any:
-        if name in self.values:
-            return self.values[name]
-        ref = self.outputs.get(name)
-        if ref is None:
-            raise KeyError(f"Step {name!r} has no output (status {self.slots[name].status}).")
-        if isinstance(ref, list):
-            value: Any = [self._load_ref(r) for r in ref]
-        else:
-            value = self._load_ref(ref)
-        self.values[name] = value
-        return value
-
-    def _load_ref(self, ref: InputRef) -> Any:
-        return load_input(self.ws.artifacts, ref, self.workdir)
-
-    def _resolve(self, ref: StepOutput) -> Any:
-        value = self._load_value(ref.node)
-        for part in ref.path:
-            if isinstance(value, dict | list | tuple):
-                value = value[part]  # type: ignore[index]
-            else:
-                value = getattr(value, str(part))
-        return value
+        return verdict
 
     # -- fan-out ----------------------------------------------------------------------
 
     def _expand(self, slot: Slot) -> None:
         assert slot.node.map_over is not None
         arg, items = slot.node.map_over
-        values = self._resolve(items) if isinstance(items, StepOutput) else items
+        values = self.outputs.resolve(items) if isinstance(items, StepOutput) else items
         values = list(values)
         started = st.start_attempt(
             self.store,
             slot.record.id,
             self.owner,
             lease=self.lease,
-            take_over=True,
             run_attempt=self.run_attempt,
         )
         slot.record = started
@@ -392,28 +384,24 @@ class Runner:
             else:
                 self.slots[name].item = values[i]
             if self.slots[name].status == "succeeded":
-                self._load_outputs(self.slots[name])
+                self.outputs.load(self.slots[name])
         slot.children = names
+        slot.expanded = True
         self.candidates |= {n for n in names if self.slots[n].status != "succeeded"}
         self.candidates.add(slot.name)
         self.on_change(slot.name, "running")
 
     def _gather(self, slot: Slot) -> bool:
         children = [self.slots[c] for c in slot.children]
-        if not all(c.status in TERMINAL for c in children):
+        status, error = decide.gather([(c.name, c.status, c.record.error) for c in children])
+        if status == "wait":
             return False
-        failed = [c for c in children if c.status != "succeeded"]
-        if failed:
-            self._commit_failure(
-                slot,
-                f"{len(failed)} of {len(children)} items failed; "
-                f"first: {failed[0].name}: {failed[0].record.error}",
-                final=True,
-            )
+        if status == "failed":
+            self._commit_failure(slot, error or "failed", final=True)
             return True
         outputs = {}
         for i, c in enumerate(children):
-            ref = self.outputs[c.name]
+            ref = self.outputs.refs[c.name]
             assert isinstance(ref, InputRef)
             outputs[str(i)] = ref.artifact_id
         record, _ = st.commit_step(
@@ -424,55 +412,14 @@ class Runner:
             run_attempt=self.run_attempt,
         )
         slot.record = record
-        self.outputs[slot.name] = [self.outputs[c.name] for c in children]  # type: ignore[misc]
-        if all(c.name in self.values for c in children):
-            self.values[slot.name] = [self.values[c.name] for c in children]
+        self.outputs.refs[slot.name] = [self.outputs.refs[c.name] for c in children]  # type: ignore[misc]
+        if all(c.name in self.outputs.values for c in children):
+            self.outputs.values[slot.name] = [self.outputs.values[c.name] for c in children]
         self.on_change(slot.name, "succeeded")
         self._changed(slot)
         return True
 
     # -- attempts ---------------------------------------------------------------------
-
-    def _task_inputs(
-        self, slot: Slot
-    ) -> tuple[
-        dict[str, Any], dict[str, InputRef | list[InputRef]], dict[str, Any], dict[str, Any]
-    ]:
-        """(constants, artifact inputs, in-memory values, cache-key inputs)."""
-        node = slot.node
-        constants = dict(node.constants)
-        inputs: dict[str, InputRef | list[InputRef]] = {}
-        values: dict[str, Any] = {}
-        key_inputs: dict[str, Any] = {}
-        for arg, ref in node.refs.items():
-            source = self.outputs.get(ref.node)
-            if source is None:
-                raise ConflictError(
-                    f"Step {slot.name!r} needs the output of {ref.node!r}, which has none."
-                )
-            digests = [r.digest for r in source] if isinstance(source, list) else source.digest
-            key_inputs[arg] = {"digest": digests, "path": list(ref.path)}
-            if ref.path:
-                values[arg] = self._resolve(ref)
-            else:
-                inputs[arg] = source
-                if ref.node in self.values:
-                    values[arg] = self.values[ref.node]
-        if slot.parent is not None and node.map_over is not None:
-            arg, items = node.map_over
-            values[arg] = slot.item
-            if isinstance(items, StepOutput):
-                source = self.outputs[items.node]
-                digests = [r.digest for r in source] if isinstance(source, list) else source.digest
-                key_inputs[arg] = {
-                    "digest": digests,
-                    "path": list(items.path),
-                    "index": slot.item_index,
-                }
-            else:
-                constants_key = {"item": slot.item}
-                key_inputs[arg] = constants_key
-        return constants, inputs, values, key_inputs
 
     def _submit_all(self, slots: list[Slot]) -> None:
         """Start every ready step: one cache query and one start transaction for the lot."""
@@ -490,9 +437,13 @@ class Runner:
             hit = hits.get(slot.key or "") if slot in cacheable else None
             if hit is not None:
                 slot.record = st.record_cache_hit(
-                    self.store, slot.record.id, hit, inputs=slot.inputs
+                    self.store,
+                    slot.record.id,
+                    hit,
+                    inputs=slot.inputs,
+                    run_attempt=self.run_attempt,
                 )
-                self._load_outputs(slot)
+                self.outputs.load(slot)
                 self.on_change(slot.name, "cached")
                 self._changed(slot)
             else:
@@ -502,7 +453,6 @@ class Runner:
             [s.record.id for s in to_start],
             self.owner,
             lease=self.lease,
-            take_over=True,  # a step left running by a dead runner of this run
             run_attempt=self.run_attempt,
         )
         for slot, record in zip(to_start, started, strict=True):
@@ -525,7 +475,7 @@ class Runner:
     def _prepare(self, slot: Slot) -> Task:
         """Resolve a step's inputs and cache key; the task it will run if not cached."""
         step = slot.node.step
-        constants, inputs, values, key_inputs = self._task_inputs(slot)
+        constants, inputs, values, key_inputs = self.outputs.task_inputs(slot)
         if step.name not in self.code_hashes:
             self.code_hashes[step.name] = code_hash(step)
         slot.key = cache_key(step, self.code_hashes[step.name], key_inputs, constants)
@@ -572,11 +522,11 @@ class Runner:
             )
             slot.record = record
             out = outcome.output
-            self.outputs[slot.name] = InputRef(
+            self.outputs.refs[slot.name] = InputRef(
                 ids[OUTPUT], out.digest, out.kind, str(out.meta.get("materializer"))
             )
             if outcome.has_value:
-                self.values[slot.name] = outcome.value
+                self.outputs.values[slot.name] = outcome.value
             self.on_change(slot.name, "succeeded")
             self._changed(slot)
             return
@@ -589,7 +539,9 @@ class Runner:
         self, slot: Slot, error: str, *, logs: str | None = None, final: bool = False
     ) -> None:
         options = slot.node.step.options
-        will_retry = not final and slot.record.attempt - slot.base_attempt < options.retries + 1
+        will_retry = decide.will_retry(
+            slot.record.attempt, slot.base_attempt, options.retries, final=final
+        )
         slot.record = st.fail_attempt(
             self.store,
             slot.record.id,
@@ -609,9 +561,7 @@ class Runner:
     def _expire_timeouts(self) -> None:
         now = time.monotonic()
         late = [
-            (f, slot)
-            for f, slot in self.running.items()
-            if slot.deadline is not None and now >= slot.deadline + 0.5
+            (f, slot) for f, slot in self.running.items() if decide.timed_out(slot.deadline, now)
         ]
         for future, slot in late:
             # A thread cannot be killed: abandon it; fencing rejects anything it does later.
@@ -622,14 +572,18 @@ class Runner:
             timeout = slot.node.step.options.timeout
             self._commit_failure(slot, f"StepTimeoutError: timed out after {timeout:g}s")
 
-    def _heartbeat(self) -> None:
-        st.renew_run_lease(self.store, self.run.id, self.owner, self.run_attempt, lease=self.lease)
-        for slot in self.slots.values():
-            if slot.status == "running" and (slot.future is not None or slot.children):
-                st.heartbeat(self.store, slot.record.id, slot.record.attempt, lease=self.lease)
-
     def _mark(self, slot: Slot, status: str, reason: str) -> None:
-        st.mark_steps(self.store, self.run.id, [slot.name], status, reason=reason)
-        slot.record = st.get_step_run(self.store, slot.record.id)
+        marked = st.mark_steps(
+            self.store,
+            self.run.id,
+            [slot.name],
+            status,
+            reason=reason,
+            run_attempt=self.run_attempt,
+        )
+        if marked == 1:
+            slot.record = dataclasses.replace(slot.record, status=status, error=reason or None)
+        else:  # not pending after all: see what it is
+            slot.record = st.get_step_run(self.store, slot.record.id)
         self.on_change(slot.name, status)
         self._changed(slot)

@@ -66,6 +66,7 @@ from ._runs import get_run as get_run
 from ._runs import list_runs as list_runs
 from ._runs import log_params as log_params
 from ._runs import renew_run_lease as renew_run_lease
+from ._runs import start_run as start_run
 from ._runs import transition_run as transition_run
 from ._step_metrics import log_step_metrics as log_step_metrics
 from ._step_metrics import log_step_params as log_step_params
@@ -170,6 +171,7 @@ __all__ = [
     "set_claim_status",
     "start_attempt",
     "start_attempts",
+    "start_run",
     "step_attempts",
     "step_lineage",
     "step_metrics",

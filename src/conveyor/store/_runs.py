@@ -7,7 +7,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, update
 
 from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
@@ -202,12 +202,30 @@ def claim_runs(
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
     SQLite: the write lock (``BEGIN IMMEDIATE``) makes one claimer at a time. Each claim bumps
     the run's ``attempt``, the fencing token for later writes. A run whose lease expired
-    is claimable again.
+    is claimable again. A retry after a lost commit acknowledgement returns the batch the
+    first try claimed (same owner, same lease end) rather than claiming a second one.
     """
     c = t.runs.c
+    first_now: list[int] = []
 
     def tx(conn: Connection) -> list[RunRecord]:
         now = now_ms()
+        if first_now:  # a retry: the first try may have committed without us hearing back
+            expires = first_now[0] + int(lease * 1000)
+            mine = conn.execute(
+                select(t.runs)
+                .where(
+                    c.project_id == store.project_id,
+                    c.status == "queued",
+                    c.lease_owner == owner,
+                    c.lease_expires_at == expires,
+                )
+                .order_by(c.id)
+            ).all()
+            if mine:
+                return [RunRecord.from_row(r) for r in mine]
+        else:
+            first_now.append(now)
         pick = (
             select(c.id)
             .where(
@@ -228,7 +246,7 @@ def claim_runs(
             .where(c.id.in_(ids))
             .values(
                 lease_owner=owner,
-                lease_expires_at=now + int(lease * 1000),
+                lease_expires_at=first_now[0] + int(lease * 1000),
                 attempt=c.attempt + 1,
             )
             .returning(*t.runs.c)
@@ -238,34 +256,137 @@ def claim_runs(
     return store.transact(tx, what="run claim")
 
 
-def acquire_run(
-    store: Store, run_id: int, owner: str, *, lease: float = 30.0, take_over: bool = False
+def start_run(
+    store: Store,
+    pipeline: str,
+    owner: str,
+    *,
+    lease: float = 60.0,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    code_version: Mapping[str, Any] | None = None,
+    environment: Mapping[str, Any] | None = None,
 ) -> RunRecord:
-    """Become the runner of a run: from ``queued`` or ``failed``, or from ``running`` when its
-    lease expired (or ``take_over``, when the caller knows the holder is dead).
+    """Create a run already ``running`` under ``owner`` (attempt 1), in one transaction.
 
-    Bumps the run's ``attempt`` (the fencing token) and emits ``io.conveyor.run.started``.
+    So no other runner can slip in between creating a run and acquiring it. A retry after a
+    lost commit acknowledgement finds the run it created (same owner, attempt 1, creation
+    time) instead of creating a second one. With ``idempotency_key``, a key that exists
+    returns that run as it is: the caller sees from ``lease_owner`` that it is not its own.
+    """
+    now = now_ms()
+    values = dict(
+        project_id=store.project_id,
+        pipeline=pipeline,
+        status="running",
+        idempotency_key=idempotency_key,
+        params=dict(params or {}),
+        tags=dict(tags or {}),
+        code_version=dict(code_version or {}),
+        environment=dict(environment or {}),
+        lease_owner=owner,
+        lease_expires_at=now + int(lease * 1000),
+        attempt=1,
+        created_at=now,
+        started_at=now,
+    )
+    c = t.runs.c
+    tries = 0
+
+    def tx(conn: Connection) -> RunRecord:
+        nonlocal tries
+        tries += 1
+        if tries > 1:  # the first try may have committed without us hearing back
+            mine = conn.execute(
+                select(t.runs).where(
+                    c.project_id == store.project_id,
+                    c.lease_owner == owner,
+                    c.attempt == 1,
+                    c.created_at == now,
+                )
+            ).first()
+            if mine is not None:
+                return RunRecord.from_row(mine)
+        row = conn.execute(
+            _insert_run(conn.dialect.name, idempotency_key is not None), values
+        ).first()
+        if row is None:  # the key exists: return that run, whoever holds it
+            existing = conn.execute(
+                select(t.runs).where(
+                    c.project_id == store.project_id, c.idempotency_key == idempotency_key
+                )
+            ).one()
+            return RunRecord.from_row(existing)
+        run = RunRecord.from_row(row)
+        if run.params:
+            conn.execute(
+                _INSERT_PARAMS,
+                [{"run_id": run.id, "key": k, "value": v} for k, v in run.params.items()],
+            )
+        append_event(
+            conn,
+            store,
+            "io.conveyor.run.started",
+            subject=f"runs/{run.id}",
+            data={"run_id": run.id, "pipeline": pipeline, "attempt": 1},
+        )
+        return run
+
+    return store.transact(tx, what="run start")
+
+
+def acquire_run(
+    store: Store,
+    run_id: int,
+    owner: str,
+    *,
+    lease: float = 60.0,
+    take_over_from: tuple[str | None, int] | None = None,
+) -> RunRecord:
+    """Become the runner of a run: from ``queued`` or ``failed``, from ``running`` when its
+    lease expired, or, with ``take_over_from=(owner, attempt)``, from that holder only,
+    whatever its lease (the caller judged it dead).
+
+    Every path is a compare-and-set on the run's ``attempt`` (RELIABILITY rule 6): of two
+    runners taking over the same holder, exactly one wins. The winner's ``attempt`` goes up
+    by one (the fencing token) and ``io.conveyor.run.started`` is emitted with it. A retry
+    after a lost commit acknowledgement recognises its own acquisition and returns it.
 
     Raises:
-        ConflictError: the run finished, or another runner holds a live lease on it.
+        ConflictError: the run finished, another runner holds it (``lease_owner`` and
+            ``attempt`` say who), or the holder is not the one in ``take_over_from``.
     """
     c = t.runs.c
+    here = [c.id == run_id, c.project_id == store.project_id]
+    # The attempt we mean to replace, fixed on the first try: a retry must not re-read it,
+    # or it would take our own acquisition for someone else's and acquire twice.
+    expected: list[int] = [] if take_over_from is None else [take_over_from[1]]
 
     def tx(conn: Connection) -> RunRecord:
         now = now_ms()
-        runnable: list[ColumnElement[bool]] = [c.status.in_(["queued", "failed"])]
-        if take_over:
-            runnable.append(c.status == "running")
+        if not expected:
+            seen = conn.execute(select(c.attempt).where(*here)).scalar()
+            if seen is None:
+                raise _no_run(store, run_id)
+            expected.append(int(seen))
+        if take_over_from is not None:
+            holder = take_over_from[0]
+            runnable: ColumnElement[bool] = and_(
+                c.status == "running",
+                c.lease_owner.is_(None) if holder is None else c.lease_owner == holder,
+            )
         else:
-            runnable.append(
+            runnable = or_(
+                c.status.in_(["queued", "failed"]),
                 and_(
                     c.status == "running",
                     or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
-                )
+                ),
             )
         row = conn.execute(
             update(t.runs)
-            .where(c.id == run_id, c.project_id == store.project_id, or_(*runnable))
+            .where(*here, c.attempt == expected[0], runnable)
             .values(
                 status="running",
                 lease_owner=owner,
@@ -278,31 +399,17 @@ def acquire_run(
             .returning(*t.runs.c)
         ).first()
         if row is None:
-            current = conn.execute(
-                select(c.status, c.lease_owner, c.lease_expires_at).where(
-                    c.id == run_id, c.project_id == store.project_id
-                )
-            ).first()
+            current = conn.execute(select(t.runs).where(*here)).first()
             if current is None:
-                raise NotFoundError(
-                    f"No run {run_id} in project {store.project!r}.",
-                    hint="List runs with: conveyor runs list",
-                    run_id=run_id,
-                )
-            if current.status == "running":
-                wait = max(0, (current.lease_expires_at or 0) - now) / 1000
-                raise ConflictError(
-                    f"Run {run_id} is running under {current.lease_owner} (lease ends in "
-                    f"{wait:.0f}s).",
-                    hint=f"If that process is gone, wait for the lease or resume with: "
-                    f"conveyor runs resume {run_id} --force",
-                    run_id=run_id,
-                )
-            raise ConflictError(
-                f"Run {run_id} is {current.status}; only queued, failed or interrupted runs "
-                "can be resumed.",
-                run_id=run_id,
-            )
+                raise _no_run(store, run_id)
+            run = RunRecord.from_row(current)
+            if (
+                run.status == "running"
+                and run.lease_owner == owner
+                and run.attempt == expected[0] + 1
+            ):
+                return run  # ours: the commit went through, its acknowledgement did not
+            raise _not_acquired(run, now)
         run = RunRecord.from_row(row)
         append_event(
             conn,
@@ -316,16 +423,70 @@ def acquire_run(
     return store.transact(tx, what="run acquisition")
 
 
+def _no_run(store: Store, run_id: int) -> NotFoundError:
+    return NotFoundError(
+        f"No run {run_id} in project {store.project!r}.",
+        hint="List runs with: conveyor runs list",
+        run_id=run_id,
+    )
+
+
+def _not_acquired(run: RunRecord, now: int) -> ConflictError:
+    who: dict[str, Any] = {"run_id": run.id, "lease_owner": run.lease_owner, "attempt": run.attempt}
+    if run.status == "running":
+        wait = max(0, (run.lease_expires_at or 0) - now) / 1000
+        return ConflictError(
+            f"Run {run.id} is running under {run.lease_owner} (attempt {run.attempt}, lease "
+            f"ends in {wait:.0f}s).",
+            hint=f"If that process is gone, wait for the lease or resume with: "
+            f"conveyor runs resume {run.id} --force",
+            status=run.status,
+            **who,
+        )
+    return ConflictError(
+        f"Run {run.id} is {run.status}; only queued, failed or interrupted runs can be resumed.",
+        status=run.status,
+        **who,
+    )
+
+
+_RENEW_STEPS = (
+    update(t.step_runs)
+    .where(
+        t.step_runs.c.run_id == bindparam("p_run"),
+        t.step_runs.c.status == "running",
+        t.step_runs.c.lease_owner == bindparam("p_owner"),
+    )
+    .values(lease_expires_at=bindparam("p_expires"))
+)
+
+
 def renew_run_lease(store: Store, run_id: int, owner: str, attempt: int, *, lease: float) -> None:
-    """Extend a claim; raise :class:`StaleAttemptError` if it was taken over."""
+    """Extend a claim, and the leases of the steps ``owner`` runs in it, in one transaction.
+
+    Raises:
+        StaleAttemptError: the run was taken over (its attempt or owner changed).
+    """
     c = t.runs.c
     stmt = (
         update(t.runs)
         .where(and_(c.id == run_id, c.lease_owner == owner, c.attempt == attempt))
-        .values(lease_expires_at=now_ms() + int(lease * 1000))
+        .values(lease_expires_at=bindparam("p_expires"))
     )
-    if store.transact(lambda conn: conn.execute(stmt).rowcount, what="lease renewal") != 1:
-        raise StaleAttemptError(f"Run {run_id}'s claim (attempt {attempt}) was taken over.")
+
+    def tx(conn: Connection) -> int:
+        expires = now_ms() + int(lease * 1000)
+        renewed = conn.execute(stmt, {"p_expires": expires}).rowcount
+        if renewed == 1:  # the run's row is locked by us now: the steps' renewal is fenced
+            conn.execute(_RENEW_STEPS, {"p_run": run_id, "p_owner": owner, "p_expires": expires})
+        return int(renewed)
+
+    if store.transact(tx, what="lease renewal") != 1:
+        raise StaleAttemptError(
+            f"Run {run_id}'s claim (attempt {attempt}) was taken over.",
+            run_id=run_id,
+            attempt=attempt,
+        )
 
 
 def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:

@@ -40,9 +40,18 @@ _FINISH_ATTEMPT = (
 )
 
 
-def _run_is_at_param() -> ColumnElement[bool]:
+def _run_is_at_param(run_id: Any = None) -> ColumnElement[bool]:
+    """The run fence: the run's claim is still at ``:p_run_attempt``.
+
+    ``FOR UPDATE`` (rendered on PostgreSQL only; SQLite's ``BEGIN IMMEDIATE`` already holds
+    the write lock) locks the run's row until commit, so a takeover waits for this write
+    and this write waits for a takeover, then re-checks the attempt on the row as the
+    takeover left it. A plain subquery would read a snapshot and let both through.
+    """
     r = t.runs.c
-    return select(r.id).where(r.id == c.run_id, r.attempt == bindparam("p_run_attempt")).exists()
+    run = c.run_id if run_id is None else run_id
+    attempt_is = r.attempt == bindparam("p_run_attempt")
+    return select(r.id).where(r.id == run, attempt_is).with_for_update().exists()
 
 
 @functools.cache
@@ -144,7 +153,9 @@ def start_attempt(
 
     A ``pending`` or ``failed`` step starts at once. A ``running`` step is taken over only
     when its lease has expired, or with ``take_over=True`` (the caller knows the holder is
-    dead); the old attempt is marked ``superseded`` and can no longer commit.
+    dead); the old attempt is marked ``superseded`` and can no longer commit. A runner uses
+    neither: it starts only pending steps, and a resume supersedes the steps an earlier
+    holder of the run left running in :func:`reset_steps`, fenced by the run's attempt.
 
     Raises:
         ConflictError: the step is finished, or running under a live lease.
@@ -248,14 +259,29 @@ def _fenced(
     return StepRunRecord.from_row(row)
 
 
-def heartbeat(store: Store, step_run_id: int, attempt: int, *, lease: float = 30.0) -> None:
-    """Extend the lease of a running attempt; :class:`StaleAttemptError` if superseded."""
+def heartbeat(
+    store: Store,
+    step_run_id: int,
+    attempt: int,
+    *,
+    lease: float = 30.0,
+    run_attempt: int | None = None,
+) -> None:
+    """Extend the lease of a running attempt.
+
+    A runner renews all its steps with its run's lease (:func:`renew_run_lease`); this is
+    for one step alone. With ``run_attempt``, only while the run's claim is at it.
+
+    Raises:
+        StaleAttemptError: the attempt was superseded, or the run taken over.
+    """
     store.transact(
         lambda conn: _fenced(
             conn,
             step_run_id,
             attempt,
             {"lease_expires_at": now_ms() + int(lease * 1000)},
+            run_attempt,
             kind="heartbeat",
         ),
         what="step heartbeat",
@@ -385,33 +411,138 @@ def fail_attempt(
     return store.transact(tx, what="step failure")
 
 
+@functools.cache
+def _mark_statement(fenced: bool) -> Any:
+    # Only pending steps: a failed step keeps its failure (and its error), a running one
+    # is its runner's to finish.
+    where = [c.run_id == bindparam("p_run"), c.name.in_(bindparam("p_names", expanding=True))]
+    where.append(c.status == "pending")
+    if fenced:
+        where.append(_run_is_at_param(bindparam("p_run")))
+    values: dict[str, Any] = {
+        "status": bindparam("v_status"),
+        "error": bindparam("v_error"),
+        "finished_at": bindparam("v_now"),
+    }
+    return update(t.step_runs).where(*where).values(**values)
+
+
 def mark_steps(
-    store: Store, run_id: int, names: Collection[str], status: str, *, reason: str = ""
+    store: Store,
+    run_id: int,
+    names: Collection[str],
+    status: str,
+    *,
+    reason: str = "",
+    run_attempt: int | None = None,
 ) -> int:
-    """Set not-yet-started steps to ``skipped``, ``upstream_failed`` or ``cancelled``."""
+    """Set pending steps to ``skipped``, ``upstream_failed`` or ``cancelled``; return how many.
+
+    Steps in any other state are left alone. With ``run_attempt``, only while the run's
+    claim is at that attempt.
+
+    Raises:
+        StaleAttemptError: ``run_attempt`` is no longer the run's attempt.
+    """
     if status not in ("skipped", "upstream_failed", "cancelled"):
         raise ConflictError(
             f"mark_steps sets 'skipped', 'upstream_failed' or 'cancelled', not {status!r}."
         )
-    stmt = (
-        update(t.step_runs)
-        .where(c.run_id == run_id, c.name.in_(list(names)), c.status.in_(["pending", "failed"]))
-        .values(status=status, error=reason or None, finished_at=now_ms())
-    )
-    return int(store.transact(lambda conn: conn.execute(stmt).rowcount, what="step marking"))
+    stmt = _mark_statement(run_attempt is not None)
+    params = {
+        "p_run": run_id,
+        "p_names": list(names),
+        "p_run_attempt": run_attempt,
+        "v_status": status,
+        "v_error": reason or None,
+        "v_now": now_ms(),
+    }
+
+    def tx(conn: Connection) -> int:
+        marked = int(conn.execute(stmt, params).rowcount)
+        if marked == 0 and run_attempt is not None:
+            _check_run_attempt(conn, run_id, run_attempt)
+        return marked
+
+    return int(store.transact(tx, what="step marking"))
 
 
-def reset_steps(store: Store, run_id: int) -> list[str]:
-    """Make a run's ``failed``, ``upstream_failed`` and ``cancelled`` steps ``pending`` again,
-    for a resume to retry them. Returns their names. Attempt numbers keep counting up."""
-    where = [c.run_id == run_id, c.status.in_(["failed", "upstream_failed", "cancelled"])]
+def _check_run_attempt(conn: Connection, run_id: int, run_attempt: int) -> None:
+    """Raise :class:`StaleAttemptError` if the run's claim moved on from ``run_attempt``.
+
+    Only called after a fenced write touched nothing, to say why.
+    """
+    now_at = conn.execute(select(t.runs.c.attempt).where(t.runs.c.id == run_id)).scalar()
+    if now_at != run_attempt:
+        raise StaleAttemptError(
+            f"Run {run_id} was taken over by another runner (attempt {now_at}); attempt "
+            f"{run_attempt} may no longer change it.",
+            run_id=run_id,
+            attempt=run_attempt,
+        )
+
+
+_RESETTABLE = ("failed", "upstream_failed", "cancelled", "running")
+
+
+def reset_steps(store: Store, run_id: int, *, run_attempt: int) -> list[str]:
+    """Make a run's unfinished steps ``pending`` again for a resume; return their names.
+
+    ``failed``, ``upstream_failed`` and ``cancelled`` steps get a fresh set of attempts.
+    ``running`` steps are taken over: the caller just acquired the run at ``run_attempt``
+    and has started nothing yet, so whatever runs belongs to an earlier holder of the run;
+    their attempts become ``superseded`` and can no longer commit. Attempt numbers keep
+    counting up. Fenced: only while the run's claim is at ``run_attempt``.
+
+    Raises:
+        StaleAttemptError: another runner took the run over since.
+    """
+    fence = _run_is_at_param(run_id)
+    where = [c.run_id == run_id, c.status.in_(_RESETTABLE)]
 
     def tx(conn: Connection) -> list[str]:
-        names = list(conn.execute(select(c.name).where(*where)).scalars())
-        conn.execute(update(t.step_runs).where(*where).values(status="pending", error=None))
-        return names
+        # The fence first: it locks the run's row for the rest of the transaction.
+        if not conn.execute(select(fence), {"p_run_attempt": run_attempt}).scalar():
+            _check_run_attempt(conn, run_id, run_attempt)
+            raise NotFoundError(f"No run {run_id}.", run_id=run_id)
+        rows = conn.execute(select(c.id, c.name, c.status).where(*where)).all()
+        if not rows:
+            return []
+        now = now_ms()
+        running = [r.id for r in rows if r.status == "running"]
+        if running:
+            conn.execute(
+                update(t.step_attempts)
+                .where(_a.step_run_id.in_(running), _a.status == "running")
+                .values(status="superseded", finished_at=now)
+            )
+        conn.execute(
+            update(t.step_runs)
+            .where(c.id.in_([r.id for r in rows]))
+            .values(status="pending", error=None, lease_owner=None, lease_expires_at=None)
+        )
+        return [r.name for r in rows]
 
     return store.transact(tx, what="step reset")
+
+
+@functools.cache
+def _cache_hit_statement(fenced: bool) -> Any:
+    where = [c.id == bindparam("p_id"), c.status == "pending"]
+    if fenced:
+        where.append(_run_is_at_param())
+    return (
+        update(t.step_runs)
+        .where(*where)
+        .values(
+            status="succeeded",
+            cached_from_id=bindparam("v_source"),
+            cache_key=bindparam("v_key"),
+            started_at=bindparam("v_now"),
+            finished_at=bindparam("v_now"),
+        )
+        .returning(*t.step_runs.c)
+    )
 
 
 def record_cache_hit(
@@ -420,24 +551,31 @@ def record_cache_hit(
     source: StepRunRecord,
     *,
     inputs: Mapping[str, int] | None = None,
+    run_attempt: int | None = None,
 ) -> StepRunRecord:
-    """Complete a pending step from ``source``'s outputs without running it."""
+    """Complete a pending step from ``source``'s outputs without running it.
+
+    With ``run_attempt``, only while the run's claim is at that attempt.
+
+    Raises:
+        ConflictError: the step is not pending.
+        StaleAttemptError: ``run_attempt`` is no longer the run's attempt.
+    """
+    stmt = _cache_hit_statement(run_attempt is not None)
 
     def tx(conn: Connection) -> StepRunRecord:
-        now = now_ms()
-        row = conn.execute(
-            update(t.step_runs)
-            .where(c.id == step_run_id, c.status == "pending")
-            .values(
-                status="succeeded",
-                cached_from_id=source.id,
-                cache_key=source.cache_key,
-                started_at=now,
-                finished_at=now,
-            )
-            .returning(*t.step_runs.c)
-        ).first()
+        params = {
+            "p_id": step_run_id,
+            "p_run_attempt": run_attempt,
+            "v_source": source.id,
+            "v_key": source.cache_key,
+            "v_now": now_ms(),
+        }
+        row = conn.execute(stmt, params).first()
         if row is None:
+            current = conn.execute(select(c.run_id).where(c.id == step_run_id)).first()
+            if current is not None and run_attempt is not None:
+                _check_run_attempt(conn, current.run_id, run_attempt)
             raise ConflictError(
                 f"Step run {step_run_id} is not pending; cannot record a cache hit."
             )

@@ -33,6 +33,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         "CONVEYOR_ARTIFACTS": "memory://a",
         "CONVEYOR_EXECUTOR": "ray",
         "CONVEYOR_STORE_BUSY_TIMEOUT": "1m30s",
+        "CONVEYOR_PIPELINES_LEASE": "5m",
         "CONVEYOR_ARTIFACTS_STORAGE_OPTIONS": '{"anon": true}',
         "CONVEYOR_UNRELATED": "ignored",
     }
@@ -94,3 +95,18 @@ def test_settings_reference_covers_every_field() -> None:
     keys = {row[0] for row in settings_reference()}
     assert {"project.name", "store.url", "artifacts.url", "executor.kind"} <= keys
     assert all(row[3] for row in settings_reference()), "every setting needs a description"
+
+
+def test_defaults_give_the_lease_room_for_a_busy_store(tmp_path: Path) -> None:
+    config = Config.load(tmp_path, env={})
+    assert (config.pipelines.lease, config.store.busy_timeout) == (60.0, 10.0)
+
+
+def test_a_lease_shorter_than_three_busy_timeouts_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config.load(write(tmp_path, '[pipelines]\nlease = "20s"\n'), env={})
+    message = str(info.value)
+    assert "pipelines.lease (20s)" in message and "store.busy_timeout (10s)" in message
+    assert "at least 30s" in message and "at most 6.67s" in message
+    short = Config.load(tmp_path, env={"CONVEYOR_STORE_BUSY_TIMEOUT": "500ms"})
+    assert short.pipelines.lease == 20.0

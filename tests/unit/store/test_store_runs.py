@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from conveyor import store as st
 from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError
@@ -206,7 +210,7 @@ def test_acquire_run_hands_out_the_run_fencing_token(sqlite_store: st.Store) -> 
     with pytest.raises(ConflictError, match="running under runner-1") as info:
         st.acquire_run(sqlite_store, run.id, "runner-2", lease=60)
     assert f"conveyor runs resume {run.id} --force" in str(info.value)
-    second = st.acquire_run(sqlite_store, run.id, "runner-2", take_over=True)
+    second = st.acquire_run(sqlite_store, run.id, "runner-2", take_over_from=("runner-1", 1))
     assert (second.attempt, second.lease_owner) == (2, "runner-2")
     assert second.started_at == first.started_at  # the run started once
     with pytest.raises(StaleAttemptError):
@@ -229,8 +233,144 @@ def test_acquire_run_after_lease_expiry_and_after_failure(sqlite_store: st.Store
     assert (resumed.attempt, resumed.error, resumed.finished_at) == (3, None, None)
     st.transition_run(sqlite_store, run.id, "succeeded", expected=["running"], attempt=3)
     with pytest.raises(ConflictError, match="is succeeded"):
-        st.acquire_run(sqlite_store, run.id, "runner-4", take_over=True)
+        st.acquire_run(sqlite_store, run.id, "runner-4", take_over_from=(None, 3))
     with pytest.raises(NotFoundError, match="No run 999"):
         st.acquire_run(sqlite_store, 999, "runner")
     with st.open_store(sqlite_store.url, project="other") as other, pytest.raises(NotFoundError):
         st.acquire_run(other, run.id, "runner")
+
+
+def test_takeover_is_a_compare_and_set_on_the_holder(store: st.Store) -> None:
+    """Two takeovers of the same dead holder: exactly one wins; the other is told who."""
+    run = st.create_run(store, "train", status="queued")
+    dead = st.acquire_run(store, run.id, "dead-runner", lease=3600)
+    won = st.acquire_run(store, run.id, "resumer-1", take_over_from=("dead-runner", dead.attempt))
+    assert (won.attempt, won.lease_owner) == (2, "resumer-1")
+    with pytest.raises(ConflictError, match="running under resumer-1") as info:
+        st.acquire_run(store, run.id, "resumer-2", take_over_from=("dead-runner", dead.attempt))
+    assert (info.value.lease_owner, info.value.attempt) == ("resumer-1", 2)
+    # Same owner, other attempt: the holder judged dead is gone, this one is not it.
+    with pytest.raises(ConflictError):
+        st.acquire_run(store, run.id, "resumer-2", take_over_from=("resumer-1", 1))
+    assert st.get_run(store, run.id).lease_owner == "resumer-1"
+    started = st.read_events(store, types=["io.conveyor.run.started"])
+    assert [e.data.get("attempt") for e in started] == [1, 2]
+
+
+def test_takeovers_in_lockstep_one_winner(store: st.Store) -> None:
+    """8 threads take over the same holder at once, 5 rounds: 1 winner per round."""
+    import threading
+
+    run = st.create_run(store, "train", status="queued")
+    holder = st.acquire_run(store, run.id, "dead", lease=3600)
+
+    def take(gate: threading.Barrier, me: str, seen: st.RunRecord, won: list[str]) -> None:
+        gate.wait(10)
+        try:
+            st.acquire_run(store, run.id, me, take_over_from=(seen.lease_owner, seen.attempt))
+            won.append(me)
+        except ConflictError:
+            pass
+
+    for round_ in range(5):
+        gate = threading.Barrier(8)
+        won: list[str] = []
+        threads = [
+            threading.Thread(target=take, args=(gate, f"r{round_}-{i}", holder, won))
+            for i in range(8)
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        assert len(won) == 1, won
+        holder = st.get_run(store, run.id)
+        assert (holder.lease_owner, holder.attempt) == (won[0], round_ + 2)
+
+
+@contextmanager
+def first_commit_unacknowledged(store: st.Store) -> Iterator[list[int]]:
+    """The next transaction commits, then its caller hears "connection closed" and retries
+    (as after a COMMIT whose reply was lost). Yields the count of tries made."""
+    real_once = store._once
+    tries: list[int] = []
+
+    def commit_then_lose(fn):  # type: ignore[no-untyped-def]
+        tries.append(1)
+        value = real_once(fn)
+        if len(tries) == 1:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return value
+
+    store._once = commit_then_lose  # type: ignore[method-assign]
+    try:
+        yield tries
+    finally:
+        store._once = real_once  # type: ignore[method-assign]
+
+
+def test_acquire_retry_after_a_lost_acknowledgement_returns_its_own_run(
+    sqlite_store: st.Store,
+) -> None:
+    """The commit lands but the caller never hears back: the retry finds the run is its own
+    (same owner, attempt one past the one it replaced), not a conflict, and adds nothing."""
+    run = st.create_run(sqlite_store, "train", status="queued")
+    dead = st.acquire_run(sqlite_store, run.id, "dead", lease=3600)
+    with first_commit_unacknowledged(sqlite_store) as tries:
+        mine = st.acquire_run(sqlite_store, run.id, "me", take_over_from=("dead", dead.attempt))
+    assert len(tries) == 2
+    assert (mine.lease_owner, mine.attempt) == ("me", 2)
+    with pytest.raises(ConflictError, match="running under me"):
+        st.acquire_run(sqlite_store, run.id, "other", lease=1)
+    assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 2
+
+
+def test_claim_retry_after_a_lost_acknowledgement_returns_the_same_batch(
+    sqlite_store: st.Store,
+) -> None:
+    for _ in range(4):
+        st.create_run(sqlite_store, "train", status="queued")
+    with first_commit_unacknowledged(sqlite_store) as tries:
+        batch = st.claim_runs(sqlite_store, "ctl-a", limit=2, lease=60)
+    assert len(tries) == 2
+    assert [(r.id, r.attempt, r.lease_owner) for r in batch] == [(1, 1, "ctl-a"), (2, 1, "ctl-a")]
+    assert [r.id for r in st.claim_runs(sqlite_store, "ctl-b", limit=10, lease=60)] == [3, 4]
+
+
+def test_start_run_creates_a_run_already_held(sqlite_store: st.Store) -> None:
+    run = st.start_run(sqlite_store, "train", "runner-1", lease=60, params={"lr": 0.1})
+    assert (run.status, run.attempt, run.lease_owner) == ("running", 1, "runner-1")
+    assert run.lease_expires_at is not None and run.started_at is not None
+    assert st.get_params(sqlite_store, run.id) == {"lr": 0.1}
+    events = st.read_events(sqlite_store, types=["io.conveyor.run.*"])
+    assert [(e.type, e.data["attempt"]) for e in events] == [("io.conveyor.run.started", 1)]
+    with pytest.raises(ConflictError, match="running under runner-1"):
+        st.acquire_run(sqlite_store, run.id, "runner-2", lease=60)
+    st.renew_run_lease(sqlite_store, run.id, "runner-1", 1, lease=60)
+
+
+def test_start_run_retry_after_a_lost_acknowledgement_creates_one_run(
+    sqlite_store: st.Store,
+) -> None:
+    with first_commit_unacknowledged(sqlite_store) as tries:
+        run = st.start_run(sqlite_store, "train", "runner-1", params={"lr": 0.1})
+    assert len(tries) == 2
+    assert [r.id for r in st.list_runs(sqlite_store)] == [run.id]
+    assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 1
+
+
+def test_start_run_with_an_existing_key_returns_that_run(sqlite_store: st.Store) -> None:
+    first = st.start_run(sqlite_store, "train", "runner-1", idempotency_key="k")
+    again = st.start_run(sqlite_store, "train", "runner-2", idempotency_key="k")
+    assert again == first and again.lease_owner == "runner-1"
+
+
+def test_renew_run_lease_renews_the_owners_running_steps(sqlite_store: st.Store) -> None:
+    run = st.start_run(sqlite_store, "train", "runner-1", lease=60)
+    a, b = st.add_step_runs(sqlite_store, run.id, ["a", "b"])
+    st.start_attempt(sqlite_store, a.id, "runner-1", lease=1, run_attempt=1)
+    st.start_attempt(sqlite_store, b.id, "someone-else", lease=1)
+    st.renew_run_lease(sqlite_store, run.id, "runner-1", 1, lease=3600)
+    leases = {s.name: s.lease_expires_at for s in st.get_step_runs(sqlite_store, run.id)}
+    assert leases["a"] is not None and leases["b"] is not None
+    assert leases["a"] - leases["b"] > 3_000_000

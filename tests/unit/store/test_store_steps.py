@@ -269,7 +269,7 @@ def test_a_runner_that_lost_its_run_can_start_and_commit_nothing(sqlite_store: s
     mine = st.acquire_run(sqlite_store, run.id, "runner-1", lease=3600)
     a, b = st.add_step_runs(sqlite_store, run.id, ["a", "b"])
     started = st.start_attempt(sqlite_store, a.id, "runner-1", run_attempt=mine.attempt)
-    st.acquire_run(sqlite_store, run.id, "runner-2", take_over=True)  # runner-1 is a zombie now
+    st.acquire_run(sqlite_store, run.id, "runner-2", take_over_from=("runner-1", 1))  # zombie
     with pytest.raises(StaleAttemptError, match="taken over"):
         st.start_attempt(sqlite_store, b.id, "runner-1", run_attempt=mine.attempt)
     with pytest.raises(StaleAttemptError, match="its run was taken over"):
@@ -279,3 +279,103 @@ def test_a_runner_that_lost_its_run_can_start_and_commit_nothing(sqlite_store: s
             sqlite_store, a.id, started.attempt, error="x", will_retry=True, run_attempt=1
         )
     assert [s.status for s in st.get_step_runs(sqlite_store, run.id)] == ["running", "pending"]
+
+
+@pytest.fixture
+def taken_over(store: st.Store) -> tuple[st.RunRecord, dict[str, st.StepRunRecord]]:
+    """A run that runner-1 held at attempt 1 and runner-2 took over (attempt 2)."""
+    run = st.start_run(store, "train", "runner-1", lease=3600)
+    steps = {s.name: s for s in st.add_step_runs(store, run.id, ["a", "b", "c", "d"])}
+    steps["a"] = st.start_attempt(store, steps["a"].id, "runner-1", run_attempt=1)
+    source = st.start_attempt(store, steps["d"].id, "runner-1", run_attempt=1)
+    steps["d"], _ = st.commit_step(store, source.id, 1, outputs={}, cache_key=digest("d"))
+    st.acquire_run(store, run.id, "runner-2", take_over_from=("runner-1", 1))
+    return run, steps
+
+
+def test_every_write_of_a_stale_run_attempt_is_refused(
+    store: st.Store, taken_over: tuple[st.RunRecord, dict[str, st.StepRunRecord]]
+) -> None:
+    run, steps = taken_over
+    with pytest.raises(StaleAttemptError, match="taken over"):
+        st.mark_steps(store, run.id, ["b"], "skipped", run_attempt=1)
+    with pytest.raises(StaleAttemptError, match="taken over"):
+        st.record_cache_hit(store, steps["c"].id, steps["d"], run_attempt=1)
+    with pytest.raises(StaleAttemptError, match="taken over"):
+        st.reset_steps(store, run.id, run_attempt=1)
+    with pytest.raises(StaleAttemptError, match="run was taken over"):
+        st.heartbeat(store, steps["a"].id, 1, lease=60, run_attempt=1)
+    with pytest.raises(StaleAttemptError, match="taken over"):
+        st.renew_run_lease(store, run.id, "runner-1", 1, lease=60)
+    # Nothing changed: the new holder finds every step as the old one left it.
+    after = {s.name: (s.status, s.attempt) for s in st.get_step_runs(store, run.id)}
+    assert after == {
+        "a": ("running", 1),
+        "b": ("pending", 0),
+        "c": ("pending", 0),
+        "d": ("succeeded", 1),
+    }
+    # The current holder's writes go through.
+    assert st.mark_steps(store, run.id, ["b"], "skipped", run_attempt=2) == 1
+    hit = st.record_cache_hit(store, steps["c"].id, steps["d"], run_attempt=2)
+    assert hit.cached_from_id == steps["d"].id
+
+
+def test_reset_steps_takes_over_the_earlier_holders_running_steps(
+    store: st.Store, taken_over: tuple[st.RunRecord, dict[str, st.StepRunRecord]]
+) -> None:
+    run, steps = taken_over
+    assert st.reset_steps(store, run.id, run_attempt=2) == ["a"]
+    a = st.get_step_run(store, steps["a"].id)
+    assert (a.status, a.attempt, a.lease_owner) == ("pending", 1, None)
+    assert [x.status for x in st.step_attempts(store, a.id)] == ["superseded"]
+    with pytest.raises(StaleAttemptError):  # the old holder's attempt can no longer commit
+        st.commit_step(store, a.id, 1, outputs={})
+    again = st.start_attempt(store, a.id, "runner-2", run_attempt=2)
+    assert again.attempt == 2
+
+
+def test_mark_steps_never_overwrites_a_failure(sqlite_store: st.Store) -> None:
+    run = st.start_run(sqlite_store, "train", "r", lease=3600)
+    (a,) = st.add_step_runs(sqlite_store, run.id, ["a"])
+    started = st.start_attempt(sqlite_store, a.id, "r", run_attempt=1)
+    st.fail_attempt(sqlite_store, a.id, started.attempt, error="boom", will_retry=False)
+    for status in ("cancelled", "upstream_failed", "skipped"):
+        assert st.mark_steps(sqlite_store, run.id, ["a"], status, run_attempt=1) == 0
+    after = st.get_step_run(sqlite_store, a.id)
+    assert (after.status, after.error) == ("failed", "boom")
+
+
+def test_the_run_fence_waits_for_an_uncommitted_takeover_then_refuses(store: st.Store) -> None:
+    """PostgreSQL: the fence locks the run's row. A write racing a takeover that has not
+    committed yet waits for it, then sees the new attempt and is refused (a snapshot read
+    in a subquery would have let it through)."""
+    import threading
+    import time
+
+    from sqlalchemy import update
+
+    from conveyor.store import _schema as t
+
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; nothing to race")
+    run = st.start_run(store, "train", "runner-1", lease=3600)
+    (a,) = st.add_step_runs(store, run.id, ["a"])
+    outcome: list[object] = []
+
+    def stale_start() -> None:
+        try:
+            outcome.append(st.start_attempt(store, a.id, "runner-1", run_attempt=1))
+        except StaleAttemptError as exc:
+            outcome.append(exc)
+
+    with store.write() as conn:  # a takeover, not committed yet
+        conn.execute(
+            update(t.runs).where(t.runs.c.id == run.id).values(attempt=2, lease_owner="runner-2")
+        )
+        racer = threading.Thread(target=stale_start)
+        racer.start()
+        time.sleep(0.3)  # let the racer reach the run's row before the takeover commits
+    racer.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], StaleAttemptError), outcome
+    assert st.get_step_run(store, a.id).status == "pending"
