@@ -13,11 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..core import STEP_DONE, STEP_NOT_RUN, STEP_UNSUCCESSFUL
+
 Verdict = Literal["wait", "go", "skipped", "upstream_failed", "cancelled"]
 
-TERMINAL = frozenset({"succeeded", "failed", "skipped", "upstream_failed", "cancelled"})
-NOT_RUN = frozenset({"skipped", "upstream_failed", "cancelled"})
-FAILED = frozenset({"failed", "upstream_failed", "cancelled"})
+# The status sets live in core (one place for the store, the runner and the CLI).
+TERMINAL = STEP_DONE
+NOT_RUN = STEP_NOT_RUN
+FAILED = STEP_UNSUCCESSFUL
 # A thread-mode attempt past its time-out is given this much longer to return on its own
 # before the runner abandons it (a thread cannot be killed).
 TIMEOUT_GRACE = 0.5
