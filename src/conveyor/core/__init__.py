@@ -24,6 +24,7 @@ from ._errors import ConfigError as ConfigError
 from ._errors import ConflictError as ConflictError
 from ._errors import ConveyorError as ConveyorError
 from ._errors import InvalidNameError as InvalidNameError
+from ._errors import InvalidValueError as InvalidValueError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
@@ -46,20 +47,26 @@ from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
 from ._pause import pause_point as pause_point
+from ._states import CLAIM_TRANSITIONS as CLAIM_TRANSITIONS
+from ._states import ClaimStatus as ClaimStatus
+from ._states import claim_sources as claim_sources
 
 __all__ = [
+    "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactSettings",
     "ArtifactStoreFullError",
     "ChecksumMismatchError",
+    "ClaimStatus",
     "Config",
     "ConfigError",
     "ConflictError",
     "ConveyorError",
     "ExecutorSettings",
     "InvalidNameError",
+    "InvalidValueError",
     "NotFoundError",
     "PipelineDefinitionError",
     "PipelinesSettings",
@@ -75,6 +82,7 @@ __all__ = [
     "UnsafeArchiveError",
     "canonical_json",
     "check_relative_path",
+    "claim_sources",
     "did_you_mean",
     "now_ms",
     "parse_digest",

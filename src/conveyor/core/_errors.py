@@ -8,6 +8,7 @@ the problem. Errors a user can cause (bad input, bad config, a missing name) set
     ├── ConfigError(ValueError)               conveyor.toml or CONVEYOR_* is invalid
     ├── ProjectNotFoundError(LookupError)     no conveyor.toml here or above
     ├── InvalidNameError(ValueError)          a name or path escapes its root or has bad characters
+    ├── InvalidValueError(ValueError)         an argument's value is not one of those allowed
     ├── NotFoundError(LookupError)            a run, artifact, model ... does not exist
     ├── AlreadyExistsError                    creating something that exists
     ├── ConflictError                         a state change lost a race
@@ -37,6 +38,7 @@ __all__ = [
     "ConflictError",
     "ConveyorError",
     "InvalidNameError",
+    "InvalidValueError",
     "NotFoundError",
     "PipelineDefinitionError",
     "ProjectNotFoundError",
@@ -82,6 +84,10 @@ class ProjectNotFoundError(ConveyorError, LookupError):
 
 
 class InvalidNameError(ConveyorError, ValueError):
+    is_user_error = True
+
+
+class InvalidValueError(ConveyorError, ValueError):
     is_user_error = True
 
 

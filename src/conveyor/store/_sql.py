@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select
+
+from ._engine import Replay
+
+R = TypeVar("R")
 
 
 def insert(conn: Connection, table: Table) -> Any:
@@ -33,3 +38,12 @@ def lock_events(conn: Connection) -> None:
         from sqlalchemy import text
 
         conn.execute(text("SELECT pg_advisory_xact_lock(1668247142)"))
+
+
+def replay_by_id(table: Table, from_row: Callable[[Any], R]) -> Replay[R]:
+    """Record an outcome as the id of the row it created; a retry reads that row back."""
+
+    def load(conn: Connection, row_id: Any) -> R:
+        return from_row(conn.execute(select(table).where(table.c.id == row_id)).one())
+
+    return Replay(dump=lambda record: record.id, load=load)  # type: ignore[attr-defined]
