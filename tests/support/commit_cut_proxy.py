@@ -11,6 +11,10 @@ When armed, the next commit is forwarded to the server; once the server's reply 
 The client sees a dead connection where its acknowledgement should be: the transaction
 committed, and the client cannot know it.
 
+Armed with ``late=seconds``, the proxy closes the client's socket first and forwards the
+COMMIT only after that delay: the client's retry then runs while the first transaction is
+still open (holding its locks), and that transaction commits in the middle of the retry.
+
 Use ``sslmode=disable`` (``url()`` adds it): a TLS stream cannot be parsed.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import make_url
@@ -94,10 +99,14 @@ class _Link:
                 kind = head[:1]
                 (length,) = struct.unpack("!i", head[1:])
                 body = _recv_exact(self.client, length - 4)
-                if _is_commit(kind, body) and self.proxy._take_cut():
+                late = self.proxy._take_cut() if _is_commit(kind, body) else None
+                if late is not None:
                     # Armed before forwarding: whatever the server sends next is this
                     # commit's reply, and the other pump drops it.
                     self.cutting.set()
+                    if late:
+                        self.client.shutdown(socket.SHUT_RDWR)
+                        time.sleep(late)
                 self.server.sendall(head + body)
         except (ConnectionError, OSError):
             pass
@@ -130,6 +139,7 @@ class CommitCutProxy:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._armed = 0
+        self._late = 0.0
         self.n_commits = 0
         self.n_cut = 0
         self._links: list[_Link] = []
@@ -149,22 +159,24 @@ class CommitCutProxy:
         moved = parsed.set(host="127.0.0.1", port=self.port, query=query)
         return moved.render_as_string(hide_password=False)
 
-    def arm(self, n: int = 1) -> None:
-        """Lose the acknowledgement of the next ``n`` commits, on any connection."""
+    def arm(self, n: int = 1, *, late: float = 0.0) -> None:
+        """Lose the acknowledgement of the next ``n`` commits, on any connection; with
+        ``late``, cut the client first and deliver each COMMIT that many seconds later."""
         with self._lock:
-            self._armed = n
+            self._armed, self._late = n, late
 
     @property
     def armed(self) -> int:
         return self._armed
 
-    def _take_cut(self) -> bool:
+    def _take_cut(self) -> float | None:
+        """``None`` to relay this commit; else cut it, delivering it after this delay."""
         with self._lock:
             self.n_commits += 1
             if self._armed <= 0:
-                return False
+                return None
             self._armed -= 1
-            return True
+            return self._late
 
     def _record_cut(self) -> None:
         with self._lock:

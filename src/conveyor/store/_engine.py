@@ -195,7 +195,16 @@ class Store:
                             return replay.load(conn, recorded)
                     result = fn(conn, op)
                     if replay is not None:
-                        self._record(conn, op.key, replay.dump(result))
+                        outcome = replay.dump(result)
+                        if outcome is None and op.is_retry:
+                            # This execution wrote nothing (say, it lost a claim): on
+                            # PostgreSQL it may have waited on the rows of an earlier
+                            # execution that committed meanwhile, and that one's outcome
+                            # wins. Each statement sees what committed before it began.
+                            recorded = _recorded(conn, op.key)
+                            if recorded is not _MISSING:
+                                return replay.load(conn, recorded)
+                        self._record(conn, op.key, outcome)
             except Exception:
                 if replay is None or not op.is_retry:
                     raise

@@ -323,23 +323,27 @@ def start_claim(
     """
 
     def tx(conn: Connection) -> RunRecord:
-        claim = _claim(conn, store, claim_id)
         marked = conn.execute(
             update(t.trigger_claims)
             .where(
                 cl.id == claim_id,
+                _in_project(store),
                 cl.attempt == attempt,
                 cl.status.in_(claim_sources("started")),
             )
             .values(status="started", lease_expires_at=None)
-        ).rowcount
-        if marked != 1:
+            .returning(cl.trigger_id)
+        ).first()
+        if marked is None:
+            # Read after the update, not before: on PostgreSQL the update may have waited
+            # for this call's own earlier execution, which is only visible from here on.
+            claim = _claim(conn, store, claim_id)
             if claim.status == "started" and claim.attempt == attempt:  # started by this call
                 row = conn.execute(select(t.runs).where(t.runs.c.trigger_claim_id == claim_id))
                 return RunRecord.from_row(row.one())
             _refuse(claim, attempt, "started")
         if pipeline is None:
-            name = conn.execute(select(tr.pipeline).where(tr.id == claim.trigger_id)).scalar_one()
+            name = conn.execute(select(tr.pipeline).where(tr.id == marked.trigger_id)).scalar_one()
         values = run_values(
             store,
             pipeline or name,
