@@ -80,17 +80,17 @@ _NETWORK_FS = {
 class Operation:
     """One logical write call. :attr:`key` is the same for every execution of the call."""
 
-    given_key: str | None = None
     # How many executions failed before this one. After a failed one the COMMIT may still
     # have landed, so a repeat must first look for its own earlier outcome.
     retry: int = 0
+    _key: str | None = None
 
     @property
     def key(self) -> str:
         # Made on first use: most transactions (step commits) never need one.
-        if self.given_key is None:
-            self.given_key = uuid.uuid4().hex
-        return self.given_key
+        if self._key is None:
+            self._key = uuid.uuid4().hex
+        return self._key
 
     @property
     def is_retry(self) -> bool:
@@ -170,7 +170,6 @@ class Store:
         *,
         what: str = "write",
         replay: Replay[T] | None = None,
-        key: str | None = None,
     ) -> T:
         """Run ``fn(conn, op)`` as one logical call: retried on transient failures, and
         with the same outcome whether or not an earlier execution's COMMIT landed.
@@ -179,12 +178,8 @@ class Store:
         recorded under ``op.key`` in the call's own transaction and a retry returns the
         recorded outcome; without it, ``fn`` recognises its own earlier result itself
         (``op.is_retry``), as fenced writes do by re-reading the row they fence on.
-
-        Args:
-            key: The operation key; a fresh random one by default. A caller that repeats a
-                call across processes may pass its own, stable key.
         """
-        op = Operation(key)
+        op = Operation()
 
         def once() -> T:
             try:
