@@ -51,8 +51,9 @@ _WRITE = "conveyor_write"
 # PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available,
 # admin shutdown / crash shutdown / cannot connect now (pg_terminate_backend, restarts).
 _PG_TRANSIENT = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
-# Operation rows only matter while their call retries (seconds); keep them an hour and
-# prune every so many recorded operations, inside a write that is happening anyway.
+# Operation rows only matter while their call retries (seconds); keep them an hour. One
+# recorded operation in _PRUNE_EVERY, chosen at random so that short-lived processes
+# (CLI commands) share the work too, deletes the older ones inside its own write.
 OPERATION_RETENTION_MS = 3_600_000
 _PRUNE_EVERY = 512
 
@@ -128,7 +129,6 @@ class Store:
     retries: int = 5
     backoff: float = 0.02
     _closed: bool = field(default=False, repr=False)
-    _n_recorded: int = field(default=0, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -199,7 +199,7 @@ class Store:
                             recorded = _recorded(conn, op.key)
                             if recorded is not _MISSING:
                                 return replay.load(conn, recorded)
-                        self._record(conn, op.key, outcome)
+                        _record(conn, op.key, outcome)
             except Exception:
                 if replay is None or not op.is_retry:
                     raise
@@ -218,16 +218,6 @@ class Store:
             return result
 
         return self._retrying(once, what=what)
-
-    def _record(self, conn: Connection, key: str, outcome: Any) -> None:
-        if outcome is None:
-            return
-        now = _now_ms()
-        conn.execute(operations.insert(), {"key": key, "outcome": outcome, "created_at": now})
-        self._n_recorded += 1
-        if self._n_recorded % _PRUNE_EVERY == 0:
-            cutoff = now - OPERATION_RETENTION_MS
-            conn.execute(delete(operations).where(operations.c.created_at < cutoff))
 
     def query(self, fn: Callable[[Connection], T], *, what: str = "read") -> T:
         """Run ``fn(conn)`` in a read transaction, retrying transient failures."""
@@ -270,6 +260,17 @@ class Store:
 
 
 _MISSING: Any = object()
+
+
+def _record(conn: Connection, key: str, outcome: Any) -> None:
+    """Record ``outcome`` under operation ``key`` in ``conn``'s transaction."""
+    if outcome is None:
+        return
+    now = _now_ms()
+    conn.execute(operations.insert(), {"key": key, "outcome": outcome, "created_at": now})
+    if random.randrange(_PRUNE_EVERY) == 0:
+        cutoff = now - OPERATION_RETENTION_MS
+        conn.execute(delete(operations).where(operations.c.created_at < cutoff))
 
 
 def _recorded(conn: Connection, key: str) -> Any:

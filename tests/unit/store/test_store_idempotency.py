@@ -258,13 +258,15 @@ def test_claim_lapsed(sqlite_store: st.Store, cut: LostAcks) -> None:
     assert (taken.claimed_by, taken.attempt) == ("ctl-b", 2)
 
 
-def test_recorded_operations_are_pruned(sqlite_store: st.Store) -> None:
+def test_recorded_operations_are_pruned(
+    sqlite_store: st.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = now_ms() - _engine.OPERATION_RETENTION_MS - 1
     ops = _schema.operations
     sqlite_store.transact(
         lambda c: c.execute(insert(ops).values(key="old", outcome=1, created_at=old))
     )
-    sqlite_store._n_recorded = _engine._PRUNE_EVERY - 1
+    monkeypatch.setattr(_engine, "_PRUNE_EVERY", 1)  # this write prunes
     st.emit_event(sqlite_store, "io.conveyor.test.emitted")
     keys = sqlite_store.query(lambda c: list(c.execute(select(ops.c.key)).scalars()))
     assert len(keys) == 1 and keys != ["old"]
