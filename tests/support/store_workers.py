@@ -90,7 +90,7 @@ def claim_windows(
     url: str, barrier: Any, owner: str, trigger_id: int, n_windows: int
 ) -> dict[str, Any]:
     """Claim windows ``w0 .. w{n-1}`` of one trigger, meeting the rival at a barrier before
-    each claim, so both inserts race for every window."""
+    each claim, so both inserts race for every window; start the run of each one won."""
     won: list[int] = []
     lost: list[tuple[int, str]] = []
     errors: list[str] = []
@@ -105,6 +105,10 @@ def claim_windows(
                 continue
             if result.won:
                 won.append(w)
+                try:
+                    st.start_claim(store, result.claim.id, result.claim.attempt)
+                except Exception as exc:
+                    errors.append(describe(exc))
             else:
                 lost.append((w, result.claim.claimed_by))
     return {"won": won, "lost": lost, "errors": errors, "retries": retries.count}

@@ -8,8 +8,8 @@ restarts; after the last, a restarted victim and the survivor finish.
 
 Pass figure, per backend: every firing has exactly 1 run: 1,000 claims all ``started``,
 1,000 runs each bound to a distinct claim, 0 runs without a claim (0 lost, 0 doubled);
-every firing the victim died holding was re-claimed (attempt > 1) and started by the
-other controller; 0 errors surfaced in the controllers that finished.
+every firing the victim died holding was re-claimed after its lease (a higher attempt)
+and started; 0 errors surfaced in the controllers that finished.
 """
 
 from __future__ import annotations
