@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -236,18 +237,67 @@ def bench_prefect(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, st
     }
     env["DO_NOT_TRACK"] = "1"
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
+        stdout, stderr, code = _run_in_own_group(args, env=env, timeout=3600)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"the Prefect baseline failed: {type(exc).__name__}: {exc}"
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         result = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
-        return None, (
-            f"the Prefect baseline exited {done.returncode} and printed no JSON: "
-            f"{_tail(done.stderr)}"
-        )
+        return None, f"the Prefect baseline exited {code} and printed no JSON: {_tail(stderr)}"
     return result, ""
+
+
+def _run_in_own_group(
+    args: list[str], *, env: dict[str, str], timeout: float
+) -> tuple[str, str, int]:
+    """Run ``args`` in a new process group and kill the whole group however this ends.
+
+    Prefect's ephemeral API server is a grandchild: killing only the baseline script (on a
+    time-out, Ctrl-C or SIGTERM of this benchmark) would leave the server running.
+    """
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+        return stdout, stderr, proc.returncode
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _kill_group(proc)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the group is empty: everything it started is gone
+        if _group_gone(proc, within=5.0):
+            break
+    proc.wait()
+
+
+def _group_gone(proc: subprocess.Popen[str], *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        proc.poll()  # reap our own child: a zombie still counts as a group member
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 # --- report -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """conveyor: MLOps automation in one closed loop.
 
-The package root re-exports the authoring API (``from conveyor import step, pipeline``) and
-the public errors, from light modules only: importing conveyor starts no store or executor.
+The package root re-exports the authoring API (``from conveyor import step, pipeline``, and
+``get_step_context`` inside a running step) and the public errors, from light modules only:
+importing conveyor starts no store or executor.
 The engine itself lives in :mod:`conveyor.pipelines`.
 """
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from .core import ConveyorError as ConveyorError
 from .core import PipelineDefinitionError as PipelineDefinitionError
+from .core import StepContextError as StepContextError
 from .core import StepFailedError as StepFailedError
+from .pipelines._context import get_step_context as get_step_context
 from .pipelines._pipeline import pipeline as pipeline
 from .pipelines._step import step as step
 
@@ -18,8 +21,10 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConveyorError",
     "PipelineDefinitionError",
+    "StepContextError",
     "StepFailedError",
     "__version__",
+    "get_step_context",
     "pipeline",
     "step",
 ]

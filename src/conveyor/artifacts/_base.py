@@ -16,6 +16,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -65,9 +66,13 @@ class ArtifactStore(abc.ABC):
 
     Attributes:
         url: Where the store lives: a local path or an fsspec URL (never credentials).
+        dedup_window: Seconds by which a put of content already stored may leave the blob's
+            time unrenewed. Garbage collection refuses a grace period shorter than this, or a
+            blob just re-put (and not yet recorded) could look old enough to delete.
     """
 
     url: str
+    dedup_window: float = 0.0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -93,6 +98,22 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, digest: str) -> None:
         """Delete a blob; raise ``NotFoundError`` if it does not exist."""
+
+    def delete_if_older(self, digest: str, older_than: float) -> bool:
+        """Delete a blob unless it was written or re-put in the last ``older_than`` seconds.
+
+        Returns whether it was deleted. This default re-reads the time just before deleting;
+        a put landing between the two is protected by the grace period being longer than
+        the time from a write to its record (and than :attr:`dedup_window`). Stores that can
+        rename atomically close that gap (see the local store).
+        """
+        try:
+            if time.time() - self.stat(digest).modified < older_than:
+                return False
+            self.delete(digest)
+        except NotFoundError:
+            return False
+        return True
 
     def clean_temp(self, older_than: float = 3600.0) -> int:
         """Remove orphan temporary files older than ``older_than`` seconds; return how many."""

@@ -64,9 +64,10 @@ class FsspecArtifactStore(ArtifactStore):
         storage_options: Passed to the file system (``endpoint_url``, ``key``, ...).
         max_buffered_bytes: Blobs up to this size are read into memory and checked before
             a single PUT; larger ones stream. Default 16 MiB (unlimited for ``memory://``).
+        dedup_refresh: Seconds after which re-putting stored content rewrites it (one PUT)
+            to renew its time; this is the store's :attr:`dedup_window`, the shortest grace
+            garbage collection accepts. Default 600.
     """
-
-    dedup_refresh: float = 600.0
 
     def __init__(
         self,
@@ -74,7 +75,9 @@ class FsspecArtifactStore(ArtifactStore):
         storage_options: Mapping[str, Any] | None = None,
         *,
         max_buffered_bytes: int | None = None,
+        dedup_refresh: float = 600.0,
     ) -> None:
+        self.dedup_refresh = self.dedup_window = dedup_refresh
         self.url = redact_url(url)
         self._fs, root = _filesystem(url, storage_options, shown=self.url)
         self._root = str(root).rstrip("/")

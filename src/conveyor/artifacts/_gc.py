@@ -6,7 +6,13 @@ import logging
 import time
 from collections.abc import Collection, Iterable
 
-from conveyor.core import ArtifactError, ConfigError, InvalidNameError, NotFoundError, parse_digest
+from conveyor.core import (
+    ArtifactError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    parse_digest,
+)
 
 from ._base import ArtifactStore
 from ._manifest import MANIFEST_PREFIX, decode_manifest, is_manifest_prefix
@@ -65,23 +71,33 @@ def collect_garbage(
     ``keep`` is expanded with :func:`expand_references` first, so passing the manifest
     digest of a directory keeps its files too. The grace period protects writes that are
     not yet recorded in the metadata store: a blob written (or re-put) less than
-    ``older_than`` seconds ago is never deleted, and each candidate's time is re-read just
-    before deleting it. Orphan temporary files older than an hour are removed as well.
+    ``older_than`` seconds ago is never deleted, and the store re-checks each candidate's
+    time as it deletes it (:meth:`~ArtifactStore.delete_if_older`). Orphan temporary files
+    older than an hour are removed as well.
 
     Args:
         store: The artifact store.
         keep: Digests still referenced (artifacts, model versions, directory manifests).
         older_than: Grace period in seconds; keep it above the longest write-to-record time.
+            It may not be shorter than the store's ``dedup_window``.
         dry_run: Report what would be deleted, delete nothing.
 
     Returns:
         A :class:`GcReport`; on a dry run, what would have been deleted.
     """
     if older_than < 0:
-        raise ConfigError(
+        raise InvalidValueError(
             f"The garbage collection grace period must be a non-negative number of seconds; "
             f"got older_than={older_than!r}.",
             hint="Use e.g. older_than=3600 (one hour).",
+        )
+    if older_than < store.dedup_window:
+        raise InvalidValueError(
+            f"The garbage collection grace period ({older_than:g} s) is shorter than the "
+            f"artifact store's dedup window ({store.dedup_window:g} s): a blob re-put by a "
+            "running step, not yet recorded, could be deleted.",
+            hint=f"Use a grace of at least {store.dedup_window:g} seconds "
+            "(conveyor artifacts gc --grace 1h).",
         )
     kept = expand_references(store, keep)
     deleted: list[str] = []
@@ -91,15 +107,11 @@ def collect_garbage(
         if blob.digest in kept or time.time() - blob.modified < older_than:
             n_kept += 1
             continue
-        if not dry_run:
-            try:
-                current = store.stat(blob.digest)  # a put may have renewed it meanwhile
-                if time.time() - current.modified < older_than:
-                    n_kept += 1
-                    continue
-                store.delete(blob.digest)
-            except NotFoundError:
-                continue  # deleted by someone else
+        # A put may renew a blob between the listing and now: the store re-checks.
+        if not dry_run and not store.delete_if_older(blob.digest, older_than):
+            if store.exists(blob.digest):
+                n_kept += 1
+            continue
         deleted.append(blob.digest)
         bytes_freed += blob.size
     n_temp = 0 if dry_run else store.clean_temp(TEMP_MAX_AGE)

@@ -126,11 +126,17 @@ class LocalArtifactStore(ArtifactStore):
         return BlobInfo(digest=digest, size=size)
 
     def _dedup(self, digest: str, size: int) -> bool:
-        """If a complete copy exists, refresh its time (for the GC grace) and say so."""
+        """If a complete, correct copy exists, refresh its time (for the GC grace) and say so.
+
+        The copy is re-hashed, not only sized: a same-size corrupt or foreign file must be
+        overwritten with the good bytes, never vouched for by a new write.
+        """
         final = self._blobs / digest[:2] / digest[2:]
         try:
-            if final.stat().st_size != size:
-                return False  # truncated or foreign: overwrite it with the good bytes
+            if final.stat().st_size != size or not _hashes_to(final, digest):
+                return False
+            # If GC claimed the blob meanwhile (renamed it away), utime fails and we write
+            # a fresh copy; if utime lands first, GC sees the new time and gives it back.
             os.utime(final)
         except FileNotFoundError:
             return False
@@ -173,6 +179,32 @@ class LocalArtifactStore(ArtifactStore):
             raise self._not_found(parse_digest(digest)) from None
         fsync_dir(path.parent)
 
+    def delete_if_older(self, digest: str, older_than: float) -> bool:
+        """Delete a stale blob with no window for a concurrent put to slip through.
+
+        The blob is first claimed by an atomic rename into ``tmp/``: a put that dedups
+        before the rename has already renewed the time (seen on the claimed file, which is
+        then put back); one that comes after finds no blob and writes a fresh copy.
+        """
+        final = self.blob_path(digest)
+        claimed = self._tmp / f"{secrets.token_hex(8)}.gc"
+        try:
+            os.rename(final, claimed)
+        except FileNotFoundError:
+            return False
+        if time.time() - claimed.stat().st_mtime < older_than:
+            # Renewed by a put just before the claim: give it back. A put that meanwhile
+            # wrote a fresh copy holds the same verified bytes, so either one may stay.
+            try:
+                os.link(claimed, final)
+            except FileExistsError:
+                pass
+            claimed.unlink()
+            return False
+        claimed.unlink()
+        fsync_dir(final.parent)
+        return True
+
     def clean_temp(self, older_than: float = TEMP_MAX_AGE) -> int:
         """Remove temporary files left by killed writers, if older than ``older_than`` s."""
         now = time.time()
@@ -191,3 +223,11 @@ class LocalArtifactStore(ArtifactStore):
         if n_removed:
             logger.info("removed %d orphan temporary files from %s", n_removed, self._tmp)
         return n_removed
+
+
+def _hashes_to(path: Path, digest: str) -> bool:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as blob:
+        while chunk := blob.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest() == digest

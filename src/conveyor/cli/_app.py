@@ -94,7 +94,7 @@ def run(argv: list[str] | None = None) -> int:
         err.print(f"[red]Error:[/] {exc.message}", markup=True)
         if exc.hint:
             err.print(exc.hint, markup=False)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 130

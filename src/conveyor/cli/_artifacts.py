@@ -31,10 +31,10 @@ def list_(
     Example:
         conveyor artifacts list --name model
     """
-    from ..store import list_artifacts
+    from ..lineage import list_artifacts
 
     with open_workspace() as ws:
-        records = list_artifacts(ws.store, limit=limit, name=name)
+        records = list_artifacts(ws, limit=limit, name=name)
     if json_:
         print_json([r.to_dict() for r in records])
         return
@@ -55,24 +55,14 @@ def show(ref: RefArg, json_: JsonOpt = False) -> None:
     Example:
         conveyor artifacts show 7
     """
-    from ..store import artifact_files, artifact_lineage, get_artifact
+    from ..lineage import describe_artifact
 
     with open_workspace() as ws:
-        record = get_artifact(ws.store, ref)
-        files = artifact_files(ws.store, record.id)
-        lineage = artifact_lineage(ws.store, record.id)
+        details = describe_artifact(ws, ref)
     if json_:
-        print_json(
-            record.to_dict()
-            | {
-                "files": [{"path": p, "digest": d, "size": s} for p, d, s in files],
-                "lineage": [
-                    {"step_run_id": e.step_run_id, "direction": e.direction, "name": e.name}
-                    for e in lineage
-                ],
-            }
-        )
+        print_json(details.to_dict())
         return
+    record, files, lineage = details.artifact, details.files, details.lineage
     out.print(
         f"[bold]Artifact {record.id}[/] {record.name or ''} · {record.kind} · {size(record.size)}"
     )
@@ -107,7 +97,7 @@ def add(
     Example:
         conveyor artifacts add data/customers.csv --name customers
     """
-    from ..workspace import put_artifact
+    from ..lineage import put_artifact
 
     with open_workspace() as ws:
         record = put_artifact(ws, path, name=name)
@@ -132,7 +122,7 @@ def get(
     Example:
         conveyor artifacts get 7 -o model-copy
     """
-    from ..workspace import export_artifact
+    from ..lineage import export_artifact
 
     with open_workspace() as ws:
         path = export_artifact(ws, ref, output)
@@ -158,7 +148,7 @@ def gc(
         conveyor artifacts gc --dry-run
     """
     from ..core import ConfigError, parse_duration
-    from ..workspace import collect_garbage
+    from ..lineage import collect_garbage
 
     try:
         older_than = parse_duration(grace, what="--grace")

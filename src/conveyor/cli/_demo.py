@@ -15,8 +15,8 @@ from ._output import out, seconds, status
 
 
 def run_demo(folder: Path) -> None:
-    from .. import store as st
-    from ..pipelines import Runner, find_pipeline
+    from ..lineage import describe_artifact, read_artifact, read_events
+    from ..pipelines import describe_run, find_pipeline, run_pipeline, step_lineage
     from ..workspace import Workspace, init_project
     from ._pipelines import _Live, _tree
 
@@ -31,13 +31,14 @@ def run_demo(folder: Path) -> None:
         out.print("\n2. The pipeline, as conveyor sees it (conveyor pipelines show train)")
         out.print(_tree(train.build()))
 
-        def run(title: str, **params: object) -> st.RunRecord:
+        def run(title: str, **params: object) -> int:
             out.print(f"\n{title}")
             started = time.monotonic()
             live = _Live()
             with live:
-                result = Runner(ws, train, on_change=live.change).start(params)
-            n_cached = sum(1 for s in st.get_step_runs(ws.store, result.run.id) if s.cached_from_id)
+                result = run_pipeline(ws, "train", params, on_change=live.change)
+            steps = describe_run(ws, result.run.id).steps
+            n_cached = sum(1 for s in steps if s.cached_from_id)
             out.print(
                 f"   run {result.run.id} {status(result.run.status)} in "
                 f"{seconds(time.monotonic() - started)}; {n_cached} steps reused from the cache"
@@ -45,7 +46,7 @@ def run_demo(folder: Path) -> None:
             for name in ("promote", "alert"):
                 if result.statuses.get(name) == "succeeded":
                     out.print(f"   {name}: {result.output(name)}")
-            return result.run
+            return result.run.id
 
         first = run("3. conveyor run train")
         run("4. The same run again: every step comes from the cache")
@@ -55,21 +56,20 @@ def run_demo(folder: Path) -> None:
         )
 
         out.print("\n6. Lineage: which step produced the chosen model, from what")
-        steps = {s.name: s for s in st.get_step_runs(ws.store, first.id)}
-        for edge in st.step_lineage(ws.store, steps["pick_best"].id):
-            art = st.get_artifact(ws.store, edge.artifact_id)
+        for edge in step_lineage(ws, first, "pick_best"):
+            art = describe_artifact(ws, edge.artifact_id).artifact
             verb = "read" if edge.direction == "in" else "wrote"
             out.print(
                 f"   pick_best {verb} {edge.name}: artifact {art.id} sha256:{art.digest[:12]}"
             )
             if edge.direction == "out":
-                data = ws.artifacts.get_bytes(art.digest)
+                data = read_artifact(ws, art.id)
                 out.print(f"   read back {len(data)} bytes, checksum verified: {data.decode()}")
 
         out.print("\n7. The event log recorded every change (conveyor events --follow streams it)")
-        for ev in st.read_events(ws.store)[-6:]:
+        for ev in read_events(ws)[-6:]:
             out.print(f"   {ev.id:>3}  {ev.type:<36} {ev.subject}")
 
     out.print("\nExplore it yourself:")
-    for cmd in ("runs list", f"runs show {first.id}", f"runs logs {first.id}", "artifacts list"):
+    for cmd in ("runs list", f"runs show {first}", f"runs logs {first}", "artifacts list"):
         out.print(f"   conveyor -p {folder} {cmd}")

@@ -30,14 +30,14 @@ def events(
     Example:
         conveyor events --follow --type 'io.conveyor.run.*'
     """
-    from ..store import follow_events, last_event_id, read_events
+    from ..lineage import follow_events, last_event_id, read_events
 
     with open_workspace() as ws:
-        start = after if after or follow else max(0, last_event_id(ws.store) - limit)
+        start = after if after or follow else max(0, last_event_id(ws) - limit)
         if follow:
-            start = after or last_event_id(ws.store)
+            start = after or last_event_id(ws)
             try:
-                for ev in follow_events(ws.store, after=start, types=type_ or ()):
+                for ev in follow_events(ws, after=start, types=type_ or ()):
                     if json_:
                         print_json_line(ev.to_cloudevent())
                     else:
@@ -47,7 +47,7 @@ def events(
             except KeyboardInterrupt:
                 return
             return
-        batch = read_events(ws.store, after=start, types=type_ or (), limit=limit)
+        batch = read_events(ws, after=start, types=type_ or (), limit=limit)
     if json_:
         print_json([e.to_cloudevent() for e in batch])
         return

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..core import STEP_DONE
 from ._common import JsonOpt, open_workspace
 from ._output import err, out, print_json, seconds, status
 
@@ -167,11 +168,7 @@ class _Live:
     def change(self, name: str, state: str) -> None:
         now = time.monotonic()
         started = self.rows.get(name, (state, now, None))[1]
-        done = (
-            now
-            if state in ("succeeded", "failed", "skipped", "upstream_failed", "cancelled", "cached")
-            else None
-        )
+        done = now if state in STEP_DONE or state == "cached" else None
         if state in ("running", "retrying"):
             started = now if state == "running" else started
         self.rows[name] = (state, started, done)
@@ -238,36 +235,24 @@ def run(
     Example:
         conveyor run retrain --param max_depth=8
     """
-    from ..core import ConfigError
-    from ..pipelines import Runner, find_pipeline
+    from ..pipelines import run_pipeline
 
-    if mode not in ("thread", "process"):
-        raise ConfigError(f"--mode must be 'thread' or 'process'. Got {mode!r}.")
     params = _parse_params(param or [])
     with open_workspace() as ws:
-        if executor is not None:
-            from ..core import ExecutorSettings
-
-            try:
-                settings = ExecutorSettings(**{**ws.config.executor.model_dump(), "kind": executor})
-            except ValueError:
-                raise ConfigError(
-                    f"--executor must be 'local' or 'ray'. Got {executor!r}."
-                ) from None
-            ws.config = ws.config.model_copy(update={"executor": settings})
-        p = find_pipeline(ws.config, pipeline)
         started = time.monotonic()
         live = _Live()
         with live if not json_ else contextlib.nullcontext():
-            runner = Runner(
+            result = run_pipeline(
                 ws,
-                p,
+                pipeline,
+                params,
+                from_text=True,
+                executor=executor,
+                mode=mode,
                 cache=not no_cache,
                 fail_fast=fail_fast,
-                mode=mode,
                 on_change=live.change if not json_ else None,
             )
-            result = runner.start(params, from_text=True)
         if json_:
             print_json(result.run.to_dict() | {"steps": result.statuses, "errors": result.errors})
         else:
@@ -287,16 +272,13 @@ def resume(
     Example:
         conveyor runs resume 42
     """
-    from ..pipelines import Runner, find_pipeline
-    from ..store import get_run
+    from ..pipelines import resume_run
 
     with open_workspace() as ws:
-        record = get_run(ws.store, run_id)
-        p = find_pipeline(ws.config, record.pipeline)
         started = time.monotonic()
         live = _Live()
         with live:
-            result = Runner(ws, p, on_change=live.change).resume(run_id, force=force)
+            result = resume_run(ws, run_id, force=force, on_change=live.change)
         _summary(result, time.monotonic() - started)
     if not result.succeeded:
         raise typer.Exit(1)
@@ -311,26 +293,14 @@ def logs(
     Example:
         conveyor runs logs 42 train
     """
-    from ..core import NotFoundError, did_you_mean
-    from ..store import get_run, get_step_runs
+    from ..pipelines import step_logs
 
     with open_workspace() as ws:
-        get_run(ws.store, run_id)
-        steps = get_step_runs(ws.store, run_id)
-        if step is not None:
-            chosen = [s for s in steps if s.name == step]
-            if not chosen:
-                raise NotFoundError(
-                    f"Run {run_id} has no step {step!r}."
-                    f"{did_you_mean(step, [s.name for s in steps])}",
-                    hint=f"Its steps: {', '.join(s.name for s in steps)}",
-                )
-            steps = chosen
-        for s in steps:
+        for log in step_logs(ws, run_id, step):
+            s = log.step
             out.rule(f"{s.name} · {s.status} · attempt {s.attempt}", align="left")
-            if s.logs_digest:
-                text = ws.artifacts.get_bytes(s.logs_digest).decode("utf-8", errors="replace")
-                out.print(text.rstrip() or "(no output)", markup=False, highlight=False)
+            if log.text is not None:
+                out.print(log.text.rstrip() or "(no output)", markup=False, highlight=False)
             elif s.error:
                 out.print(s.error, markup=False)
             else:

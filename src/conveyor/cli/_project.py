@@ -48,10 +48,10 @@ def db_upgrade(json_: JsonOpt = False) -> None:
         CONVEYOR_STORE=postgresql://postgres@127.0.0.1/conveyor conveyor db upgrade
     """
     from ..core import Config, redact_url
-    from ..store import upgrade_store
+    from ..workspace import upgrade_schema
 
     config = Config.load(state.project or Config.find())
-    before, head = upgrade_store(config.store.url, busy_timeout=config.store.busy_timeout)
+    before, head = upgrade_schema(config)
     url = redact_url(config.store.url)
     if json_:
         print_json({"store": url, "from": before, "to": head, "upgraded": before != head})

@@ -31,10 +31,10 @@ def list_(
     Example:
         conveyor runs list --status failed --limit 10
     """
-    from ..store import list_runs
+    from ..pipelines import list_runs
 
     with open_workspace() as ws:
-        runs = list_runs(ws.store, pipeline=pipeline, statuses=status_ or (), limit=limit)
+        runs = list_runs(ws, pipeline=pipeline, statuses=status_ or (), limit=limit)
     if json_:
         print_json([r.to_dict() for r in runs])
         return
@@ -58,20 +58,15 @@ def show(
     Example:
         conveyor runs show 42
     """
-    from ..store import get_params, get_run, get_step_runs, latest_metrics
+    from ..pipelines import describe_run
 
     with open_workspace() as ws:
         ws_config = ws.config
-        run = get_run(ws.store, run_id)
-        params = get_params(ws.store, run_id) or run.params
-        metrics = latest_metrics(ws.store, run_id)
-        steps = get_step_runs(ws.store, run_id)
+        details = describe_run(ws, run_id)
     if json_:
-        print_json(
-            run.to_dict()
-            | {"params": params, "metrics": metrics, "steps": [s.to_dict() for s in steps]}
-        )
+        print_json(details.to_dict())
         return
+    run, params, metrics, steps = details.run, details.params, details.metrics, details.steps
     out.print(f"[bold]Run {run.id}[/] · pipeline [bold]{run.pipeline}[/] · {status(run.status)}")
     out.print(
         f"started {when(run.started_at)} · finished {when(run.finished_at)} · "

@@ -1,4 +1,4 @@
-"""Configuration, errors, names and paths, hashing, durations and the clock.
+"""Configuration, errors, names and paths, hashing, durations, the clock, states and event types.
 
 The bottom layer: it imports nothing else of conveyor's and no ML or web library.
 """
@@ -29,12 +29,24 @@ from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
 from ._errors import StaleAttemptError as StaleAttemptError
+from ._errors import StepContextError as StepContextError
 from ._errors import StepFailedError as StepFailedError
 from ._errors import StepTimeoutError as StepTimeoutError
 from ._errors import StoreError as StoreError
 from ._errors import StoreUnavailableError as StoreUnavailableError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import UnsafeArchiveError as UnsafeArchiveError
+from ._event_types import ALIAS_MOVED as ALIAS_MOVED
+from ._event_types import DEPLOYMENT_UPDATED as DEPLOYMENT_UPDATED
+from ._event_types import EVENT_PREFIX as EVENT_PREFIX
+from ._event_types import MODEL_VERSION_REGISTERED as MODEL_VERSION_REGISTERED
+from ._event_types import RUN_CANCELLED as RUN_CANCELLED
+from ._event_types import RUN_EVENT_TYPES as RUN_EVENT_TYPES
+from ._event_types import RUN_FAILED as RUN_FAILED
+from ._event_types import RUN_QUEUED as RUN_QUEUED
+from ._event_types import RUN_STARTED as RUN_STARTED
+from ._event_types import RUN_SUCCEEDED as RUN_SUCCEEDED
+from ._event_types import SNAPSHOT_CREATED as SNAPSHOT_CREATED
 from ._hashing import canonical_json as canonical_json
 from ._hashing import parse_digest as parse_digest
 from ._hashing import sha256_bytes as sha256_bytes
@@ -47,17 +59,53 @@ from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
 from ._pause import pause_point as pause_point
+from ._states import ATTEMPT_STATES as ATTEMPT_STATES
+from ._states import CLAIM_STATES as CLAIM_STATES
 from ._states import CLAIM_TRANSITIONS as CLAIM_TRANSITIONS
+from ._states import RUN_FINISHED as RUN_FINISHED
+from ._states import RUN_STATES as RUN_STATES
+from ._states import RUN_TRANSITIONS as RUN_TRANSITIONS
+from ._states import STEP_DONE as STEP_DONE
+from ._states import STEP_NOT_RUN as STEP_NOT_RUN
+from ._states import STEP_STATES as STEP_STATES
+from ._states import STEP_TRANSITIONS as STEP_TRANSITIONS
+from ._states import STEP_UNSUCCESSFUL as STEP_UNSUCCESSFUL
+from ._states import AttemptStatus as AttemptStatus
 from ._states import ClaimStatus as ClaimStatus
+from ._states import RunStatus as RunStatus
+from ._states import StepStatus as StepStatus
+from ._states import can_move as can_move
 from ._states import claim_sources as claim_sources
 
 __all__ = [
+    "ALIAS_MOVED",
+    "ATTEMPT_STATES",
+    "CLAIM_STATES",
     "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
+    "DEPLOYMENT_UPDATED",
+    "EVENT_PREFIX",
+    "MODEL_VERSION_REGISTERED",
+    "RUN_CANCELLED",
+    "RUN_EVENT_TYPES",
+    "RUN_FAILED",
+    "RUN_FINISHED",
+    "RUN_QUEUED",
+    "RUN_STARTED",
+    "RUN_STATES",
+    "RUN_SUCCEEDED",
+    "RUN_TRANSITIONS",
+    "SNAPSHOT_CREATED",
+    "STEP_DONE",
+    "STEP_NOT_RUN",
+    "STEP_STATES",
+    "STEP_TRANSITIONS",
+    "STEP_UNSUCCESSFUL",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactSettings",
     "ArtifactStoreFullError",
+    "AttemptStatus",
     "ChecksumMismatchError",
     "ClaimStatus",
     "Config",
@@ -72,14 +120,18 @@ __all__ = [
     "PipelinesSettings",
     "ProjectNotFoundError",
     "ProjectSettings",
+    "RunStatus",
     "StaleAttemptError",
+    "StepContextError",
     "StepFailedError",
+    "StepStatus",
     "StepTimeoutError",
     "StoreError",
     "StoreSettings",
     "StoreUnavailableError",
     "StoreVersionError",
     "UnsafeArchiveError",
+    "can_move",
     "canonical_json",
     "check_relative_path",
     "claim_sources",

@@ -1,19 +1,20 @@
 """The errors conveyor raises.
 
 Every error derives from :class:`ConveyorError` and carries a ``hint`` that says how to fix
-the problem. Errors a user can cause (bad input, bad config, a missing name) set
-``is_user_error``; entry points print those as one line and exit 1, never a traceback.
+the problem, and an ``exit_code`` the CLI exits with after printing it as one line (never a
+traceback). Anything else escaping an entry point is a bug (exit 70).
 
     ConveyorError
     ├── ConfigError(ValueError)               conveyor.toml or CONVEYOR_* is invalid
     ├── ProjectNotFoundError(LookupError)     no conveyor.toml here or above
     ├── InvalidNameError(ValueError)          a name or path escapes its root or has bad characters
-    ├── InvalidValueError(ValueError)         an argument's value is not one of those allowed
+    ├── InvalidValueError(ValueError)         an option, parameter or setting has a bad value
     ├── NotFoundError(LookupError)            a run, artifact, model ... does not exist
     ├── AlreadyExistsError                    creating something that exists
     ├── ConflictError                         a state change lost a race
     │   └── StaleAttemptError                 a fenced write from an old attempt
     ├── PipelineDefinitionError(ValueError)   a pipeline is wired wrong (found before it runs)
+    ├── StepContextError(RuntimeError)        get_step_context() called outside a running step
     ├── StepFailedError                       a step raised; the user's exception is __cause__
     │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
     ├── StoreError                            the metadata store failed
@@ -43,6 +44,7 @@ __all__ = [
     "PipelineDefinitionError",
     "ProjectNotFoundError",
     "StaleAttemptError",
+    "StepContextError",
     "StepFailedError",
     "StepTimeoutError",
     "StoreError",
@@ -61,7 +63,7 @@ class ConveyorError(Exception):
         **fields: Structured context (``run_id=``, ``key=``, ``digest=`` ...), kept as attributes.
     """
 
-    is_user_error: ClassVar[bool] = False
+    exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
         super().__init__(message)
@@ -76,31 +78,31 @@ class ConveyorError(Exception):
 
 
 class ConfigError(ConveyorError, ValueError):
-    is_user_error = True
+    """conveyor.toml or a ``CONVEYOR_*`` variable is invalid."""
 
 
 class ProjectNotFoundError(ConveyorError, LookupError):
-    is_user_error = True
+    """No ``conveyor.toml`` in this folder or any above it."""
 
 
 class InvalidNameError(ConveyorError, ValueError):
-    is_user_error = True
+    """A name or path escapes its root or has characters that are not allowed."""
 
 
 class InvalidValueError(ConveyorError, ValueError):
-    is_user_error = True
+    """A value has the wrong type or range (``InvalidNameError`` is for names and paths)."""
 
 
 class NotFoundError(ConveyorError, LookupError):
-    is_user_error = True
+    """A run, artifact, model ... does not exist."""
 
 
 class AlreadyExistsError(ConveyorError):
-    is_user_error = True
+    """Creating something that exists already."""
 
 
 class ConflictError(ConveyorError):
-    is_user_error = True
+    """A state change lost a race: someone else moved the thing first. Not for bad values."""
 
 
 class StaleAttemptError(ConflictError):
@@ -108,40 +110,44 @@ class StaleAttemptError(ConflictError):
 
 
 class PipelineDefinitionError(ConveyorError, ValueError):
+    """A pipeline is wired wrong; found before it runs."""
+
+
+class StepContextError(ConveyorError, RuntimeError):
     is_user_error = True
 
 
 class StepFailedError(ConveyorError):
-    is_user_error = True
+    """A step raised; the user's exception is ``__cause__``."""
 
 
 class StepTimeoutError(StepFailedError, TimeoutError):
-    pass
+    """A step ran past its ``timeout``."""
 
 
 class StoreError(ConveyorError):
-    pass
+    """The metadata store failed."""
 
 
 class StoreUnavailableError(StoreError):
-    is_user_error = True
+    """The store could not be reached, or stayed unavailable after retries."""
 
 
 class StoreVersionError(StoreError):
-    is_user_error = True
+    """The store's schema is newer than this conveyor."""
 
 
 class ArtifactError(ConveyorError):
-    pass
+    """The artifact store failed."""
 
 
 class ChecksumMismatchError(ArtifactError):
-    is_user_error = True
+    """Bytes read do not hash to the recorded digest."""
 
 
 class ArtifactStoreFullError(ArtifactError, OSError):
-    is_user_error = True
+    """No space left on the artifact store."""
 
 
 class UnsafeArchiveError(ArtifactError, ValueError):
-    is_user_error = True
+    """An archive member escapes, links out, or is a bomb."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._context import StepContext as StepContext
+from ._context import get_step_context as get_step_context
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
 from ._graph import Condition as Condition
@@ -20,6 +22,7 @@ from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
 from ._step import Step as Step
+from ._step import StepCall as StepCall
 from ._step import StepOptions as StepOptions
 from ._step import step as step
 
@@ -29,15 +32,45 @@ if TYPE_CHECKING:
     from ._executor import make_executor as make_executor
     from ._runner import Runner as Runner
     from ._runstate import RunResult as RunResult
+    from ._services import RunDetails as RunDetails
+    from ._services import StepLog as StepLog
+    from ._services import describe_run as describe_run
+    from ._services import get_run as get_run
+    from ._services import get_step_run as get_step_run
+    from ._services import list_runs as list_runs
+    from ._services import resume_run as resume_run
+    from ._services import run_pipeline as run_pipeline
+    from ._services import step_lineage as step_lineage
+    from ._services import step_logs as step_logs
+    from ._services import step_metrics as step_metrics
+    from ._services import step_params as step_params
 
-# The runner and executors pull in the store (SQLAlchemy) and process pools: imported on
-# first use, so authoring a pipeline (``from conveyor import step, pipeline``) stays light.
+# The runner, executors and run services pull in the store (SQLAlchemy) and process
+# pools: imported on first use, so authoring a pipeline (``from conveyor import step,
+# pipeline``) stays light.
 _LAZY = {
     "Executor": "._executor",
     "LocalExecutor": "._executor",
     "make_executor": "._executor",
     "Runner": "._runner",
     "RunResult": "._runstate",
+    **dict.fromkeys(
+        [
+            "RunDetails",
+            "StepLog",
+            "describe_run",
+            "get_run",
+            "get_step_run",
+            "list_runs",
+            "resume_run",
+            "run_pipeline",
+            "step_lineage",
+            "step_logs",
+            "step_metrics",
+            "step_params",
+        ],
+        "._services",
+    ),
 }
 
 
@@ -58,15 +91,30 @@ __all__ = [
     "Materializer",
     "Node",
     "Pipeline",
+    "RunDetails",
     "RunResult",
     "Runner",
     "Step",
+    "StepCall",
+    "StepContext",
+    "StepLog",
     "StepOptions",
     "StepOutput",
+    "describe_run",
     "discover",
     "find_pipeline",
+    "get_run",
+    "get_step_context",
+    "get_step_run",
+    "list_runs",
     "make_executor",
     "pipeline",
     "register_materializer",
+    "resume_run",
+    "run_pipeline",
     "step",
+    "step_lineage",
+    "step_logs",
+    "step_metrics",
+    "step_params",
 ]

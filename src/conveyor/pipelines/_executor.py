@@ -5,12 +5,16 @@ and ``ray`` (a Ray task per attempt). Chosen by name; Ray is imported only when 
 from __future__ import annotations
 
 import abc
+import contextlib
+import gc
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core import ConfigError, did_you_mean
 from ._worker import Outcome, Task, run_attempt
@@ -135,8 +139,33 @@ class LocalExecutor(Executor):
         self._pool.shutdown()
 
 
-def _child_main(task: Task, conn: Any) -> None:
+# A process-mode attempt must not outlive its runner: if it did, `conveyor runs resume`
+# (which sees the runner's pid gone) would start the same step again while the orphan still
+# runs. How the child learns that its runner died:
+#
+# - Not from PR_SET_PDEATHSIG alone: that fires when the *parent* dies, and the parent is the
+#   forkserver, not the runner. The forkserver outlives the runner while a child runs (every
+#   child it forks holds the write end of its "alive" pipe), so pdeathsig is only a backstop
+#   for a forkserver that dies on its own.
+# - From a watch pipe whose write end only the runner holds (pipes are non-inheritable and
+#   children fork from the forkserver, not from the runner, so no sibling gets a copy) and
+#   to which nothing is ever written. When the runner dies, however it dies, the kernel
+#   closes that end and a read of the other end returns EOF.
+# - The reader is a small watchdog *process* forked by the child before the step's code
+#   runs, not a thread: a thread needs the GIL, which a C extension may hold for minutes.
+#   On EOF it SIGKILLs the child's process group: the child, the subprocesses the step
+#   started (unless they made their own session), and itself. When the attempt ends
+#   normally, the child stops the watchdog before it reports its outcome.
+#
+# The child leads its own process group, so a time-out also kills the whole group.
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _child_main(task: Task, conn: Any, watch: Any) -> None:
+    watchdog = _contain(watch.fileno())
     outcome = run_attempt(task)
+    _stop(watchdog)
     try:
         conn.send(outcome)
     except Exception as exc:  # an unpicklable field: report it rather than vanish
@@ -144,18 +173,134 @@ def _child_main(task: Task, conn: Any) -> None:
     conn.close()
 
 
+def _contain(watch_fd: int) -> int | None:
+    """Make this child die with the runner (see above); return the watchdog's pid."""
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    # Kill a group only if it is ours: never the forkserver's, which is the runner's.
+    group = me if os.getpgid(0) == me else None
+    watchdog: int | None = None
+    if hasattr(os, "fork"):
+        watchdog = os.fork()
+        if watchdog == 0:
+            _watchdog(watch_fd, me, group)  # never returns
+    _die_with_parent(me, group)
+    return watchdog
+
+
+def _kill_child(pid: int, group: int | None) -> None:
+    if group is not None:
+        os.killpg(group, signal.SIGKILL)
+    else:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _watchdog(watch_fd: int, child: int, group: int | None) -> NoReturn:
+    """In the watchdog process: wait for EOF on the watch pipe, then kill the group."""
+    try:
+        gc.disable()  # no finalizer may run in this fork of the child
+        # Keep nothing of the child's open (its result pipe, above all: the runner must
+        # see EOF there if the child dies).
+        os.closerange(3, watch_fd)
+        os.closerange(watch_fd + 1, _max_fd())
+        while os.read(watch_fd, 1):
+            pass  # nothing is ever written; b"" is EOF: the runner is gone
+    except BaseException:  # a failed watch must not leave an unwatched step running
+        pass
+    finally:
+        try:
+            _kill_child(child, group)
+        finally:
+            os._exit(1)
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(os.sysconf("SC_OPEN_MAX")), 256)
+    except (OSError, ValueError):
+        return 4096
+
+
+def _stop(watchdog: int | None) -> None:
+    if watchdog is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(watchdog, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):  # reaped already by the step's own code
+        os.waitpid(watchdog, 0)
+
+
+def _die_with_parent(me: int, group: int | None) -> None:
+    """Linux: SIGKILL this process when its parent (the forkserver) dies. A backstop only."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl: the signal will not come
+        _kill_child(me, group)
+
+
 _FORKSERVER = multiprocessing.get_context("forkserver")
-# Children fork from a server that has already imported the worker (and with it conveyor,
-# SQLAlchemy and fsspec), so a process-mode step does not pay ~0.4 s of imports.
-_FORKSERVER.set_forkserver_preload(["conveyor.pipelines._worker"])
+# Children fork from a server that has already imported the executor (and with it the
+# worker, conveyor, SQLAlchemy and fsspec), so a process-mode step does not pay ~0.4 s of
+# imports.
+_FORKSERVER.set_forkserver_preload(["conveyor.pipelines._executor"])
+
+
+# The runner's write ends of the watch pipes. A thread-mode step that forks (multiprocessing's
+# default on Linux) would copy them, and an orphan of that fork would keep a process-mode
+# step's watchdog from ever seeing EOF; so a forked copy of the runner drops them (dup2 of
+# /dev/null onto each: the fd numbers stay owned by their Connection objects). The lock
+# keeps a fork from falling between a pipe's creation and its registration.
+_watch_ends: set[int] = set()
+_watch_lock = threading.Lock()
+
+
+def _drop_watch_ends() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return
+    for fd in _watch_ends:
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd, inheritable=False)
+    os.close(devnull)
+    _watch_ends.clear()
+
+
+def _after_fork_in_child() -> None:
+    _drop_watch_ends()
+    _watch_lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_watch_lock.acquire,
+        after_in_parent=_watch_lock.release,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def _run_in_child(task: Task, timeout: float | None) -> Outcome:
     ctx = _FORKSERVER
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child_main, args=(task, sender), daemon=True)
-    child.start()
-    sender.close()
+    with _watch_lock:
+        watch, watch_end = ctx.Pipe(duplex=False)  # this process keeps the only ``watch_end``
+        _watch_ends.add(watch_end.fileno())
+    child = ctx.Process(target=_child_main, args=(task, sender, watch), daemon=True)
+    try:
+        child.start()
+    finally:
+        sender.close()
+        watch.close()
     try:
         if receiver.poll(timeout):
             try:
@@ -164,16 +309,26 @@ def _run_in_child(task: Task, timeout: float | None) -> Outcome:
                 pass
             child.join(5)
             return Outcome(ok=False, error=f"the step's process died (exit code {child.exitcode})")
-        child.kill()
-        child.join(5)
+        _kill_group(child)
         return Outcome(
             ok=False, timed_out=True, error=f"timed out after {timeout:g}s; the process was killed"
         )
     finally:
         receiver.close()
         if child.is_alive():
-            child.kill()
-            child.join(5)
+            _kill_group(child)
+        with _watch_lock:
+            _watch_ends.discard(watch_end.fileno())
+            watch_end.close()  # a watchdog still running kills what is left of the group
+
+
+def _kill_group(child: Any) -> None:
+    """SIGKILL the child's process group (the child and its subprocesses), then reap it."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # not (yet) the leader of its own group
+        child.kill()
+    child.join(5)
 
 
 def make_executor(

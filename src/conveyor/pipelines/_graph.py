@@ -149,7 +149,8 @@ class Graph:
         elif node_name in self.nodes:
             raise PipelineDefinitionError(
                 f"Pipeline {self.pipeline!r} already has a step named {node_name!r}.",
-                hint="Give each call a distinct name=.",
+                hint="Give each call a distinct name= (or step.with_options(name=...)(...) for "
+                "a step that has a parameter called name).",
             )
         node = Node(name=node_name, step=step)
         for arg, value in bound.items():

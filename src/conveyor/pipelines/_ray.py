@@ -83,7 +83,10 @@ class RayExecutor(Executor):
         self._ray = ray
         self._started = False
         self.max_workers = max_workers or os.cpu_count() or 2
-        runtime_env = {"env_vars": {"PYTHONPATH": project_root}} if project_root else None
+        # Workers import the steps from the project folder, and conveyor itself from where
+        # the driver found it (a PYTHONPATH given to the driver, e.g. a source checkout).
+        paths = [p for p in (project_root, os.environ.get("PYTHONPATH")) if p]
+        runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}} if paths else None
         if not ray.is_initialized():
             if not address:
                 ray.init(

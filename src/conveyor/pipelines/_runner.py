@@ -548,6 +548,9 @@ class Runner:
             inputs=inputs,
             fn=step.fn,
             values=values,
+            run_id=self.run.id,
+            config=self.ws.config,
+            workspace=self.ws,
         )
 
     def _finish(self, slot: Slot, outcome: Outcome) -> None:

@@ -72,36 +72,100 @@ class Step(Generic[P, R]):
         """Whether other processes can import this step by module and name."""
         return "<locals>" not in self.qualname and self.module != "__main__"
 
-    def __call__(self, *args: Any, when: Any = None, name: str | None = None, **kwargs: Any) -> Any:
-        graph = current_graph()
-        if graph is None:
-            if when is not None or name is not None:
-                raise PipelineDefinitionError(
-                    f"when= and name= only apply when step {self.name!r} is called inside a "
-                    "@pipeline function."
-                )
-            return self.fn(*args, **kwargs)
-        return graph.add(self, self._bind(args, kwargs), when=when, name=name)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Inside a ``@pipeline``: add this step; elsewhere: run the function plainly.
 
-    def map(
-        self, items: Iterable[Any] | StepOutput, *args: Any, when: Any = None, **kwargs: Any
-    ) -> Any:
+        ``when=`` and ``name=`` are call options unless the step has a parameter of that
+        name, which then receives the value. :meth:`with_options` sets them in every case.
+        """
+        options = self._take_options(kwargs, ("when", "name"))
+        return self._call(args, kwargs, when=options.get("when"), name=options.get("name"))
+
+    def map(self, items: Iterable[Any] | StepOutput, /, *args: Any, **kwargs: Any) -> Any:
         """Fan out: one run of this step per item (in parallel), gathered into a list.
 
         The items go to the step's first parameter; other arguments are shared by every item.
         ``items`` may be a list, or another step's output (then the count is known at run time).
+        ``when=`` is a call option unless the step has a parameter of that name.
         """
+        options = self._take_options(kwargs, ("when",))
+        return self._map(items, args, kwargs, when=options.get("when"))
+
+    def with_options(self, *, when: Any = None, name: str | None = None) -> StepCall:
+        """Call options set apart from the step's arguments, so they never collide.
+
+        ``step.with_options(when=ev.passed, name="deploy_b")(model, name="b")`` passes
+        ``name="b"`` to the step and makes the call conditional and named ``deploy_b``.
+        """
+        return StepCall(self, when=when, name=name)
+
+    def _take_options(self, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+        """Pop the call options out of ``kwargs``; a keyword the step takes stays an argument."""
+        options: dict[str, Any] = {}
+        params = self.signature.parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        for option in allowed:
+            if option not in kwargs:
+                continue
+            param = params.get(option)
+            if param is not None and param.kind in (
+                param.POSITIONAL_OR_KEYWORD,
+                param.KEYWORD_ONLY,
+            ):
+                continue  # the step's own parameter: an argument, never an option
+            if takes_any:
+                raise PipelineDefinitionError(
+                    f"Step {self.name!r} takes **kwargs, so {option}= in its call could be an "
+                    "argument or the call option.",
+                    hint=f"For the option write {self.name}.with_options({option}=...)(...); "
+                    f"for an argument write {self.name}.with_options()(..., {option}=...).",
+                    step=self.name,
+                )
+            options[option] = kwargs.pop(option)
+        return options
+
+    def _call(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, when: Any, name: str | None
+    ) -> Any:
+        graph = current_graph()
+        if graph is None:
+            if when is not None or name is not None:
+                raise PipelineDefinitionError(
+                    f"The when= and name= options only apply when step {self.name!r} is "
+                    "called inside a @pipeline function.",
+                    hint="Call the step without them, or call it inside a @pipeline.",
+                    step=self.name,
+                )
+            return self.fn(*args, **kwargs)
+        return graph.add(self, self._bind(args, kwargs), when=when, name=name)
+
+    def _map(
+        self,
+        items: Iterable[Any] | StepOutput,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        when: Any,
+        name: str | None = None,
+    ) -> Any:
         graph = current_graph()
         params = list(self.signature.parameters)
         if not params:
             raise PipelineDefinitionError(f"Step {self.name!r} takes no argument to map over.")
         if graph is None:
+            if when is not None or name is not None:
+                raise PipelineDefinitionError(
+                    f"The when= and name= options only apply when step {self.name!r} is "
+                    "mapped inside a @pipeline function.",
+                    hint="Map the step without them, or map it inside a @pipeline.",
+                    step=self.name,
+                )
             return [self.fn(item, *args, **kwargs) for item in items]
         first = params[0]
         placeholder = object()
         bound = self._bind((placeholder, *args), kwargs)
         bound.pop(first)
-        return graph.add(self, bound, when=when, map_over=(first, items))
+        return graph.add(self, bound, when=when, name=name, map_over=(first, items))
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -120,10 +184,34 @@ class Step(Generic[P, R]):
                 hint=f"Its signature is {self.name}{self.signature}.",
                 step=self.name,
             ) from None
-        return dict(bound.arguments)
+        arguments = dict(bound.arguments)
+        for param in self.signature.parameters.values():
+            if param.kind is param.VAR_KEYWORD:  # the worker calls fn(**arguments): flatten
+                arguments.update(arguments.pop(param.name, {}))
+        return arguments
 
     def __repr__(self) -> str:
         return f"<step {self.name}>"
+
+
+class StepCall:
+    """A step with call options set (:meth:`Step.with_options`): every keyword of the call
+    is an argument of the step, whatever its name."""
+
+    def __init__(self, step: Step[..., Any], *, when: Any = None, name: str | None = None) -> None:
+        self.step = step
+        self.when = when
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.step._call(args, kwargs, when=self.when, name=self.name)
+
+    def map(self, items: Iterable[Any] | StepOutput, /, *args: Any, **kwargs: Any) -> Any:
+        """Fan out as :meth:`Step.map`, with these options (``name=`` names the gathering step)."""
+        return self.step._map(items, args, kwargs, when=self.when, name=self.name)
+
+    def __repr__(self) -> str:
+        return f"<step {self.step.name} with options when={self.when!r}, name={self.name!r}>"
 
 
 @overload

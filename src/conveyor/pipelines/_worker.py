@@ -2,7 +2,9 @@
 
 The worker loads its inputs from the artifact store (verified), calls the user's function
 inside the user-code boundary, stores the output's bytes, and returns an :class:`Outcome`.
-It never writes metadata: the runner records and commits, fenced by the attempt number.
+It never writes run or step state: the runner records and commits, fenced by the attempt
+number. The one exception is the step's own code logging metrics and params through its
+step context (``get_step_context()``), which is fenced by the attempt number the same way.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts import ArtifactStore, open_artifact_store
 from ..store import NewArtifact
+from ._context import StepContext, step_context
 from ._materializers import get_materializer, materializer_for_value
+
+if TYPE_CHECKING:
+    from ..core import Config
+    from ..workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,12 @@ class InputRef:
 
 @dataclass
 class Task:
-    """Everything a worker needs for one attempt; picklable when ``fn`` is None."""
+    """Everything a worker needs for one attempt.
+
+    ``fn`` and ``workspace`` are for an attempt in the runner's process; pickling the task
+    (for a child process or Ray) leaves them out: the worker imports the step by module and
+    name, and its step context opens a workspace from ``config`` if the step asks for one.
+    """
 
     step_name: str
     step_run_id: int
@@ -52,6 +64,27 @@ class Task:
     inputs: dict[str, InputRef | list[InputRef]]
     fn: Any = None  # the function itself, in-process only
     values: dict[str, Any] = field(default_factory=dict)  # inputs already in memory
+    run_id: int = 0
+    config: Config | None = None  # the run's settings: what another process opens
+    workspace: Workspace | None = None  # the runner's open workspace, in-process only
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["fn"] = None
+        state["workspace"] = None  # an open store does not travel; ``config`` does
+        return state
+
+    def context(self) -> StepContext:
+        """The step context the user's function sees during this attempt."""
+        return StepContext(
+            run_id=self.run_id,
+            step_run_id=self.step_run_id,
+            step_name=self.step_name,
+            attempt=self.attempt,
+            project_root=self.project_root,
+            workspace=self.workspace,
+            config=self.config,
+        )
 
 
 @dataclass
@@ -215,7 +248,8 @@ def _attempt(
     except Exception as exc:
         return _failure(exc, logs, "could not load its inputs: ")
     try:
-        value = fn(**kwargs)
+        with step_context(task.context()):
+            value = fn(**kwargs)
     except Exception as exc:  # the user-code boundary
         return _failure(exc, logs, "")
     try:

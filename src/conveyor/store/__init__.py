@@ -67,6 +67,10 @@ from ._runs import list_runs as list_runs
 from ._runs import log_params as log_params
 from ._runs import renew_run_lease as renew_run_lease
 from ._runs import transition_run as transition_run
+from ._step_metrics import log_step_metrics as log_step_metrics
+from ._step_metrics import log_step_params as log_step_params
+from ._step_metrics import step_metrics as step_metrics
+from ._step_metrics import step_params as step_params
 from ._steps import add_step_runs as add_step_runs
 from ._steps import commit_step as commit_step
 from ._steps import fail_attempt as fail_attempt
@@ -152,6 +156,8 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_params",
+    "log_step_metrics",
+    "log_step_params",
     "mark_steps",
     "metric_history",
     "move_alias",
@@ -172,6 +178,8 @@ __all__ = [
     "start_claim",
     "step_attempts",
     "step_lineage",
+    "step_metrics",
+    "step_params",
     "transition_run",
     "upgrade_store",
     "upsert_deployment",

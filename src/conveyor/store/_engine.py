@@ -51,6 +51,7 @@ _WRITE = "conveyor_write"
 # PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, lock not available,
 # admin shutdown / crash shutdown / cannot connect now (pg_terminate_backend, restarts).
 _PG_TRANSIENT = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
+IDLE_IN_TRANSACTION_MIN_MS = 60_000
 # Operation rows only matter while their call retries (seconds); keep them an hour. One
 # recorded operation in _PRUNE_EVERY, chosen at random so that short-lived processes
 # (CLI commands) share the work too, deletes the older ones inside its own write.
@@ -393,11 +394,16 @@ def _postgres_engine(url: URL, busy_timeout: float, pool_size: int) -> Engine:
         json_serializer=_json_dumps,
     )
     lock_ms = int(busy_timeout * 1000)
+    # Our transactions never wait on anything but the database, so a session idle inside
+    # one belongs to a stuck or partitioned process: the server ends it (and frees its row
+    # and advisory locks) instead of letting it block every other writer.
+    idle_ms = max(IDLE_IN_TRANSACTION_MIN_MS, 4 * lock_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET lock_timeout = {lock_ms}")
+            cur.execute(f"SET idle_in_transaction_session_timeout = {idle_ms}")
         dbapi_conn.commit()
 
     return engine

@@ -44,7 +44,7 @@ def append_event(
             f"Event type {type!r} must look like 'io.conveyor.<noun>.<past-tense verb>', "
             "e.g. 'io.conveyor.run.finished'."
         )
-    lock_events(conn)
+    lock_events(conn, store.project_id)
     result = conn.execute(
         _INSERT_EVENT,
         {

@@ -1,4 +1,7 @@
-"""Metrics: time series of (key, value, step, timestamp) per run, logged singly or in batches."""
+"""Metrics: time series of (key, value, step, timestamp) per run, logged singly or in batches.
+
+A run's readers leave out what superseded step attempts logged (see ``_step_metrics``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
 from ..core import InvalidNameError, now_ms
 from . import _schema as t
@@ -98,13 +101,20 @@ def _insert(store: Store, rows: list[dict[str, Any]], *, what: str) -> None:
     store.transact_once(tx, what=what, replay=AS_JSON)
 
 
+def _committed(query: Select[Any]) -> Select[Any]:
+    """Keep metrics logged on the run, or by the current attempt of their step run."""
+    c, s = t.metrics.c, t.step_runs.c
+    current: ColumnElement[bool] = or_(c.attempt.is_(None), c.attempt == s.attempt)
+    return query.outerjoin(t.step_runs, s.id == c.step_run_id).where(current)
+
+
 def metric_history(store: Store, run_id: int, key: str) -> list[MetricRecord]:
     c = t.metrics.c
-    query = (
+    query = _committed(
         select(c.key, c.value, c.step, c.timestamp)
+        .select_from(t.metrics)
         .where(c.run_id == run_id, c.key == key)
-        .order_by(c.step, c.timestamp, c.id)
-    )
+    ).order_by(c.step, c.timestamp, c.id)
     return store.query(
         lambda conn: [
             MetricRecord(r.key, _loaded(r.value), r.step, r.timestamp) for r in conn.execute(query)
@@ -118,8 +128,11 @@ def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
     def read(conn: Connection) -> dict[str, float]:
         c = t.metrics.c
         last = (
-            select(c.key, func.max(c.id).label("id"))
-            .where(c.run_id == run_id)
+            _committed(
+                select(c.key, func.max(c.id).label("id"))
+                .select_from(t.metrics)
+                .where(c.run_id == run_id)
+            )
             .group_by(c.key)
             .subquery()
         )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from ..core import ClaimStatus
 
+from ..core import RUN_FINISHED
+
 
 def ms_to_datetime(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
@@ -53,7 +55,7 @@ class RunRecord(_Record):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return self.status in RUN_FINISHED
 
     @property
     def duration(self) -> float | None:

@@ -8,8 +8,6 @@ Alembic migrations in ``migrations/versions`` must match this module (a test dif
 
 from __future__ import annotations
 
-from typing import get_args
-
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -28,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ..core import ClaimStatus
+from ..core import CLAIM_STATES
 
 metadata = MetaData(
     naming_convention={
@@ -55,7 +53,6 @@ STEP_STATES = (
     "cancelled",
 )
 ATTEMPT_STATES = ("running", "succeeded", "failed", "superseded")
-CLAIM_STATES: tuple[str, ...] = get_args(ClaimStatus)
 
 
 def _states(column: str, states: tuple[str, ...]) -> CheckConstraint:
@@ -158,12 +155,28 @@ metrics = Table(
     Column("id", BigId, primary_key=True),
     Column("run_id", BigId, _fk("runs.id", cascade=True), nullable=False),
     Column("step_run_id", BigId, _fk("step_runs.id", nullable=True)),
+    # The step attempt that logged it (NULL: logged on the run, not by a step). A retried
+    # step's earlier attempts keep their rows; readers show the step run's current attempt.
+    Column("attempt", Integer),
     Column("key", String(250), nullable=False),
     # NULL is NaN: SQLite cannot store a NaN REAL, and one meaning on both backends is simpler.
     Column("value", Float, nullable=True),
     Column("step", BigInteger, nullable=False, default=0),
     Column("timestamp", BigInteger, nullable=False),
     Index(None, "run_id", "key", "step"),
+    Index(None, "step_run_id", "attempt"),
+)
+
+# Params a step logs on its step run (``ctx.log_params``), per attempt: a retry may log
+# other values without conflicting with the attempt it supersedes.
+step_params = Table(
+    "step_params",
+    metadata,
+    Column("step_run_id", BigId, _fk("step_runs.id", cascade=True), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("run_id", BigId, _fk("runs.id", cascade=True), nullable=False),
+    Column("value", Json, nullable=True),
 )
 
 artifacts = Table(

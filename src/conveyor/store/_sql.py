@@ -27,17 +27,22 @@ def dialect_insert(dialect: str, table: Table) -> Any:
     return sqlite_insert(table)
 
 
-def lock_events(conn: Connection) -> None:
-    """Serialise event inserts on PostgreSQL so event ids commit in increasing order.
+EVENT_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema()), :project_id)"
+
+
+def lock_events(conn: Connection, project_id: int) -> None:
+    """Serialise a project's event inserts on PostgreSQL so its event ids commit in order.
 
     Without it, transaction A can take id 10, transaction B id 11, B commits first, a poller
     reads 11 and moves its cursor past 10 before A commits: an event lost to every poller.
+    Pollers read one project's events, so only that project's writers queue here: the lock
+    is keyed by schema and project, and other projects (and databases) never wait on it.
     SQLite already serialises writers.
     """
     if conn.dialect.name == "postgresql":
         from sqlalchemy import text
 
-        conn.execute(text("SELECT pg_advisory_xact_lock(1668247142)"))
+        conn.execute(text(EVENT_LOCK_SQL), {"project_id": project_id})
 
 
 def replay_by_id(table: Table, from_row: Callable[[Any], R]) -> Replay[R]:

@@ -1,21 +1,17 @@
 """The opened project at run time: config, metadata store and artifact store, wired together.
 
-Plus the few services that need both stores at once (store an artifact and record it;
-garbage-collect unreferenced blobs). No domain logic lives here.
+It wires and holds no domain logic; services live in the domain packages. Also: creating a
+project folder, and bringing a store's schema up to date.
 """
 
 from __future__ import annotations
 
 from ._scaffold import init_project as init_project
-from ._services import collect_garbage as collect_garbage
-from ._services import export_artifact as export_artifact
-from ._services import put_artifact as put_artifact
 from ._workspace import Workspace as Workspace
+from ._workspace import upgrade_schema as upgrade_schema
 
 __all__ = [
     "Workspace",
-    "collect_garbage",
-    "export_artifact",
     "init_project",
-    "put_artifact",
+    "upgrade_schema",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..artifacts import ArtifactStore, open_artifact_store
 from ..core import Config
-from ..store import Store, open_store_from_config
+from ..store import Store, open_store_from_config, upgrade_store
 
 
 @dataclass
@@ -62,3 +62,11 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def upgrade_schema(config: Config) -> tuple[str | None, str]:
+    """Migrate the store ``config`` names to the newest schema; return (before, head).
+
+    Safe to run from several processes at once: migrations run under a lock.
+    """
+    return upgrade_store(config.store.url, busy_timeout=config.store.busy_timeout)

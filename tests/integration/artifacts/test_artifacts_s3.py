@@ -17,7 +17,7 @@ from conveyor.artifacts import (
     collect_garbage,
     open_artifact_store,
 )
-from conveyor.core import ArtifactError, ChecksumMismatchError
+from conveyor.core import ArtifactError, ChecksumMismatchError, InvalidValueError
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ class TestS3Backend(ArtifactStoreSuite, UploadSuite):
             options = {**options, "default_block_size": 5 * 1024 * 1024}
             limit = 64 * 1024
         url = f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}/artifacts"
-        yield FsspecArtifactStore(url, options, max_buffered_bytes=limit)
+        yield FsspecArtifactStore(url, options, max_buffered_bytes=limit, dedup_refresh=0)
 
     def test_source_changed_between_hash_and_upload(
         self, artifact_store: ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -86,8 +86,12 @@ def test_blobs_are_plain_objects_at_the_documented_keys(
     assert [o["Key"] for o in listed["Contents"]] == [key]  # no temp objects left
 
 
-def test_gc_grace_by_real_time(s3_store: ArtifactStore) -> None:
+def test_gc_grace_by_real_time(s3_server: S3Server) -> None:
     """S3 times have 1 s resolution and cannot be backdated: wait them out instead."""
+    url = f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}"
+    s3_store = FsspecArtifactStore(url, s3_server.storage_options, dedup_refresh=1.0)
+    with pytest.raises(InvalidValueError, match="dedup window"):
+        collect_garbage(s3_store, [], older_than=0.5)
     old = s3_store.put_bytes(b"old junk").digest
     time.sleep(2.1)
     young = s3_store.put_bytes(b"young junk").digest

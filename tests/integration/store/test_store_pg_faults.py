@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 RETRIES = 5
 EXHAUST = {3, 8}  # rounds in which every retry is killed too
-EVENT_LOCK = 1668247142  # the advisory lock conveyor.store._sql.lock_events takes
+# The advisory lock conveyor.store._sql.lock_events takes (per schema and project).
+EVENT_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema()), %s)"
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ def test_r11_session_killed_during_alias_move(killer_store: tuple[st.Store, Kill
         lock = (
             ("SELECT 1 FROM models WHERE name = %s FOR UPDATE", ("churn",))
             if k % 2 == 0
-            else ("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))
+            else (EVENT_LOCK, (store.project_id,))
         )
         kills = RETRIES + 1 if k in EXHAUST else 1
         try:
@@ -255,3 +256,31 @@ def test_r07_small_alias_moves_with_a_reader(store_url: str) -> None:
         f"R07 small ({store_url.split(':')[0]}): reader saw {reader['seen']}, "
         f"{reader['changes']} changes"
     )
+
+
+def test_the_event_order_lock_is_per_project(pg_url: str) -> None:
+    """A project's event writers never queue behind another project's (item 11)."""
+    with st.open_store(pg_url, project="a") as a, st.open_store(pg_url, project="b") as b:
+        holder = pg.LockHolder(pg_url)
+        try:
+            holder.hold(EVENT_LOCK, (b.project_id,))  # project b's writers would wait here
+            pool = ThreadPoolExecutor(1)
+            run = pool.submit(lambda: st.create_run(a, "train"))
+            assert run.result(timeout=10).status == "running"  # a did not wait for b
+            blocked = pool.submit(lambda: st.create_run(b, "train"))
+            with pytest.raises(TimeoutError):
+                blocked.result(timeout=0.5)  # b waits on its own lock ...
+        finally:
+            holder.release()
+            holder.close()
+        assert blocked.result(timeout=10).status == "running"  # ... until it is released
+        pool.shutdown()
+
+
+def test_a_session_idle_in_a_transaction_is_ended(pg_url: str) -> None:
+    with (
+        st.open_store(pg_url, project="test", busy_timeout=10) as store,
+        store.engine.connect() as conn,
+    ):
+        shown = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+        assert shown == "1min"  # max(60 s, 4 x the 10 s lock timeout below)

@@ -6,6 +6,7 @@ import datetime as dt
 import errno
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from conveyor.artifacts import (
     collect_garbage,
 )
 from conveyor.artifacts._files import store_full_error
-from conveyor.core import ArtifactError, ArtifactStoreFullError
+from conveyor.core import ArtifactError, ArtifactStoreFullError, InvalidValueError
 
 
 class TestLocalBackend(ArtifactStoreSuite):
@@ -55,7 +56,7 @@ class TestMemoryBackend(ArtifactStoreSuite, UploadSuite):
         url = memory_url()
         # "streaming" forces the large-blob upload path (hash, then stream, then commit).
         limit = 64 * 1024 if request.param == "streaming" else None
-        yield FsspecArtifactStore(url, max_buffered_bytes=limit)
+        yield FsspecArtifactStore(url, max_buffered_bytes=limit, dedup_refresh=0)
         drop_memory(url)
 
     def _key(self, store: ArtifactStore, digest: str) -> str:
@@ -122,6 +123,57 @@ def test_orphan_temp_files_are_collected(local_store: LocalArtifactStore) -> Non
     os.utime(fresh, (then, then))
     LocalArtifactStore(local_store.root)  # opening also sweeps old orphans
     assert os.listdir(tmp) == []
+
+
+def test_dedup_compares_content_not_only_size(local_store: LocalArtifactStore) -> None:
+    digest = local_store.put_bytes(b"good weights").digest
+    path = local_store.blob_path(digest)
+    os.chmod(path, 0o600)
+    path.write_bytes(b"evil weights")  # same size, other bytes
+    assert local_store.put_bytes(b"good weights").digest == digest
+    assert path.read_bytes() == b"good weights"  # rewritten, not vouched for
+    assert local_store.get_bytes(digest) == b"good weights"
+
+
+def test_gc_gives_back_a_blob_renewed_before_its_claim(local_store: LocalArtifactStore) -> None:
+    digest = local_store.put_bytes(b"re-put just now").digest
+    # Listed as old, then renewed by a put before GC claims it: GC must give it back.
+    assert local_store.delete_if_older(digest, older_than=3600) is False
+    assert local_store.get_bytes(digest) == b"re-put just now"
+    assert os.listdir(local_store.root / "tmp") == []
+    then = time.time() - 7200
+    os.utime(local_store.blob_path(digest), (then, then))
+    assert local_store.delete_if_older(digest, older_than=3600) is True
+    assert not local_store.exists(digest)
+    assert local_store.delete_if_older(digest, older_than=3600) is False  # already gone
+
+
+def test_gc_never_deletes_a_blob_a_concurrent_put_returned(local_store: LocalArtifactStore) -> None:
+    """A put that returns has a blob behind it, however GC interleaves (200 races)."""
+    data = b"weights re-put by a new run"
+    n_lost = 0
+    for _ in range(200):
+        digest = local_store.put_bytes(data).digest
+        then = time.time() - 7200
+        os.utime(local_store.blob_path(digest), (then, then))
+        gc = threading.Thread(target=collect_garbage, args=(local_store, []))
+        gc.start()
+        local_store.put_bytes(data)
+        gc.join()
+        n_lost += not local_store.exists(digest)
+    assert n_lost == 0
+
+
+def test_gc_refuses_a_grace_shorter_than_the_dedup_window() -> None:
+    url = memory_url()
+    try:
+        store = FsspecArtifactStore(url)  # re-puts within 600 s do not renew a blob's time
+        with pytest.raises(InvalidValueError, match="dedup window") as info:
+            collect_garbage(store, [], older_than=60)
+        assert "at least 600 seconds" in str(info.value)
+        assert collect_garbage(store, [], older_than=600).n_deleted == 0
+    finally:
+        drop_memory(url)
 
 
 def test_iter_blobs_ignores_foreign_files(local_store: LocalArtifactStore) -> None:

@@ -225,3 +225,108 @@ def test_required_param_must_be_given() -> None:
     with pytest.raises(PipelineDefinitionError, match="needs parameter 'n'"):
         needs.resolve_params({})
     assert needs.build({"n": 2}).nodes["load"].constants == {"n": 2}
+
+
+# -- call options (when=, name=) never swallow a step's own parameters ---------------------
+
+
+@step
+def greet(name: str, when: str = "today") -> str:
+    return f"hello {name} {when}"
+
+
+@step
+def anything(data: list[int], **extra: Any) -> int:
+    return len(data)
+
+
+def test_a_parameter_called_name_or_when_receives_the_value_inside_a_pipeline() -> None:
+    @pipeline
+    def p() -> None:
+        greet(name="ada", when="now")
+
+    node = p.build().nodes["greet"]
+    assert node.constants == {"name": "ada", "when": "now"}
+    assert node.when is None
+
+
+def test_a_parameter_called_name_or_when_receives_the_value_outside_a_pipeline() -> None:
+    assert greet(name="ada", when="now") == "hello ada now"
+    assert greet.with_options()(name="ada") == "hello ada today"
+
+
+def test_with_options_sets_the_options_of_a_step_whose_parameters_share_their_names() -> None:
+    @pipeline
+    def p() -> None:
+        model = train(load())
+        greet.with_options(when=model.passed, name="greet_ada")(name="ada", when="now")
+
+    graph = p.build()
+    node = graph.nodes["greet_ada"]
+    assert node.constants == {"name": "ada", "when": "now"}
+    assert node.when is not None and node.when.ref.node == "train"
+    assert "train" in node.upstream
+
+
+def test_options_still_work_on_a_step_without_such_parameters() -> None:
+    @pipeline
+    def p() -> None:
+        model = train(load())
+        deploy(model, when=~model.passed, name="rollback")
+        deploy.with_options(when=model.passed)(model)
+
+    nodes = p.build().nodes
+    assert set(nodes) == {"load", "train", "rollback", "deploy"}
+    assert nodes["rollback"].when is not None and nodes["rollback"].when.negate
+    assert nodes["deploy"].when is not None and not nodes["deploy"].when.negate
+
+
+def test_a_step_taking_kwargs_makes_a_bare_option_ambiguous() -> None:
+    with pytest.raises(PipelineDefinitionError, match=r"takes \*\*kwargs.*anything.with_options"):
+
+        @pipeline
+        def p() -> None:
+            anything(load(), when=train(load()).passed)
+
+    @pipeline
+    def q() -> None:
+        data = load()
+        anything.with_options(when=train(data).passed)(data, name="kept")
+
+    node = q.build().nodes["anything"]
+    assert node.constants == {"name": "kept"}
+    assert node.when is not None
+
+
+def test_map_passes_a_parameter_called_when_and_takes_options_from_with_options() -> None:
+    @step
+    def score(x: int, when: str) -> int:
+        return x
+
+    @pipeline
+    def p() -> None:
+        model = train(load())
+        score.map([1, 2], when="later")
+        score.with_options(when=model.passed, name="gated").map([3], when="soon")
+
+    nodes = p.build().nodes
+    assert nodes["score"].constants == {"when": "later"}
+    assert nodes["score"].when is None
+    assert nodes["gated"].constants == {"when": "soon"}
+    assert nodes["gated"].map_over == ("x", [3])
+    assert nodes["gated"].when is not None
+
+
+def test_map_takes_items_positionally_so_a_parameter_called_items_is_free() -> None:
+    @step
+    def pair(x: int, items: int) -> int:
+        return x + items
+
+    assert pair.map([1, 2], items=10) == [11, 12]
+
+
+def test_options_outside_a_pipeline_are_refused_with_the_step_name() -> None:
+    with pytest.raises(PipelineDefinitionError, match="options only apply when step 'deploy'"):
+        deploy({}, name="x")
+    with pytest.raises(PipelineDefinitionError, match="options only apply when step 'greet'"):
+        greet.with_options(name="x")(name="ada")

@@ -101,6 +101,18 @@ def test_log_metrics_and_log_metric(sqlite_store: st.Store, cut: LostAcks) -> No
     assert cut.n_cut == 2
 
 
+def test_step_metrics_and_params(
+    sqlite_store: st.Store, cut: LostAcks, running_step: st.StepRunRecord
+) -> None:
+    cut.arm()
+    rows = [("loss", 0.5, 0), ("loss", 0.4, 1)]
+    assert st.log_step_metrics(sqlite_store, running_step.id, running_step.attempt, rows) == 2
+    cut.arm()
+    st.log_step_params(sqlite_store, running_step.id, running_step.attempt, {"lr": 0.1})
+    assert st.count_metrics(sqlite_store, [running_step.run_id]) == 2
+    assert st.step_params(sqlite_store, running_step.id) == {"lr": 0.1}
+
+
 def test_emit_event(sqlite_store: st.Store, cut: LostAcks) -> None:
     cut.arm()
     event_id = st.emit_event(sqlite_store, "io.conveyor.test.emitted", data={"i": 1})

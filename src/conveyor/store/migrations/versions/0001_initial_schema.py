@@ -345,6 +345,7 @@ def upgrade() -> None:
         sa.Column(
             "step_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("attempt", sa.Integer(), nullable=True),
         sa.Column("key", sa.String(length=250), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("step", sa.BigInteger(), nullable=False),
@@ -363,6 +364,9 @@ def upgrade() -> None:
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_metrics_run_id_key_step"), ["run_id", "key", "step"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_metrics_step_run_id_attempt"), ["step_run_id", "attempt"], unique=False
         )
 
     op.create_table(
@@ -391,6 +395,30 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "step_run_id", "attempt", name=op.f("uq_step_attempts_step_run_id_attempt")
         ),
+    )
+    op.create_table(
+        "step_params",
+        sa.Column(
+            "step_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "value",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_step_params_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["step_run_id"],
+            ["step_runs.id"],
+            name=op.f("fk_step_params_step_run_id_step_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("step_run_id", "attempt", "key", name=op.f("pk_step_params")),
     )
     op.create_table(
         "artifact_files",
@@ -685,8 +713,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_artifact_files_digest"))
 
     op.drop_table("artifact_files")
+    op.drop_table("step_params")
     op.drop_table("step_attempts")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_metrics_step_run_id_attempt"))
         batch_op.drop_index(batch_op.f("ix_metrics_run_id_key_step"))
 
     op.drop_table("metrics")

@@ -1,19 +1,60 @@
-"""Services that touch both the artifact bytes and the metadata store."""
+"""Artifacts: store and record bytes, list and describe them with their lineage, collect."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import store as st
 from ..artifacts import GcReport, expand_references
 from ..artifacts import collect_garbage as collect_blobs
 from ..core import InvalidNameError, NotFoundError, check_relative_path
-from ..store import ArtifactRecord, get_artifact, record_artifact, referenced_digests
 
 if TYPE_CHECKING:
-    from ._workspace import Workspace
+    from ..workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ArtifactDetails:
+    """An artifact with its files (for directories) and the step runs that made or read it."""
+
+    artifact: st.ArtifactRecord
+    files: list[tuple[str, str, int]]
+    lineage: list[st.LineageEdgeRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.artifact.to_dict() | {
+            "files": [{"path": p, "digest": d, "size": s} for p, d, s in self.files],
+            "lineage": [
+                {"step_run_id": e.step_run_id, "direction": e.direction, "name": e.name}
+                for e in self.lineage
+            ],
+        }
+
+
+def list_artifacts(
+    ws: Workspace, *, name: str | None = None, limit: int = 100
+) -> list[st.ArtifactRecord]:
+    """The project's artifacts, newest first (only those named ``name``, if given)."""
+    return st.list_artifacts(ws.store, limit=limit, name=name)
+
+
+def describe_artifact(ws: Workspace, ref: int | str) -> ArtifactDetails:
+    """Artifact ``ref`` (an id, or a ``sha256:`` digest) with its files and lineage."""
+    record = st.get_artifact(ws.store, ref)
+    return ArtifactDetails(
+        artifact=record,
+        files=st.artifact_files(ws.store, record.id),
+        lineage=st.artifact_lineage(ws.store, record.id),
+    )
+
+
+def read_artifact(ws: Workspace, ref: int | str) -> bytes:
+    """The bytes of file artifact ``ref``, checksum verified."""
+    return ws.artifacts.get_bytes(st.get_artifact(ws.store, ref).digest)
 
 
 def put_artifact(
@@ -25,7 +66,7 @@ def put_artifact(
     media_type: str | None = None,
     meta: Mapping[str, Any] | None = None,
     producer_step_run_id: int | None = None,
-) -> ArtifactRecord:
+) -> st.ArtifactRecord:
     """Store a file or directory and record it. Bytes first, then the row (rule 9)."""
     source = Path(path)
     if name is not None:
@@ -42,7 +83,7 @@ def put_artifact(
         raise NotFoundError(
             f"{str(source)!r} is not a file or directory.", hint="Check the path and try again."
         )
-    return record_artifact(
+    return st.record_artifact(
         ws.store,
         digest,
         size,
@@ -58,7 +99,7 @@ def put_artifact(
 
 def export_artifact(ws: Workspace, ref: int | str, dest: str | os.PathLike[str]) -> Path:
     """Write a verified copy of artifact ``ref`` to ``dest`` (a new file or directory)."""
-    record = get_artifact(ws.store, ref)
+    record = st.get_artifact(ws.store, ref)
     target = Path(dest)
     if target.exists():
         raise InvalidNameError(
@@ -78,5 +119,5 @@ def collect_garbage(
     Blobs younger than ``older_than`` seconds are kept, so a write whose metadata row is not
     committed yet is never collected.
     """
-    keep = expand_references(ws.artifacts, referenced_digests(ws.store))
+    keep = expand_references(ws.artifacts, st.referenced_digests(ws.store))
     return collect_blobs(ws.artifacts, keep, older_than=older_than, dry_run=dry_run)

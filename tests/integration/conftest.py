@@ -1,3 +1,5 @@
+"""Fixtures shared by the integration tests: throw-away projects on each store backend."""
+
 from __future__ import annotations
 
 import sys

@@ -1,0 +1,47 @@
+"""The types of the events conveyor appends to its log (CloudEvents ``type``).
+
+Named ``io.conveyor.<noun>.<past-tense verb>``; every emitter and every filter uses these
+constants, so a type is spelled once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from ._states import RunStatus
+
+__all__ = [
+    "ALIAS_MOVED",
+    "DEPLOYMENT_UPDATED",
+    "EVENT_PREFIX",
+    "MODEL_VERSION_REGISTERED",
+    "RUN_CANCELLED",
+    "RUN_EVENT_TYPES",
+    "RUN_FAILED",
+    "RUN_QUEUED",
+    "RUN_STARTED",
+    "RUN_SUCCEEDED",
+    "SNAPSHOT_CREATED",
+]
+
+EVENT_PREFIX: Final = "io.conveyor."
+
+RUN_QUEUED: Final = "io.conveyor.run.queued"
+RUN_STARTED: Final = "io.conveyor.run.started"
+RUN_SUCCEEDED: Final = "io.conveyor.run.succeeded"
+RUN_FAILED: Final = "io.conveyor.run.failed"
+RUN_CANCELLED: Final = "io.conveyor.run.cancelled"
+MODEL_VERSION_REGISTERED: Final = "io.conveyor.model_version.registered"
+ALIAS_MOVED: Final = "io.conveyor.alias.moved"
+DEPLOYMENT_UPDATED: Final = "io.conveyor.deployment.updated"
+SNAPSHOT_CREATED: Final = "io.conveyor.snapshot.created"
+
+# The event a run emits on entering each state.
+RUN_EVENT_TYPES: Final[Mapping[RunStatus, str]] = {
+    "queued": RUN_QUEUED,
+    "running": RUN_STARTED,
+    "succeeded": RUN_SUCCEEDED,
+    "failed": RUN_FAILED,
+    "cancelled": RUN_CANCELLED,
+}
