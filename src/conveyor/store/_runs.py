@@ -14,13 +14,14 @@ from . import _schema as t
 from ._engine import Operation, Store
 from ._events import append_event
 from ._records import RunRecord
-from ._sql import dialect_insert, insert, replay_by_id
+from ._sql import dialect_insert, insert, replay_by_id, replay_by_ids
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
 _INSERT_PARAMS = t.params.insert()
 _RUN = replay_by_id(t.runs, RunRecord.from_row)
+_CLAIMED = replay_by_ids(t.runs, RunRecord.from_row)
 
 
 @functools.cache
@@ -247,11 +248,12 @@ def claim_runs(
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
     SQLite: the write lock (``BEGIN IMMEDIATE``) makes one claimer at a time. Each claim bumps
     the run's ``attempt``, the fencing token for later writes. A run whose lease expired
-    is claimable again.
+    is claimable again. A retry after a lost acknowledgement returns the runs the first
+    execution claimed (they are leased to ``owner`` now, so it would not find them again).
     """
     c = t.runs.c
 
-    def tx(conn: Connection) -> list[RunRecord]:
+    def tx(conn: Connection, _op: Operation) -> list[RunRecord]:
         now = now_ms()
         pick = (
             select(c.id)
@@ -280,7 +282,7 @@ def claim_runs(
         )
         return sorted((RunRecord.from_row(r) for r in rows), key=lambda r: r.id)
 
-    return store.transact(tx, what="run claim")
+    return store.transact_once(tx, what="run claim", replay=_CLAIMED)
 
 
 def acquire_run(

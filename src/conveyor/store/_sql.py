@@ -52,3 +52,16 @@ def replay_by_id(table: Table, from_row: Callable[[Any], R]) -> Replay[R]:
         return from_row(conn.execute(select(table).where(table.c.id == row_id)).one())
 
     return Replay(dump=lambda record: record.id, load=load)  # type: ignore[attr-defined]
+
+
+def replay_by_ids(table: Table, from_row: Callable[[Any], R]) -> Replay[list[R]]:
+    """Record a batch claimed in one call as its row ids, in id order (none: nothing)."""
+
+    def load(conn: Connection, row_ids: Any) -> list[R]:
+        query = select(table).where(table.c.id.in_(row_ids)).order_by(table.c.id)
+        return [from_row(row) for row in conn.execute(query)]
+
+    def dump(records: list[R]) -> list[int] | None:
+        return [r.id for r in records] or None  # type: ignore[attr-defined]
+
+    return Replay(dump=dump, load=load)

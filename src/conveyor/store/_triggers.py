@@ -34,7 +34,7 @@ from . import _schema as t
 from ._engine import Operation, Replay, Store
 from ._records import ClaimResult, RunRecord, TriggerClaimRecord, TriggerRecord
 from ._runs import insert_run, run_values
-from ._sql import insert
+from ._sql import insert, replay_by_ids
 
 tr, cl = t.triggers.c, t.trigger_claims.c
 KINDS = ("schedule", "new_data", "drift", "decay", "manual", "webhook")
@@ -120,6 +120,7 @@ def _load_won(conn: Connection, claim_id: Any) -> ClaimResult:
 _WON: Replay[ClaimResult] = Replay(
     dump=lambda result: result.claim.id if result.won else None, load=_load_won
 )
+_SWEPT = replay_by_ids(t.trigger_claims, TriggerClaimRecord.from_row)
 
 
 def claim_trigger(
@@ -237,12 +238,7 @@ def claim_lapsed(
         )
         return sorted((TriggerClaimRecord.from_row(r) for r in rows), key=lambda r: r.id)
 
-    def load(conn: Connection, ids: Any) -> list[TriggerClaimRecord]:
-        query = select(t.trigger_claims).where(cl.id.in_(ids)).order_by(cl.id)
-        return [TriggerClaimRecord.from_row(r) for r in conn.execute(query)]
-
-    replay = Replay(dump=lambda claims: [c.id for c in claims] or None, load=load)
-    return store.transact_once(tx, what="lapsed claim sweep", replay=replay)
+    return store.transact_once(tx, what="lapsed claim sweep", replay=_SWEPT)
 
 
 def renew_claim(

@@ -270,6 +270,15 @@ def test_claim_lapsed(sqlite_store: st.Store, cut: LostAcks) -> None:
     assert (taken.claimed_by, taken.attempt) == ("ctl-b", 2)
 
 
+def test_claim_runs(sqlite_store: st.Store, cut: LostAcks) -> None:
+    queued = [st.create_run(sqlite_store, "train", status="queued").id for _ in range(3)]
+    cut.arm()
+    claimed = st.claim_runs(sqlite_store, "ctl-a", limit=2)
+    assert [r.id for r in claimed] == queued[:2]
+    assert all((r.lease_owner, r.attempt) == ("ctl-a", 1) for r in claimed)
+    assert [r.id for r in st.claim_runs(sqlite_store, "ctl-b")] == queued[2:]
+
+
 def test_recorded_operations_are_pruned(
     sqlite_store: st.Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
