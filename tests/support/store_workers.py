@@ -7,13 +7,14 @@ on those, so a child never hides a failure by dying.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from sqlalchemy import func, select
 
 from conveyor import store as st
-from conveyor.core import NotFoundError
+from conveyor.core import NotFoundError, StaleAttemptError
 from conveyor.store import _schema
 
 from .procs import BARRIER_TIMEOUT, RetryCounter, describe
@@ -89,7 +90,7 @@ def claim_windows(
     url: str, barrier: Any, owner: str, trigger_id: int, n_windows: int
 ) -> dict[str, Any]:
     """Claim windows ``w0 .. w{n-1}`` of one trigger, meeting the rival at a barrier before
-    each claim, so both inserts race for every window."""
+    each claim, so both inserts race for every window; start the run of each one won."""
     won: list[int] = []
     lost: list[tuple[int, str]] = []
     errors: list[str] = []
@@ -104,6 +105,10 @@ def claim_windows(
                 continue
             if result.won:
                 won.append(w)
+                try:
+                    st.start_claim(store, result.claim.id, result.claim.attempt)
+                except Exception as exc:
+                    errors.append(describe(exc))
             else:
                 lost.append((w, result.claim.claimed_by))
     return {"won": won, "lost": lost, "errors": errors, "retries": retries.count}
@@ -267,3 +272,72 @@ def emit_events(url: str, barrier: Any, child: int, n: int) -> dict[str, Any]:
             except Exception as exc:
                 errors.append(describe(exc))
     return {"emitted": emitted, "errors": errors}
+
+
+def trigger_controller(
+    url: str,
+    owner: str,
+    trigger_id: int,
+    n_windows: int,
+    *,
+    lease: float,
+    pace: float = 0.0,
+    env: dict[str, str] | None = None,
+    deadline: float = 120.0,
+) -> dict[str, Any]:
+    """A controller that fires windows ``w0 .. w{n-1}`` of one trigger until every one has
+    started (by this controller or a rival), or ``deadline`` seconds pass.
+
+    For each window not yet started: claim it; if won, start its run. A window a rival
+    holds under a live lease is revisited on the next pass: if the rival dies, its lease
+    lapses and this controller re-claims the firing. ``pace`` sleeps after each window
+    (so a rival overtakes); ``env`` is set first (pause points for the fault tests).
+    """
+    os.environ.update(env or {})
+    won: list[str] = []
+    started: list[str] = []
+    taken_over = stale = passes = 0
+    errors: list[str] = []
+    pending = [f"w{i}" for i in range(n_windows)]
+    stop = time.monotonic() + deadline
+    with _open(url) as store:
+        while pending and time.monotonic() < stop:
+            passes += 1
+            left: list[str] = []
+            for window in pending:
+                try:
+                    result = st.claim_trigger(store, trigger_id, window, owner, lease=lease)
+                except Exception as exc:
+                    errors.append(describe(exc))
+                    left.append(window)
+                    continue
+                claim = result.claim
+                if not result.won:
+                    if claim.status == "claimed":  # a rival holds it: see it again later
+                        left.append(window)
+                    continue
+                won.append(window)
+                taken_over += claim.attempt > 1
+                try:
+                    st.start_claim(store, claim.id, claim.attempt)
+                    started.append(window)
+                except StaleAttemptError:  # paused past the lease: the new holder starts it
+                    stale += 1
+                    left.append(window)
+                except Exception as exc:
+                    errors.append(describe(exc))
+                    left.append(window)
+                if pace:
+                    time.sleep(pace)
+            pending = left
+            if pending:
+                time.sleep(0.05)
+    return {
+        "won": won,
+        "started": started,
+        "pending": pending,
+        "taken_over": taken_over,
+        "stale": stale,
+        "passes": passes,
+        "errors": errors,
+    }

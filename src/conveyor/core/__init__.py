@@ -60,6 +60,8 @@ from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
 from ._pause import pause_point as pause_point
 from ._states import ATTEMPT_STATES as ATTEMPT_STATES
+from ._states import CLAIM_STATES as CLAIM_STATES
+from ._states import CLAIM_TRANSITIONS as CLAIM_TRANSITIONS
 from ._states import RUN_FINISHED as RUN_FINISHED
 from ._states import RUN_STATES as RUN_STATES
 from ._states import RUN_TRANSITIONS as RUN_TRANSITIONS
@@ -69,13 +71,17 @@ from ._states import STEP_STATES as STEP_STATES
 from ._states import STEP_TRANSITIONS as STEP_TRANSITIONS
 from ._states import STEP_UNSUCCESSFUL as STEP_UNSUCCESSFUL
 from ._states import AttemptStatus as AttemptStatus
+from ._states import ClaimStatus as ClaimStatus
 from ._states import RunStatus as RunStatus
 from ._states import StepStatus as StepStatus
 from ._states import can_move as can_move
+from ._states import claim_sources as claim_sources
 
 __all__ = [
     "ALIAS_MOVED",
     "ATTEMPT_STATES",
+    "CLAIM_STATES",
+    "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
@@ -101,6 +107,7 @@ __all__ = [
     "ArtifactStoreFullError",
     "AttemptStatus",
     "ChecksumMismatchError",
+    "ClaimStatus",
     "Config",
     "ConfigError",
     "ConflictError",
@@ -127,6 +134,7 @@ __all__ = [
     "can_move",
     "canonical_json",
     "check_relative_path",
+    "claim_sources",
     "did_you_mean",
     "now_ms",
     "parse_digest",

@@ -9,6 +9,7 @@ One place for every status set: the store's CHECK constraints, its guarded trans
                   pending ─▶ succeeded (cache hit) | skipped | upstream_failed | cancelled
                   failed ─▶ running | pending; upstream_failed | cancelled ─▶ pending (resume)
     step attempt  running ─▶ succeeded | failed | superseded
+    trigger claim claimed ─▶ started | coalesced | failed, claimed ─▶ claimed (takeover)
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ __all__ = [
     "STEP_TRANSITIONS",
     "STEP_UNSUCCESSFUL",
     "AttemptStatus",
+    "CLAIM_STATES",
+    "CLAIM_TRANSITIONS",
+    "ClaimStatus",
     "RunStatus",
     "StepStatus",
     "can_move",
+    "claim_sources",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -37,10 +42,13 @@ StepStatus = Literal[
     "pending", "running", "succeeded", "failed", "skipped", "upstream_failed", "cancelled"
 ]
 AttemptStatus = Literal["running", "succeeded", "failed", "superseded"]
+# What became of one firing of a trigger (a row of ``trigger_claims``).
+ClaimStatus = Literal["claimed", "started", "coalesced", "failed"]
 
 RUN_STATES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 STEP_STATES: Final[tuple[StepStatus, ...]] = get_args(StepStatus)
 ATTEMPT_STATES: Final[tuple[AttemptStatus, ...]] = get_args(AttemptStatus)
+CLAIM_STATES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
 
 RUN_FINISHED: Final[frozenset[RunStatus]] = frozenset({"succeeded", "failed", "cancelled"})
 # A step in one of these will not change again in this run attempt.
@@ -73,7 +81,22 @@ STEP_TRANSITIONS: Final[Mapping[StepStatus, frozenset[StepStatus]]] = {
     "succeeded": frozenset(),
 }
 
+# ``claimed -> claimed`` is a takeover: another controller re-claims a firing whose holder's
+# lease lapsed before it started the firing's run. The other three are final: a firing
+# starts one run, or is coalesced into a run already in flight, or is given up.
+CLAIM_TRANSITIONS: Final[Mapping[ClaimStatus, frozenset[ClaimStatus]]] = {
+    "claimed": frozenset({"claimed", "started", "coalesced", "failed"}),
+    "started": frozenset(),
+    "coalesced": frozenset(),
+    "failed": frozenset(),
+}
+
 
 def can_move(transitions: Mapping[str, frozenset[str]], source: str, target: str) -> bool:
     """Whether ``source -> target`` is one of the legal moves in ``transitions``."""
     return target in transitions.get(source, frozenset())
+
+
+def claim_sources(to: ClaimStatus) -> list[ClaimStatus]:
+    """The statuses a trigger claim may move to ``to`` from, in a stable order."""
+    return [s for s, targets in CLAIM_TRANSITIONS.items() if to in targets]

@@ -87,10 +87,13 @@ from ._steps import start_attempt as start_attempt
 from ._steps import start_attempts as start_attempts
 from ._steps import step_attempts as step_attempts
 from ._steps import step_lineage as step_lineage
+from ._triggers import claim_lapsed as claim_lapsed
 from ._triggers import claim_trigger as claim_trigger
 from ._triggers import get_trigger as get_trigger
 from ._triggers import list_claims as list_claims
+from ._triggers import renew_claim as renew_claim
 from ._triggers import set_claim_status as set_claim_status
+from ._triggers import start_claim as start_claim
 from ._triggers import upsert_trigger as upsert_trigger
 
 __all__ = [
@@ -120,6 +123,7 @@ __all__ = [
     "append_event",
     "artifact_files",
     "artifact_lineage",
+    "claim_lapsed",
     "claim_runs",
     "claim_trigger",
     "commit_step",
@@ -165,12 +169,14 @@ __all__ = [
     "record_cache_hit",
     "referenced_digests",
     "register_model_version",
+    "renew_claim",
     "renew_run_lease",
     "reset_steps",
     "resolve_alias",
     "set_claim_status",
     "start_attempt",
     "start_attempts",
+    "start_claim",
     "start_run",
     "step_attempts",
     "step_lineage",

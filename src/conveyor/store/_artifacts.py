@@ -16,9 +16,11 @@ from ..core import InvalidNameError, NotFoundError, check_relative_path, now_ms,
 from . import _schema as t
 from ._engine import Store
 from ._records import ArtifactRecord, LineageEdgeRecord, NewArtifact
+from ._sql import replay_by_id
 
 a = t.artifacts.c
 _INSERT_ARTIFACT = t.artifacts.insert().returning(*t.artifacts.c)
+_REPLAY = replay_by_id(t.artifacts, ArtifactRecord.from_row)
 
 
 def record_artifact(
@@ -51,9 +53,10 @@ def record_artifact(
         files=tuple(files),
     )
     spec = checked(spec)
-    return store.transact(
-        lambda conn: insert_artifact(conn, store, spec, producer_step_run_id),
+    return store.transact_once(
+        lambda conn, _op: insert_artifact(conn, store, spec, producer_step_run_id),
         what="artifact record",
+        replay=_REPLAY,
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select, update
 
 from ..core import NotFoundError, did_you_mean, now_ms, parse_digest, validate_name
 from . import _schema as t
-from ._engine import Store
+from ._engine import Operation, Replay, Store
 from ._events import append_event
 from ._records import DatasetRecord, SnapshotRecord
 from ._sql import insert
@@ -62,7 +62,7 @@ def add_snapshot(
     validate_name(dataset, what="dataset name")
     digest = parse_digest(digest)
 
-    def tx(conn: Connection) -> tuple[SnapshotRecord, bool]:
+    def tx(conn: Connection, _op: Operation) -> tuple[SnapshotRecord, bool]:
         dataset_id = _dataset_id(conn, store, dataset, create=True)
         number = conn.execute(
             update(t.datasets)
@@ -103,7 +103,19 @@ def add_snapshot(
         )
         return SnapshotRecord.from_row(row), True
 
-    return store.transact(tx, what="snapshot record")
+    return store.transact_once(tx, what="snapshot record", replay=_REPLAY)
+
+
+def _load_created(conn: Connection, snapshot_id: Any) -> tuple[SnapshotRecord, bool]:
+    row = conn.execute(select(t.dataset_snapshots).where(s.id == snapshot_id)).one()
+    return SnapshotRecord.from_row(row), True
+
+
+# Only a snapshot this call created is recorded: a retry that found its own snapshot by
+# digest would otherwise report ``created=False`` and a "new data" trigger would not fire.
+_REPLAY: Replay[tuple[SnapshotRecord, bool]] = Replay(
+    dump=lambda result: result[0].id if result[1] else None, load=_load_created
+)
 
 
 def list_datasets(store: Store) -> list[DatasetRecord]:

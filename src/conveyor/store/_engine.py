@@ -11,6 +11,14 @@ PostgreSQL: psycopg 3, a lock time-out, and an ``application_name`` so operators
 Driver errors are wrapped here, once: transient ones (lost connection, deadlock,
 serialization failure, lock time-out, SQLite busy) are retried a bounded number of times
 with jittered backoff; after that :class:`StoreUnavailableError` says what failed.
+
+A retry never changes an outcome (R19). A connection can die after COMMIT reached the
+server but before its acknowledgement came back; the retry then runs against the state its
+own first execution wrote. :meth:`Store.transact_once` gives each logical call one
+:class:`Operation` whose key all its retries share: writes that are not idempotent by
+construction record their outcome under that key in the same transaction, and a retry that
+finds the key returns that outcome instead of writing again. Writes fenced by an attempt
+number recognise their own result instead (see ``_steps.commit_step``).
 """
 
 from __future__ import annotations
@@ -21,17 +29,20 @@ import os
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from ..core import ConveyorError, InvalidNameError, StoreError, StoreUnavailableError
+from ..core import now_ms as _now_ms
+from ._schema import operations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +52,18 @@ _WRITE = "conveyor_write"
 # admin shutdown / crash shutdown / cannot connect now (pg_terminate_backend, restarts).
 _PG_TRANSIENT = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003", "08006"}
 IDLE_IN_TRANSACTION_MIN_MS = 60_000
+# Operation rows only matter while their call retries (seconds); keep them an hour. One
+# recorded operation in _PRUNE_EVERY, chosen at random so that short-lived processes
+# (CLI commands) share the work too, deletes the older ones inside its own write.
+OPERATION_RETENTION_MS = 3_600_000
+_PRUNE_EVERY = 512
+
+# Fault injection for tests (R19 on SQLite): when set, called with ``what`` right after a
+# write transaction COMMITTED; it may raise a transient driver error, which sends the call
+# down the retry path exactly as a lost COMMIT acknowledgement would. Never set in
+# production code.
+after_commit: Callable[[str], None] | None = None
+
 _NETWORK_FS = {
     "nfs",
     "nfs4",
@@ -53,6 +76,44 @@ _NETWORK_FS = {
     "ceph",
     "glusterfs",
 }
+
+
+@dataclass(slots=True)
+class Operation:
+    """One logical write call. :attr:`key` is the same for every execution of the call."""
+
+    # How many executions failed before this one. After a failed one the COMMIT may still
+    # have landed, so a repeat must first look for its own earlier outcome.
+    retry: int = 0
+    _key: str | None = None
+
+    @property
+    def key(self) -> str:
+        # Made on first use: most transactions (step commits) never need one.
+        if self._key is None:
+            self._key = uuid.uuid4().hex
+        return self._key
+
+    @property
+    def is_retry(self) -> bool:
+        return self.retry > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Replay(Generic[T]):
+    """How :meth:`Store.transact_once` records an outcome under an operation key.
+
+    ``dump`` turns the outcome into JSON (ids, not whole records; ``None`` when the call
+    wrote nothing, so there is nothing to record); ``load`` rebuilds the outcome from it
+    inside the retry's transaction.
+    """
+
+    dump: Callable[[T], Any]
+    load: Callable[[Connection, Any], T]
+
+
+# For outcomes that are plain JSON already (a count, an event id).
+AS_JSON: Replay[Any] = Replay(dump=lambda value: value, load=lambda _conn, value: value)
 
 
 @dataclass
@@ -97,10 +158,67 @@ class Store:
     def transact(self, fn: Callable[[Connection], T], *, what: str = "write") -> T:
         """Run ``fn(conn)`` in one write transaction, retrying transient failures.
 
-        ``fn`` may run more than once, so it must only touch the database. Idempotency keys
-        (unique constraints) make a retry after an unacknowledged commit safe.
+        ``fn`` may run more than once, so it must only touch the database, and running it
+        again after its own commit must not change the outcome: use :meth:`transact_once`
+        unless ``fn`` is idempotent by construction (an upsert, a guarded update that a
+        repeat cannot match again).
         """
-        return self._retrying(lambda: self._once(fn), what=what)
+        return self.transact_once(lambda conn, _op: fn(conn), what=what)
+
+    def transact_once(
+        self,
+        fn: Callable[[Connection, Operation], T],
+        *,
+        what: str = "write",
+        replay: Replay[T] | None = None,
+    ) -> T:
+        """Run ``fn(conn, op)`` as one logical call: retried on transient failures, and
+        with the same outcome whether or not an earlier execution's COMMIT landed.
+
+        Every execution gets the same :class:`Operation`. With ``replay``, the outcome is
+        recorded under ``op.key`` in the call's own transaction and a retry returns the
+        recorded outcome; without it, ``fn`` recognises its own earlier result itself
+        (``op.is_retry``), as fenced writes do by re-reading the row they fence on.
+        """
+        op = Operation()
+
+        def once() -> T:
+            try:
+                with self.write() as conn:
+                    if replay is not None and op.is_retry:
+                        recorded = _recorded(conn, op.key)
+                        if recorded is not _MISSING:
+                            return replay.load(conn, recorded)
+                    result = fn(conn, op)
+                    if replay is not None:
+                        outcome = replay.dump(result)
+                        if outcome is None and op.is_retry:
+                            # This execution wrote nothing (say, it lost a claim): on
+                            # PostgreSQL it may have waited on the rows of an earlier
+                            # execution that committed meanwhile, and that one's outcome
+                            # wins. Each statement sees what committed before it began.
+                            recorded = _recorded(conn, op.key)
+                            if recorded is not _MISSING:
+                                return replay.load(conn, recorded)
+                        _record(conn, op.key, outcome)
+            except Exception:
+                if replay is None or not op.is_retry:
+                    raise
+                # On PostgreSQL the earlier execution may commit only now, after this one
+                # began: its row then surfaces as a unique violation on the key, or as a
+                # state this call did not expect. Its outcome, if recorded, wins.
+                with self.read() as conn:
+                    recorded = _recorded(conn, op.key)
+                    if recorded is _MISSING:
+                        raise
+                    return replay.load(conn, recorded)
+            finally:
+                op.retry += 1
+            if after_commit is not None:
+                after_commit(what)
+            return result
+
+        return self._retrying(once, what=what)
 
     def query(self, fn: Callable[[Connection], T], *, what: str = "read") -> T:
         """Run ``fn(conn)`` in a read transaction, retrying transient failures."""
@@ -110,10 +228,6 @@ class Store:
                 return fn(conn)
 
         return self._retrying(once, what=what)
-
-    def _once(self, fn: Callable[[Connection], T]) -> T:
-        with self.write() as conn:
-            return fn(conn)
 
     def _retrying(self, once: Callable[[], T], *, what: str) -> T:
         delay = self.backoff
@@ -144,6 +258,26 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_MISSING: Any = object()
+
+
+def _record(conn: Connection, key: str, outcome: Any) -> None:
+    """Record ``outcome`` under operation ``key`` in ``conn``'s transaction."""
+    if outcome is None:
+        return
+    now = _now_ms()
+    conn.execute(operations.insert(), {"key": key, "outcome": outcome, "created_at": now})
+    if random.randrange(_PRUNE_EVERY) == 0:
+        cutoff = now - OPERATION_RETENTION_MS
+        conn.execute(delete(operations).where(operations.c.created_at < cutoff))
+
+
+def _recorded(conn: Connection, key: str) -> Any:
+    """The outcome recorded under operation ``key``, or ``_MISSING``."""
+    row = conn.execute(select(operations.c.outcome).where(operations.c.key == key)).first()
+    return _MISSING if row is None else row[0]
 
 
 def _first(exc: BaseException) -> str:

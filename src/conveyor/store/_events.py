@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from ..core import InvalidNameError, now_ms
 from . import _schema as t
-from ._engine import Store
+from ._engine import AS_JSON, Store
 from ._records import EventRecord
 from ._sql import lock_events
 
@@ -69,10 +69,13 @@ def emit_event(
     data: Mapping[str, Any] | None = None,
     source: str | None = None,
 ) -> int:
-    """Append one event in its own transaction."""
-    return store.transact(
-        lambda c: append_event(c, store, type, subject=subject, data=data, source=source),
-        what="event append",
+    """Append one event in its own transaction (once, however often the write is retried)."""
+    return int(
+        store.transact_once(
+            lambda c, _op: append_event(c, store, type, subject=subject, data=data, source=source),
+            what="event append",
+            replay=AS_JSON,
+        )
     )
 
 

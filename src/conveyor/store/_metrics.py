@@ -13,10 +13,11 @@ from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
 from ..core import InvalidNameError, now_ms
 from . import _schema as t
-from ._engine import Store
+from ._engine import AS_JSON, Operation, Store
 from ._records import MetricRecord
 
 MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp (ms)
+_INSERT_METRIC = t.metrics.insert()
 
 
 def _check(key: str, value: float) -> None:
@@ -54,7 +55,7 @@ def log_metric(
         "step": step,
         "timestamp": now_ms() if timestamp is None else timestamp,
     }
-    store.transact(lambda c: c.execute(t.metrics.insert(), row), what="metric logging")
+    _insert(store, [row], what="metric logging")
 
 
 def log_metrics(
@@ -86,8 +87,18 @@ def log_metrics(
             }
         )
     if rows:
-        store.transact(lambda c: c.execute(t.metrics.insert(), rows), what="metric batch")
+        _insert(store, rows, what="metric batch")
     return len(rows)
+
+
+def _insert(store: Store, rows: list[dict[str, Any]], *, what: str) -> None:
+    # Recorded under an operation key: a retry after a lost COMMIT acknowledgement must not
+    # log the values a second time.
+    def tx(conn: Connection, _op: Operation) -> int:
+        conn.execute(_INSERT_METRIC, rows)
+        return len(rows)
+
+    store.transact_once(tx, what=what, replay=AS_JSON)
 
 
 def _committed(query: Select[Any]) -> Select[Any]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from ..core import ClaimStatus
 
 from ..core import RUN_FINISHED
 
@@ -249,18 +252,28 @@ class TriggerRecord(_Record):
 
 @dataclass(frozen=True, slots=True)
 class TriggerClaimRecord(_Record):
+    """One firing of a trigger and who holds it.
+
+    ``attempt`` is the fencing token: it grows each time another controller takes the
+    firing over after the holder's lease (``lease_expires_at``) lapsed, and the holder
+    passes it to ``start_claim`` / ``set_claim_status``.
+    """
+
     id: int
     trigger_id: int
     window_key: str
-    status: str
+    status: ClaimStatus
     claimed_by: str
+    attempt: int
+    lease_expires_at: int | None
     reason: str
     claimed_at: int
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimResult:
-    """The outcome of :func:`claim_trigger`: ``won`` for exactly one claimer per window."""
+    """The outcome of :func:`claim_trigger`: ``won`` for exactly one holder of a firing at
+    a time; a loser gets ``won=False`` and the holder's claim, never an error."""
 
     won: bool
     claim: TriggerClaimRecord

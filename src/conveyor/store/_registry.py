@@ -4,6 +4,10 @@ Versions are dense per model (1, 2, 3 ...) however many processes register at on
 next number comes from ``UPDATE models SET last_version = last_version + 1``, which takes
 the model row's lock. An alias move is one transaction that updates one row, appends the
 history and the event, so readers see the old target or the new one, never none or two.
+
+Registrations, alias moves and deployment updates record their outcome under an operation
+key (``Store.transact_once``): a retry after a lost COMMIT acknowledgement returns the
+first version or move instead of making a second one.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from sqlalchemy import Connection, select, update
 
 from ..core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
 from . import _schema as t
-from ._engine import Store
+from ._engine import Operation, Store
 from ._events import append_event
 from ._records import AliasMoveRecord, DeploymentRecord, ModelRecord, ModelVersionRecord
-from ._sql import insert
+from ._sql import insert, replay_by_id
 
 m, v, al = t.models.c, t.model_versions.c, t.aliases.c
+_VERSION = replay_by_id(t.model_versions, ModelVersionRecord.from_row)
+_MOVE = replay_by_id(t.alias_history, AliasMoveRecord.from_row)
+_DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
 
 
 def _model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
@@ -65,7 +72,7 @@ def register_model_version(
     """Register the next version of model ``name`` (created on first use)."""
     validate_name(name, what="model name")
 
-    def tx(conn: Connection) -> ModelVersionRecord:
+    def tx(conn: Connection, _op: Operation) -> ModelVersionRecord:
         model_id = _model_id(conn, store, name, create=True)
         number = conn.execute(
             update(t.models)
@@ -100,7 +107,7 @@ def register_model_version(
         )
         return ModelVersionRecord.from_row(row)
 
-    return store.transact(tx, what="model registration")
+    return store.transact_once(tx, what="model registration", replay=_VERSION)
 
 
 def get_model(store: Store, name: str) -> ModelRecord:
@@ -161,7 +168,7 @@ def move_alias(
     """
     validate_name(alias, what="alias")
 
-    def tx(conn: Connection) -> AliasMoveRecord:
+    def tx(conn: Connection, _op: Operation) -> AliasMoveRecord:
         model_id = _model_id(conn, store, name, create=False)
         target = conn.execute(
             select(v.id).where(v.model_id == model_id, v.version == version)
@@ -228,7 +235,9 @@ def move_alias(
         )
         return AliasMoveRecord.from_row(row)
 
-    return store.transact(tx, what="alias move")
+    # A retry must not record a second move, nor fail its own compare-and-set against the
+    # state its first execution committed.
+    return store.transact_once(tx, what="alias move", replay=_MOVE)
 
 
 def resolve_alias(store: Store, name: str, alias: str) -> ModelVersionRecord:
@@ -282,7 +291,7 @@ def upsert_deployment(
             f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
         )
 
-    def tx(conn: Connection) -> DeploymentRecord:
+    def tx(conn: Connection, _op: Operation) -> DeploymentRecord:
         model_id = _model_id(conn, store, model, create=False)
         now = now_ms()
         values = dict(
@@ -309,7 +318,7 @@ def upsert_deployment(
         )
         return DeploymentRecord.from_row(row)
 
-    return store.transact(tx, what="deployment update")
+    return store.transact_once(tx, what="deployment update", replay=_DEPLOYMENT)
 
 
 def list_deployments(store: Store) -> list[DeploymentRecord]:

@@ -11,15 +11,17 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, se
 
 from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
-from ._engine import Store
+from ._engine import Operation, Store
 from ._events import append_event
 from ._records import RunRecord
-from ._sql import dialect_insert, insert
+from ._sql import dialect_insert, insert, replay_by_id, replay_by_ids
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
 _INSERT_PARAMS = t.params.insert()
+_RUN = replay_by_id(t.runs, RunRecord.from_row)
+_CLAIMED = replay_by_ids(t.runs, RunRecord.from_row)
 
 
 @functools.cache
@@ -46,12 +48,51 @@ def create_run(
     """Create a run (``running`` now, or ``queued`` for a controller to claim).
 
     With ``idempotency_key``, creating the same key twice returns the first run, however
-    many processes race: the key is a unique constraint.
+    many processes race: the key is a unique constraint. Without one, the call is still
+    made once: a retry after a lost COMMIT acknowledgement returns the run it created.
+    For the run of a trigger firing use ``start_claim``, which also marks the claim.
     """
+    values = run_values(
+        store,
+        pipeline,
+        params=params,
+        tags=tags,
+        status=status,
+        idempotency_key=idempotency_key,
+        trigger_claim_id=trigger_claim_id,
+        code_version=code_version,
+        environment=environment,
+        trace_id=trace_id,
+    )
+    return _insert_once(store, values, what="run creation")
+
+
+def _insert_once(store: Store, values: Mapping[str, Any], *, what: str) -> RunRecord:
+    if values["idempotency_key"] is not None:  # the key makes a repeat find the first run
+        return store.transact(lambda conn: insert_run(conn, store, values), what=what)
+    return store.transact_once(
+        lambda conn, _op: insert_run(conn, store, values), what=what, replay=_RUN
+    )
+
+
+def run_values(
+    store: Store,
+    pipeline: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    status: str = "running",
+    idempotency_key: str | None = None,
+    trigger_claim_id: int | None = None,
+    code_version: Mapping[str, Any] | None = None,
+    environment: Mapping[str, Any] | None = None,
+    trace_id: str | None = None,
+) -> dict[str, Any]:
+    """The row of a new run, checked (shared by ``create_run`` and ``start_claim``)."""
     if status not in ("running", "queued"):
         raise InvalidNameError(f"A new run's status must be 'running' or 'queued'. Got {status!r}.")
     now = now_ms()
-    values = dict(
+    return dict(
         project_id=store.project_id,
         pipeline=pipeline,
         status=status,
@@ -67,33 +108,36 @@ def create_run(
         started_at=now if status == "running" else None,
     )
 
-    def tx(conn: Connection) -> RunRecord:
-        stmt = _insert_run(conn.dialect.name, idempotency_key is not None)
-        row = conn.execute(stmt, values).first()
-        if row is None:  # the key exists: this call is a repeat
-            existing = conn.execute(
-                select(t.runs).where(
-                    t.runs.c.project_id == store.project_id,
-                    t.runs.c.idempotency_key == idempotency_key,
-                )
-            ).one()
-            return RunRecord.from_row(existing)
-        run = RunRecord.from_row(row)
-        if run.params:  # also as rows, so get_params and log_params see one set of params
-            conn.execute(
-                _INSERT_PARAMS,
-                [{"run_id": run.id, "key": k, "value": v} for k, v in run.params.items()],
-            )
-        append_event(
-            conn,
-            store,
-            f"io.conveyor.run.{'queued' if status == 'queued' else 'started'}",
-            subject=f"runs/{run.id}",
-            data={"run_id": run.id, "pipeline": pipeline},
-        )
-        return run
 
-    return store.transact(tx, what="run creation")
+def insert_run(conn: Connection, store: Store, values: Mapping[str, Any]) -> RunRecord:
+    """Insert a run from :func:`run_values` with its params and event, in ``conn``'s
+    transaction. With an idempotency key that exists, return that run instead."""
+    idempotency_key = values["idempotency_key"]
+    stmt = _insert_run(conn.dialect.name, idempotency_key is not None)
+    row = conn.execute(stmt, values).first()
+    if row is None:  # the key exists: this call is a repeat
+        existing = conn.execute(
+            select(t.runs).where(
+                t.runs.c.project_id == store.project_id,
+                t.runs.c.idempotency_key == idempotency_key,
+            )
+        ).one()
+        return RunRecord.from_row(existing)
+    run = RunRecord.from_row(row)
+    if run.params:  # also as rows, so get_params and log_params see one set of params
+        conn.execute(
+            _INSERT_PARAMS,
+            [{"run_id": run.id, "key": k, "value": v} for k, v in run.params.items()],
+        )
+    append_event(
+        conn,
+        store,
+        f"io.conveyor.run.{'queued' if run.status == 'queued' else 'started'}",
+        subject=f"runs/{run.id}",
+        data={"run_id": run.id, "pipeline": run.pipeline}
+        | ({"attempt": run.attempt} if run.attempt else {}),
+    )
+    return run
 
 
 def get_run(store: Store, run_id: int) -> RunRecord:
@@ -140,7 +184,10 @@ def transition_run(
 ) -> RunRecord:
     """Move a run from one of ``expected`` to ``to`` (RELIABILITY rule 6), or raise.
 
-    ``attempt`` fences the write to the holder of the run's current claim.
+    ``attempt`` fences the write to the holder of the run's current claim. A repeat that
+    finds the run already moved to ``to`` by this same attempt (or, unfenced, by this same
+    call's earlier execution whose acknowledgement was lost) returns the run instead of
+    raising: the move is made once, and its maker is told it succeeded.
 
     Raises:
         ConflictError: the run was not in an expected state (someone else moved it).
@@ -159,13 +206,17 @@ def transition_run(
     if attempt is not None:
         where.append(c.attempt == attempt)
 
-    def tx(conn: Connection) -> RunRecord:
+    def tx(conn: Connection, op: Operation) -> RunRecord:
         result = conn.execute(update(t.runs).where(*where).values(**values).returning(*t.runs.c))
         row = result.first()
         if row is None:
             current = conn.execute(
-                select(c.status, c.attempt).where(c.id == run_id, c.project_id == store.project_id)
+                select(t.runs).where(c.id == run_id, c.project_id == store.project_id)
             ).first()
+            if current is not None and current.status == to:
+                own = current.attempt == attempt if attempt is not None else op.is_retry
+                if own:
+                    return RunRecord.from_row(current)
             if current is None:
                 raise NotFoundError(f"No run {run_id} in project {store.project!r}.", run_id=run_id)
             if attempt is not None and current.attempt != attempt:
@@ -191,7 +242,7 @@ def transition_run(
         )
         return run
 
-    return store.transact(tx, what=f"run {run_id} -> {to}")
+    return store.transact_once(tx, what=f"run {run_id} -> {to}")
 
 
 def claim_runs(
@@ -202,30 +253,13 @@ def claim_runs(
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's rows.
     SQLite: the write lock (``BEGIN IMMEDIATE``) makes one claimer at a time. Each claim bumps
     the run's ``attempt``, the fencing token for later writes. A run whose lease expired
-    is claimable again. A retry after a lost commit acknowledgement returns the batch the
-    first try claimed (same owner, same lease end) rather than claiming a second one.
+    is claimable again. A retry after a lost acknowledgement returns the runs the first
+    execution claimed (they are leased to ``owner`` now, so it would not find them again).
     """
     c = t.runs.c
-    first_now: list[int] = []
 
-    def tx(conn: Connection) -> list[RunRecord]:
+    def tx(conn: Connection, _op: Operation) -> list[RunRecord]:
         now = now_ms()
-        if first_now:  # a retry: the first try may have committed without us hearing back
-            expires = first_now[0] + int(lease * 1000)
-            mine = conn.execute(
-                select(t.runs)
-                .where(
-                    c.project_id == store.project_id,
-                    c.status == "queued",
-                    c.lease_owner == owner,
-                    c.lease_expires_at == expires,
-                )
-                .order_by(c.id)
-            ).all()
-            if mine:
-                return [RunRecord.from_row(r) for r in mine]
-        else:
-            first_now.append(now)
         pick = (
             select(c.id)
             .where(
@@ -246,14 +280,14 @@ def claim_runs(
             .where(c.id.in_(ids))
             .values(
                 lease_owner=owner,
-                lease_expires_at=first_now[0] + int(lease * 1000),
+                lease_expires_at=now + int(lease * 1000),
                 attempt=c.attempt + 1,
             )
             .returning(*t.runs.c)
         )
         return sorted((RunRecord.from_row(r) for r in rows), key=lambda r: r.id)
 
-    return store.transact(tx, what="run claim")
+    return store.transact_once(tx, what="run claim", replay=_CLAIMED)
 
 
 def start_run(
@@ -270,70 +304,26 @@ def start_run(
 ) -> RunRecord:
     """Create a run already ``running`` under ``owner`` (attempt 1), in one transaction.
 
-    So no other runner can slip in between creating a run and acquiring it. A retry after a
-    lost commit acknowledgement finds the run it created (same owner, attempt 1, creation
-    time) instead of creating a second one. With ``idempotency_key``, a key that exists
-    returns that run as it is: the caller sees from ``lease_owner`` that it is not its own.
+    So no other runner can slip in between creating a run and acquiring it. Made once like
+    :func:`create_run`: a retry after a lost commit acknowledgement returns the run the first
+    try created. With ``idempotency_key``, a key that exists returns that run as it is: the
+    caller sees from ``lease_owner`` that it is not its own.
     """
-    now = now_ms()
-    values = dict(
-        project_id=store.project_id,
-        pipeline=pipeline,
-        status="running",
+    values = run_values(
+        store,
+        pipeline,
+        params=params,
+        tags=tags,
         idempotency_key=idempotency_key,
-        params=dict(params or {}),
-        tags=dict(tags or {}),
-        code_version=dict(code_version or {}),
-        environment=dict(environment or {}),
-        lease_owner=owner,
-        lease_expires_at=now + int(lease * 1000),
-        attempt=1,
-        created_at=now,
-        started_at=now,
+        code_version=code_version,
+        environment=environment,
     )
-    c = t.runs.c
-    tries = 0
-
-    def tx(conn: Connection) -> RunRecord:
-        nonlocal tries
-        tries += 1
-        if tries > 1:  # the first try may have committed without us hearing back
-            mine = conn.execute(
-                select(t.runs).where(
-                    c.project_id == store.project_id,
-                    c.lease_owner == owner,
-                    c.attempt == 1,
-                    c.created_at == now,
-                )
-            ).first()
-            if mine is not None:
-                return RunRecord.from_row(mine)
-        row = conn.execute(
-            _insert_run(conn.dialect.name, idempotency_key is not None), values
-        ).first()
-        if row is None:  # the key exists: return that run, whoever holds it
-            existing = conn.execute(
-                select(t.runs).where(
-                    c.project_id == store.project_id, c.idempotency_key == idempotency_key
-                )
-            ).one()
-            return RunRecord.from_row(existing)
-        run = RunRecord.from_row(row)
-        if run.params:
-            conn.execute(
-                _INSERT_PARAMS,
-                [{"run_id": run.id, "key": k, "value": v} for k, v in run.params.items()],
-            )
-        append_event(
-            conn,
-            store,
-            "io.conveyor.run.started",
-            subject=f"runs/{run.id}",
-            data={"run_id": run.id, "pipeline": pipeline, "attempt": 1},
-        )
-        return run
-
-    return store.transact(tx, what="run start")
+    values |= {
+        "lease_owner": owner,
+        "lease_expires_at": values["created_at"] + int(lease * 1000),
+        "attempt": 1,
+    }
+    return _insert_once(store, values, what="run start")
 
 
 def acquire_run(

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from ..core import CLAIM_STATES
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -51,7 +53,6 @@ STEP_STATES = (
     "cancelled",
 )
 ATTEMPT_STATES = ("running", "succeeded", "failed", "superseded")
-CLAIM_STATES = ("claimed", "started", "coalesced", "failed")
 
 
 def _states(column: str, states: tuple[str, ...]) -> CheckConstraint:
@@ -95,6 +96,8 @@ runs = Table(
     Column("started_at", BigInteger),
     Column("finished_at", BigInteger),
     UniqueConstraint("project_id", "idempotency_key"),
+    # Exactly one run per trigger firing (R22): a second run for a claim cannot commit.
+    UniqueConstraint("trigger_claim_id"),
     _states("status", RUN_STATES),
     Index(None, "project_id", "status"),
     Index(None, "project_id", "pipeline", "id"),
@@ -350,7 +353,9 @@ triggers = Table(
 )
 
 # One row per firing of a trigger: (trigger, window) is unique, so however many controllers
-# see the same firing, exactly one inserts the row and starts the run.
+# see the same firing, exactly one holds it at a time. The holder's lease lets another
+# controller take a firing over when the holder dies before starting its run; ``attempt``
+# counts the takeovers and fences the holder's later writes (RELIABILITY rule 7).
 trigger_claims = Table(
     "trigger_claims",
     metadata,
@@ -359,10 +364,27 @@ trigger_claims = Table(
     Column("window_key", String(128), nullable=False),
     Column("status", String(16), nullable=False, default="claimed"),
     Column("claimed_by", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("lease_expires_at", BigInteger),
     Column("reason", Text, nullable=False, default=""),
     Column("claimed_at", BigInteger, nullable=False),
     UniqueConstraint("trigger_id", "window_key"),
     _states("status", CLAIM_STATES),
+    Index(None, "status", "lease_expires_at"),
+)
+
+# Outcomes of write calls that a retry may repeat, by operation key. ``Store.transact_once``
+# gives each logical call a key that all its retries share and records the outcome in the
+# call's own transaction, so a retry after a lost COMMIT acknowledgement finds the first
+# outcome instead of writing a second one. Rows are only needed while a call retries;
+# old ones are pruned.
+operations = Table(
+    "operations",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("outcome", Json),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "created_at"),
 )
 
 # Append-only. ``id`` is the cursor pollers resume from; on PostgreSQL inserts take a

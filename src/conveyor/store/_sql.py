@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select
+
+from ._engine import Replay
+
+R = TypeVar("R")
 
 
 def insert(conn: Connection, table: Table) -> Any:
@@ -38,3 +43,25 @@ def lock_events(conn: Connection, project_id: int) -> None:
         from sqlalchemy import text
 
         conn.execute(text(EVENT_LOCK_SQL), {"project_id": project_id})
+
+
+def replay_by_id(table: Table, from_row: Callable[[Any], R]) -> Replay[R]:
+    """Record an outcome as the id of the row it created; a retry reads that row back."""
+
+    def load(conn: Connection, row_id: Any) -> R:
+        return from_row(conn.execute(select(table).where(table.c.id == row_id)).one())
+
+    return Replay(dump=lambda record: record.id, load=load)  # type: ignore[attr-defined]
+
+
+def replay_by_ids(table: Table, from_row: Callable[[Any], R]) -> Replay[list[R]]:
+    """Record a batch claimed in one call as its row ids, in id order (none: nothing)."""
+
+    def load(conn: Connection, row_ids: Any) -> list[R]:
+        query = select(table).where(table.c.id.in_(row_ids)).order_by(table.c.id)
+        return [from_row(row) for row in conn.execute(query)]
+
+    def dump(records: list[R]) -> list[int] | None:
+        return [r.id for r in records] or None  # type: ignore[attr-defined]
+
+    return Replay(dump=dump, load=load)

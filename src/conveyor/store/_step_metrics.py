@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
 from . import _schema as t
-from ._engine import Store
+from ._engine import AS_JSON, Operation, Store
 from ._metrics import _check, _loaded, _stored
 from ._records import MetricRecord
 from ._sql import insert
@@ -73,11 +73,13 @@ def log_step_metrics(
     if not rows:
         return 0
 
-    def tx(conn: Connection) -> None:
+    def tx(conn: Connection, _op: Operation) -> int:
         run_id = _fence(conn, step_run_id, attempt)
         conn.execute(t.metrics.insert(), [{**r, "run_id": run_id} for r in rows])
+        return len(rows)
 
-    store.transact(tx, what="step metric logging")
+    # Recorded under an operation key: a retry after a lost acknowledgement logs nothing twice.
+    store.transact_once(tx, what="step metric logging", replay=AS_JSON)
     return len(rows)
 
 

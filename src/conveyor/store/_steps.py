@@ -3,6 +3,12 @@
 A step attempt may run more than once (a worker dies, a lease expires, a zombie wakes up),
 but its result is committed once: every commit is ``UPDATE ... WHERE attempt = :attempt
 AND status = 'running'`` and must touch exactly one row (RELIABILITY rules 6 and 7, R03).
+
+When it touches none, the row is read again: if it already holds this attempt's own result
+(a retry after a lost COMMIT acknowledgement, or a worker repeating its commit), that
+result is returned; only a newer attempt's state is a :class:`StaleAttemptError` (R19).
+Attempt numbers are handed out once, so a result at this attempt can only be this
+attempt's own, and the hot path pays nothing for the check.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ _SUPERSEDE = (
     .values(status="superseded", finished_at=bindparam("p_now"))
 )
 _INSERT_ATTEMPT = t.step_attempts.insert()
+# An attempt's own row says how it ended: only commit_step marks one 'succeeded' and only
+# fail_attempt marks one 'failed', each in the transaction of its fenced update.
+_ATTEMPT_STATUS = select(_a.status).where(
+    _a.step_run_id == bindparam("p_id"), _a.attempt == bindparam("p_attempt")
+)
 _FINISH_ATTEMPT = (
     update(t.step_attempts)
     .where(_a.step_run_id == bindparam("p_id"), _a.attempt == bindparam("p_attempt"))
@@ -259,6 +270,31 @@ def _fenced(
     return StepRunRecord.from_row(row)
 
 
+def _commit_fenced(
+    conn: Connection,
+    step_run_id: int,
+    attempt: int,
+    values: dict[str, object],
+    run_attempt: int | None,
+    *,
+    kind: str,
+) -> StepRunRecord | None:
+    """The fenced update of a commit or failure; ``None`` if this attempt's own result is
+    already there. Raises :class:`StaleAttemptError` if another attempt's state is."""
+    params: dict[str, object] = {"p_id": step_run_id, "p_attempt": attempt}
+    params["p_run_attempt"] = run_attempt
+    params.update({f"v_{k}": v for k, v in values.items()})
+    row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
+    if row is not None:
+        return StepRunRecord.from_row(row)
+    if conn.execute(_ATTEMPT_STATUS, {"p_id": step_run_id, "p_attempt": attempt}).scalar() == (
+        "succeeded" if kind == "succeeded" else "failed"
+    ):
+        return None
+    # Not ours: _fenced matches nothing again (same transaction) and raises the stale error.
+    return _fenced(conn, step_run_id, attempt, values, run_attempt, kind=kind)
+
+
 def heartbeat(
     store: Store,
     step_run_id: int,
@@ -350,7 +386,7 @@ def commit_step(
 
     def tx(conn: Connection) -> tuple[StepRunRecord, dict[str, int]]:
         now = now_ms()
-        step = _fenced(
+        step = _commit_fenced(
             conn,
             step_run_id,
             attempt,
@@ -365,6 +401,11 @@ def commit_step(
             run_attempt,
             kind="succeeded",
         )
+        if step is None:  # committed already, by this attempt: return that commit
+            edges = _lineage(conn, step_run_id)
+            return _step(conn, step_run_id), {
+                e.name: e.artifact_id for e in edges if e.direction == "out"
+            }
         _finish_attempt(conn, step_run_id, attempt, "succeeded", None)
         ids = {
             k: v if isinstance(v, int) else insert_artifact(conn, store, specs[k], step_run_id).id
@@ -375,6 +416,11 @@ def commit_step(
         return step, ids
 
     return store.transact(tx, what="step commit")
+
+
+def _step(conn: Connection, step_run_id: int) -> StepRunRecord:
+    row = conn.execute(select(t.step_runs).where(c.id == step_run_id)).one()
+    return StepRunRecord.from_row(row)
 
 
 def fail_attempt(
@@ -390,7 +436,7 @@ def fail_attempt(
     """Record a failed attempt; the step goes back to ``pending`` if it will be retried."""
 
     def tx(conn: Connection) -> StepRunRecord:
-        step = _fenced(
+        step = _commit_fenced(
             conn,
             step_run_id,
             attempt,
@@ -405,6 +451,8 @@ def fail_attempt(
             run_attempt,
             kind="failed",
         )
+        if step is None:  # recorded already, by this attempt
+            return _step(conn, step_run_id)
         _finish_attempt(conn, step_run_id, attempt, "failed", error)
         return step
 
@@ -573,9 +621,12 @@ def record_cache_hit(
         }
         row = conn.execute(stmt, params).first()
         if row is None:
-            current = conn.execute(select(c.run_id).where(c.id == step_run_id)).first()
+            current = conn.execute(select(t.step_runs).where(c.id == step_run_id)).first()
             if current is not None and run_attempt is not None:
                 _check_run_attempt(conn, current.run_id, run_attempt)
+            if current is not None and current.cached_from_id == source.id:
+                # A retry after a lost acknowledgement: the hit is recorded, edges and all.
+                return StepRunRecord.from_row(current)
             raise ConflictError(
                 f"Step run {step_run_id} is not pending; cannot record a cache hit."
             )

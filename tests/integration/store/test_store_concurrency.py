@@ -6,8 +6,8 @@ Figures (asserted, per backend):
 - must-show load: 8 processes x (9,500 batched + 500 single metrics, 500 events):
   80,000/80,000 metrics, 4,000/4,000 events, each child's counts exact, 0 errors surfaced.
 - must-show race: 2 processes claim the same trigger for 1,000 windows, a barrier before
-  every window: 1,000 winners (exactly one per window), losers get ``won=False``, 0 errors,
-  1,000 claim rows.
+  every window, and start the run of each window they win: 1,000 winners (exactly one per
+  window), losers get ``won=False``, 0 errors, 1,000 claim rows, 1,000 runs (one each).
 - R08: 2 processes x 100 registrations of one model name: 200 distinct versions, dense
   1..200, 0 errors (no IntegrityError).
 - R09: 2 processes open an empty store at the same instant, 5 times: schema at head,
@@ -92,7 +92,7 @@ def test_must_show_concurrent_metrics_and_events(store_url: str) -> None:
 def test_must_show_trigger_claim_race(store_url: str) -> None:
     """2 processes claim the same trigger for 1,000 windows, meeting at a barrier before
     each: exactly one winner per window, the loser sees ``won=False`` naming the winner,
-    0 errors, 1,000 claim rows."""
+    0 errors, 1,000 claim rows, and exactly one run per window (the winner's)."""
     n_windows = 1_000
     with st.open_store(store_url, project="test") as store:
         trigger = st.upsert_trigger(store, "drift", kind="drift", pipeline="retrain")
@@ -112,6 +112,9 @@ def test_must_show_trigger_claim_race(store_url: str) -> None:
         assert {owner for _, owner in b["lost"]} <= {"ctl-a"}
         claims = st.list_claims(store, trigger.id)
         assert len(claims) == n_windows == len({c.window_key for c in claims})
+        assert {c.status for c in claims} == {"started"}
+        runs = st.list_runs(store, limit=2 * n_windows)
+        assert sorted(r.trigger_claim_id or 0 for r in runs) == [c.id for c in claims]
     print(f"trigger race: ctl-a won {len(a['won'])}, ctl-b won {len(b['won'])}")
 
 

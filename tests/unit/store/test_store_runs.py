@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from conveyor import store as st
 from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError
+from support.lost_ack import LostAcks, lost_acks
 from support.waits import wait_for
 
 
@@ -289,24 +289,12 @@ def test_takeovers_in_lockstep_one_winner(store: st.Store) -> None:
 
 
 @contextmanager
-def first_commit_unacknowledged(store: st.Store) -> Iterator[list[int]]:
+def first_commit_unacknowledged(store: st.Store) -> Iterator[LostAcks]:
     """The next transaction commits, then its caller hears "connection closed" and retries
-    (as after a COMMIT whose reply was lost). Yields the count of tries made."""
-    real_once = store._once
-    tries: list[int] = []
-
-    def commit_then_lose(fn):  # type: ignore[no-untyped-def]
-        tries.append(1)
-        value = real_once(fn)
-        if len(tries) == 1:
-            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
-        return value
-
-    store._once = commit_then_lose  # type: ignore[method-assign]
-    try:
-        yield tries
-    finally:
-        store._once = real_once  # type: ignore[method-assign]
+    (as after a COMMIT whose reply was lost). Yields the cutter (``n_cut`` acks dropped)."""
+    with lost_acks() as cutter:
+        cutter.arm(1)
+        yield cutter
 
 
 def test_acquire_retry_after_a_lost_acknowledgement_returns_its_own_run(
@@ -318,7 +306,7 @@ def test_acquire_retry_after_a_lost_acknowledgement_returns_its_own_run(
     dead = st.acquire_run(sqlite_store, run.id, "dead", lease=3600)
     with first_commit_unacknowledged(sqlite_store) as tries:
         mine = st.acquire_run(sqlite_store, run.id, "me", take_over_from=("dead", dead.attempt))
-    assert len(tries) == 2
+    assert tries.n_cut == 1
     assert (mine.lease_owner, mine.attempt) == ("me", 2)
     with pytest.raises(ConflictError, match="running under me"):
         st.acquire_run(sqlite_store, run.id, "other", lease=1)
@@ -332,7 +320,7 @@ def test_claim_retry_after_a_lost_acknowledgement_returns_the_same_batch(
         st.create_run(sqlite_store, "train", status="queued")
     with first_commit_unacknowledged(sqlite_store) as tries:
         batch = st.claim_runs(sqlite_store, "ctl-a", limit=2, lease=60)
-    assert len(tries) == 2
+    assert tries.n_cut == 1
     assert [(r.id, r.attempt, r.lease_owner) for r in batch] == [(1, 1, "ctl-a"), (2, 1, "ctl-a")]
     assert [r.id for r in st.claim_runs(sqlite_store, "ctl-b", limit=10, lease=60)] == [3, 4]
 
@@ -354,7 +342,7 @@ def test_start_run_retry_after_a_lost_acknowledgement_creates_one_run(
 ) -> None:
     with first_commit_unacknowledged(sqlite_store) as tries:
         run = st.start_run(sqlite_store, "train", "runner-1", params={"lr": 0.1})
-    assert len(tries) == 2
+    assert tries.n_cut == 1
     assert [r.id for r in st.list_runs(sqlite_store)] == [run.id]
     assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 1
 

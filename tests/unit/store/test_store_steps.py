@@ -154,10 +154,19 @@ def test_zombie_commit_rejected_while_the_new_attempt_still_runs(
 
 
 def test_a_result_is_committed_once(sqlite_store: st.Store, step: st.StepRunRecord) -> None:
+    """The same attempt committing again (a retry whose first COMMIT landed) gets its own
+    first result back: no error, no second artifact or edge."""
     started = st.start_attempt(sqlite_store, step.id, "worker-1")
-    st.commit_step(sqlite_store, step.id, started.attempt, outputs={})
-    with pytest.raises(StaleAttemptError):
-        st.commit_step(sqlite_store, step.id, started.attempt, outputs={})
+    model = st.NewArtifact(digest=digest("first"), size=1, name="model")
+    first, ids = st.commit_step(sqlite_store, step.id, started.attempt, outputs={"model": model})
+    again = st.NewArtifact(digest=digest("second"), size=1, name="model")
+    repeat = st.commit_step(sqlite_store, step.id, started.attempt, outputs={"model": again})
+    assert repeat == (first, ids)
+    assert [a.digest for a in st.list_artifacts(sqlite_store)] == [digest("first")]
+    assert len(st.step_lineage(sqlite_store, step.id)) == 1
+    assert [(a.attempt, a.status) for a in st.step_attempts(sqlite_store, step.id)] == [
+        (1, "succeeded")
+    ]
     with pytest.raises(ConflictError, match="'succeeded'"):
         st.start_attempt(sqlite_store, step.id, "worker-2", take_over=True)
 
@@ -245,8 +254,10 @@ def test_cache_hit_copies_output_lineage(sqlite_store: st.Store, step: st.StepRu
     edges = {(e.direction, e.name, e.artifact_id) for e in st.step_lineage(sqlite_store, later.id)}
     assert edges == {("in", "data", data), ("out", "model", model)}
     assert st.step_attempts(sqlite_store, later.id) == []  # nothing ran
+    # Recording the same hit again (a retry) returns it; another source is a conflict.
+    assert st.record_cache_hit(sqlite_store, later.id, source) == hit
     with pytest.raises(ConflictError, match="not pending"):
-        st.record_cache_hit(sqlite_store, later.id, source)
+        st.record_cache_hit(sqlite_store, later.id, hit)
     # The newest succeeded step with the key is the one found.
     assert st.find_cached_step(sqlite_store, key).id == later.id  # type: ignore[union-attr]
 

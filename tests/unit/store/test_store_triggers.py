@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from conveyor import store as st
-from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StoreError
+from conveyor.core import (
+    CLAIM_TRANSITIONS,
+    ConflictError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    StaleAttemptError,
+    StoreError,
+)
+from support.waits import wait_for
 
 
 @pytest.fixture
@@ -59,6 +68,7 @@ def test_one_claim_per_window(sqlite_store: st.Store, trigger: st.TriggerRecord)
     assert won.won and not lost.won and next_window.won
     assert lost.claim == won.claim and lost.claim.claimed_by == "ctl-a"
     assert (won.claim.status, won.claim.window_key) == ("claimed", "2026-11-24T10:00")
+    assert (won.claim.attempt, won.claim.claimed_by) == (1, "ctl-a")
     assert [c.window_key for c in st.list_claims(sqlite_store, trigger.id)] == [
         "2026-11-24T10:00",
         "2026-11-24T11:00",
@@ -67,10 +77,131 @@ def test_one_claim_per_window(sqlite_store: st.Store, trigger: st.TriggerRecord)
 
 def test_claim_status(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
     claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl").claim
-    st.set_claim_status(sqlite_store, claim.id, "coalesced", reason="retrain 3 in flight")
+    coalesced = st.set_claim_status(
+        sqlite_store, claim.id, "coalesced", reason="retrain 3 in flight", attempt=claim.attempt
+    )
     (after,) = st.list_claims(sqlite_store, trigger.id)
-    assert (after.status, after.reason) == ("coalesced", "retrain 3 in flight")
+    assert after == coalesced
+    assert (after.status, after.reason, after.lease_expires_at) == (
+        "coalesced",
+        "retrain 3 in flight",
+        None,
+    )
     with pytest.raises(NotFoundError, match="No trigger claim 999"):
-        st.set_claim_status(sqlite_store, 999, "started")
-    with pytest.raises(StoreError, match="ck_trigger_claims_status_valid"):
-        st.set_claim_status(sqlite_store, claim.id, "exploded")
+        st.set_claim_status(sqlite_store, 999, "failed")
+    with pytest.raises(InvalidValueError, match="Got 'exploded'"):
+        st.set_claim_status(sqlite_store, claim.id, "exploded")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="start_claim"):
+        st.set_claim_status(sqlite_store, claim.id, "started")
+
+
+@pytest.mark.parametrize("final", ["coalesced", "failed", "started"])
+def test_a_final_claim_moves_nowhere(
+    sqlite_store: st.Store, trigger: st.TriggerRecord, final: str
+) -> None:
+    """Only ``claimed`` has outgoing edges (core.CLAIM_TRANSITIONS); losers of an illegal
+    move get a ConflictError and change nothing."""
+    assert CLAIM_TRANSITIONS[final] == frozenset()  # type: ignore[index]
+    claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl").claim
+    if final == "started":
+        st.start_claim(sqlite_store, claim.id, claim.attempt)
+    else:
+        st.set_claim_status(sqlite_store, claim.id, final)  # type: ignore[arg-type]
+    for to in ("coalesced", "failed"):
+        if to != final:
+            with pytest.raises(ConflictError, match=f"is '{final}'; it cannot become '{to}'"):
+                st.set_claim_status(sqlite_store, claim.id, to)  # type: ignore[arg-type]
+    if final != "started":
+        with pytest.raises(ConflictError, match=f"is '{final}'"):
+            st.start_claim(sqlite_store, claim.id, claim.attempt)
+    # A lapsed lease does not reopen a final claim.
+    assert not st.claim_trigger(sqlite_store, trigger.id, "w", "ctl-b").won
+    assert st.claim_lapsed(sqlite_store, "ctl-b") == []
+    assert [c.status for c in st.list_claims(sqlite_store, trigger.id)] == [final]
+
+
+def test_start_claim_creates_exactly_one_run(
+    sqlite_store: st.Store, trigger: st.TriggerRecord
+) -> None:
+    claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl").claim
+    run = st.start_claim(sqlite_store, claim.id, claim.attempt, params={"window": "w"})
+    assert (run.pipeline, run.status, run.trigger_claim_id) == ("train", "running", claim.id)
+    assert st.get_params(sqlite_store, run.id) == {"window": "w"}
+    # The same holder repeating itself gets the same run; nobody gets a second one.
+    assert st.start_claim(sqlite_store, claim.id, claim.attempt) == run
+    (after,) = st.list_claims(sqlite_store, trigger.id)
+    assert (after.status, after.lease_expires_at) == ("started", None)
+    with pytest.raises(StoreError, match="uq_runs_trigger_claim_id|UNIQUE"):
+        st.create_run(sqlite_store, "train", trigger_claim_id=claim.id)
+    assert len(st.list_runs(sqlite_store)) == 1
+    assert len(st.read_events(sqlite_store, types=["io.conveyor.run.started"])) == 1
+
+
+def test_start_claim_can_queue_and_name_the_pipeline(
+    sqlite_store: st.Store, trigger: st.TriggerRecord
+) -> None:
+    claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl").claim
+    run = st.start_claim(sqlite_store, claim.id, claim.attempt, pipeline="other", status="queued")
+    assert (run.pipeline, run.status, run.started_at) == ("other", "queued", None)
+
+
+def test_a_lapsed_claim_is_taken_over_and_its_old_holder_fenced(
+    sqlite_store: st.Store, trigger: st.TriggerRecord
+) -> None:
+    """The holder died between claiming and starting: after its lease a rival re-claims the
+    firing (attempt 2) and starts it; the old holder, if it wakes up, can change nothing."""
+    old = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl-a", lease=0.05).claim
+    assert (old.attempt, old.claimed_by) == (1, "ctl-a") and old.lease_expires_at is not None
+    taken = wait_for(
+        lambda: (r := st.claim_trigger(sqlite_store, trigger.id, "w", "ctl-b")).won and r,
+        what="the lease to lapse",
+    ).claim
+    assert (taken.id, taken.attempt, taken.claimed_by) == (old.id, 2, "ctl-b")
+    lost = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl-a")
+    assert not lost.won and lost.claim == taken
+    with pytest.raises(StaleAttemptError, match="re-claimed by ctl-b \\(attempt 2\\)"):
+        st.start_claim(sqlite_store, old.id, old.attempt)
+    with pytest.raises(StaleAttemptError):
+        st.set_claim_status(sqlite_store, old.id, "failed", attempt=old.attempt)
+    with pytest.raises(StaleAttemptError):
+        st.renew_claim(sqlite_store, old.id, old.attempt)
+    st.renew_claim(sqlite_store, taken.id, taken.attempt, lease=60)
+    run = st.start_claim(sqlite_store, taken.id, taken.attempt)
+    assert run.trigger_claim_id == taken.id and len(st.list_runs(sqlite_store)) == 1
+    with pytest.raises(ConflictError, match="is 'started'"):
+        st.renew_claim(sqlite_store, taken.id, taken.attempt)
+
+
+def test_claim_lapsed_sweeps_only_lapsed_unstarted_claims(
+    sqlite_store: st.Store, trigger: st.TriggerRecord
+) -> None:
+    dead = [
+        st.claim_trigger(sqlite_store, trigger.id, f"w{i}", "dead", lease=0).claim for i in range(3)
+    ]
+    live = st.claim_trigger(sqlite_store, trigger.id, "live", "ctl-a").claim
+    started = st.claim_trigger(sqlite_store, trigger.id, "done", "ctl-a", lease=0).claim
+    st.start_claim(sqlite_store, started.id, started.attempt)
+    first = wait_for(lambda: st.claim_lapsed(sqlite_store, "ctl-b", limit=2), what="lapse")
+    rest = st.claim_lapsed(sqlite_store, "ctl-b", limit=2)
+    assert [c.id for c in first + rest] == [c.id for c in dead]
+    assert all((c.claimed_by, c.attempt) == ("ctl-b", 2) for c in first + rest)
+    assert st.claim_lapsed(sqlite_store, "ctl-c") == []
+    assert live.id not in {c.id for c in first + rest}
+
+
+def test_claims_are_scoped_to_the_project(
+    sqlite_store: st.Store, trigger: st.TriggerRecord
+) -> None:
+    claim = st.claim_trigger(sqlite_store, trigger.id, "w", "ctl", lease=0).claim
+    with st.open_store(sqlite_store.url, project="other") as other:
+        with pytest.raises(NotFoundError, match="No trigger"):
+            st.claim_trigger(other, trigger.id, "w2", "ctl")
+        with pytest.raises(NotFoundError, match="No trigger claim"):
+            st.start_claim(other, claim.id, claim.attempt)
+        with pytest.raises(NotFoundError, match="No trigger claim"):
+            st.set_claim_status(other, claim.id, "failed")
+        with pytest.raises(NotFoundError, match="No trigger claim"):
+            st.renew_claim(other, claim.id, claim.attempt)
+        assert st.list_claims(other, trigger.id) == []
+        assert st.claim_lapsed(other, "ctl") == []
+    assert st.list_claims(sqlite_store, trigger.id) == [claim]

@@ -20,6 +20,20 @@ depends_on = None
 def upgrade() -> None:
 
     op.create_table(
+        "operations",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column(
+            "outcome",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_operations")),
+    )
+    with op.batch_alter_table("operations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_operations_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
         "projects",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
@@ -133,6 +147,8 @@ def upgrade() -> None:
         sa.Column("window_key", sa.String(length=128), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("claimed_by", sa.String(length=64), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("lease_expires_at", sa.BigInteger(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("claimed_at", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(
@@ -150,6 +166,13 @@ def upgrade() -> None:
             "trigger_id", "window_key", name=op.f("uq_trigger_claims_trigger_id_window_key")
         ),
     )
+    with op.batch_alter_table("trigger_claims", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_trigger_claims_status_lease_expires_at"),
+            ["status", "lease_expires_at"],
+            unique=False,
+        )
+
     op.create_table(
         "runs",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -208,6 +231,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "project_id", "idempotency_key", name=op.f("uq_runs_project_id_idempotency_key")
         ),
+        sa.UniqueConstraint("trigger_claim_id", name=op.f("uq_runs_trigger_claim_id")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(
@@ -711,6 +735,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_runs_project_id_pipeline_id"))
 
     op.drop_table("runs")
+    with op.batch_alter_table("trigger_claims", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trigger_claims_status_lease_expires_at"))
+
     op.drop_table("trigger_claims")
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_triggers_enabled_next_fire_at"))
@@ -724,3 +751,8 @@ def downgrade() -> None:
     op.drop_table("events")
     op.drop_table("datasets")
     op.drop_table("projects")
+
+    with op.batch_alter_table("operations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_operations_created_at"))
+
+    op.drop_table("operations")
