@@ -19,6 +19,8 @@ from conveyor.store import _schema
 
 from .procs import BARRIER_TIMEOUT, RetryCounter, describe
 
+TABLES = _schema.metadata.tables  # every table, by name, whichever domain defines it
+
 PROJECT = "test"
 
 
@@ -197,10 +199,10 @@ def read_alias(url: str, barrier: Any, model: str, alias: str, n: int) -> dict[s
     no_target = two_targets = changes = 0
     last = None
     errors: list[str] = []
-    a, m = _schema.aliases.c, _schema.models.c
+    a, m = TABLES["aliases"].c, TABLES["models"].c
     n_rows = (
         select(func.count())
-        .select_from(_schema.aliases.join(_schema.models, a.model_id == m.id))
+        .select_from(TABLES["aliases"].join(TABLES["models"], a.model_id == m.id))
         .where(m.name == model, a.name == alias)
     )
     with _open(url) as store:

@@ -30,6 +30,8 @@ from conveyor.store import _schema
 from support import store_workers as w
 from support.procs import SPAWN, _child
 
+TABLES = _schema.metadata.tables  # every table, by name, whichever domain defines it
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 N_WINDOWS = 1_000
@@ -134,10 +136,10 @@ def test_r22_controller_killed_between_claim_and_run_start(store_url: str, tmp_p
             assert report["errors"] == [] and report["pending"] == []
         claims = st.list_claims(store, trigger.id)
         runs = store.query(
-            lambda c: c.execute(select(_schema.runs.c.trigger_claim_id)).scalars().all()
+            lambda c: c.execute(select(TABLES["runs"].c.trigger_claim_id)).scalars().all()
         )
         n_runs = store.query(
-            lambda c: c.execute(select(func.count()).select_from(_schema.runs)).scalar_one()
+            lambda c: c.execute(select(func.count()).select_from(TABLES["runs"])).scalar_one()
         )
     assert len(claims) == N_WINDOWS == len({c.window_key for c in claims})
     assert {c.status for c in claims} == {"started"}

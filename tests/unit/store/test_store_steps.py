@@ -366,7 +366,7 @@ def test_the_run_fence_waits_for_an_uncommitted_takeover_then_refuses(store: st.
 
     from sqlalchemy import update
 
-    from conveyor.store import _schema as t
+    from conveyor.store.runs import _tables as t
 
     if store.dialect != "postgresql":
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; nothing to race")

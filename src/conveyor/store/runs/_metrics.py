@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
-from ..core import InvalidNameError, now_ms
-from . import _schema as t
-from ._engine import AS_JSON, Operation, Store
+from ...core import InvalidNameError, now_ms
+from .._engine import AS_JSON, Operation, Store
+from . import _tables as t
 from ._records import MetricRecord
 
 MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp (ms)

@@ -1,11 +1,11 @@
-"""Models, versions, aliases and deployments (storage side of the registry).
+"""Models, versions and aliases (storage side of the registry).
 
 Versions are dense per model (1, 2, 3 ...) however many processes register at once: the
 next number comes from ``UPDATE models SET last_version = last_version + 1``, which takes
 the model row's lock. An alias move is one transaction that updates one row, appends the
 history and the event, so readers see the old target or the new one, never none or two.
 
-Registrations, alias moves and deployment updates record their outcome under an operation
+Registrations and alias moves record their outcome under an operation
 key (``Store.transact_once``): a retry after a lost COMMIT acknowledgement returns the
 first version or move instead of making a second one.
 """
@@ -17,43 +17,25 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from ..core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
-from . import _schema as t
-from ._engine import Operation, Store
-from ._events import append_event
-from ._records import AliasMoveRecord, DeploymentRecord, ModelRecord, ModelVersionRecord
-from ._sql import insert, replay_by_id
+from ...core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
+from .._engine import Operation, Store
+from .._sql import replay_by_id
+from .._versioned import Versioned
+from ..events import append_event
+from . import _tables as t
+from ._records import AliasMoveRecord, ModelRecord, ModelVersionRecord
 
 m, v, al = t.models.c, t.model_versions.c, t.aliases.c
 _VERSION = replay_by_id(t.model_versions, ModelVersionRecord.from_row)
 _MOVE = replay_by_id(t.alias_history, AliasMoveRecord.from_row)
-_DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
 
 
-def _model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
-    query = select(m.id).where(m.project_id == store.project_id, m.name == name)
-    found = conn.execute(query).scalar()
-    if found is not None:
-        return int(found)
-    if not create:
-        names = conn.execute(select(m.name).where(m.project_id == store.project_id)).scalars()
-        raise NotFoundError(
-            f"No model {name!r} in project {store.project!r}.{did_you_mean(name, names)}",
-            hint="List models with: conveyor models list",
-            model=name,
-        )
-    conn.execute(
-        insert(conn, t.models)
-        .values(
-            project_id=store.project_id,
-            name=name,
-            description="",
-            last_version=0,
-            created_at=now_ms(),
-        )
-        .on_conflict_do_nothing(index_elements=["project_id", "name"])
-    )
-    return int(conn.execute(query).scalar_one())
+MODELS = Versioned(t.models, "model", "conveyor models list")
+
+
+def find_model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
+    """The id of model ``name`` (created if missing and ``create``)."""
+    return MODELS.find_id(conn, store, name, create=create)
 
 
 def register_model_version(
@@ -73,13 +55,8 @@ def register_model_version(
     validate_name(name, what="model name")
 
     def tx(conn: Connection, _op: Operation) -> ModelVersionRecord:
-        model_id = _model_id(conn, store, name, create=True)
-        number = conn.execute(
-            update(t.models)
-            .where(m.id == model_id)
-            .values(last_version=m.last_version + 1)
-            .returning(m.last_version)
-        ).scalar_one()
+        model_id = find_model_id(conn, store, name, create=True)
+        number = MODELS.next_version(conn, model_id)
         row = conn.execute(
             t.model_versions.insert()
             .values(
@@ -112,7 +89,7 @@ def register_model_version(
 
 def get_model(store: Store, name: str) -> ModelRecord:
     def read(conn: Connection) -> ModelRecord:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         return ModelRecord.from_row(conn.execute(select(t.models).where(m.id == model_id)).one())
 
     return store.query(read)
@@ -125,7 +102,7 @@ def list_models(store: Store) -> list[ModelRecord]:
 
 def get_model_version(store: Store, name: str, version: int) -> ModelVersionRecord:
     def read(conn: Connection) -> ModelVersionRecord:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         row = conn.execute(
             select(t.model_versions).where(v.model_id == model_id, v.version == version)
         ).first()
@@ -140,7 +117,7 @@ def get_model_version(store: Store, name: str, version: int) -> ModelVersionReco
 
 def list_model_versions(store: Store, name: str) -> list[ModelVersionRecord]:
     def read(conn: Connection) -> list[ModelVersionRecord]:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         query = select(t.model_versions).where(v.model_id == model_id).order_by(v.version)
         return [ModelVersionRecord.from_row(r) for r in conn.execute(query)]
 
@@ -169,7 +146,7 @@ def move_alias(
     validate_name(alias, what="alias")
 
     def tx(conn: Connection, _op: Operation) -> AliasMoveRecord:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         target = conn.execute(
             select(v.id).where(v.model_id == model_id, v.version == version)
         ).scalar()
@@ -244,7 +221,7 @@ def resolve_alias(store: Store, name: str, alias: str) -> ModelVersionRecord:
     """The version ``models:/name@alias`` points at, read in one statement."""
 
     def read(conn: Connection) -> ModelVersionRecord:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         row = conn.execute(
             select(t.model_versions)
             .join(t.aliases, al.version_id == v.id)
@@ -266,62 +243,10 @@ def alias_history(store: Store, name: str, alias: str | None = None) -> list[Ali
     h = t.alias_history.c
 
     def read(conn: Connection) -> list[AliasMoveRecord]:
-        model_id = _model_id(conn, store, name, create=False)
+        model_id = find_model_id(conn, store, name, create=False)
         query = select(t.alias_history).where(h.model_id == model_id)
         if alias:
             query = query.where(h.alias == alias)
         return [AliasMoveRecord.from_row(r) for r in conn.execute(query.order_by(h.id))]
 
     return store.query(read)
-
-
-def upsert_deployment(
-    store: Store,
-    name: str,
-    *,
-    model: str,
-    alias: str = "champion",
-    strategy: str = "replace",
-    config: Mapping[str, Any] | None = None,
-) -> DeploymentRecord:
-    """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
-    validate_name(name, what="deployment name")
-    if strategy not in ("replace", "canary", "shadow"):
-        raise ConflictError(
-            f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
-        )
-
-    def tx(conn: Connection, _op: Operation) -> DeploymentRecord:
-        model_id = _model_id(conn, store, model, create=False)
-        now = now_ms()
-        values = dict(
-            model_id=model_id,
-            alias=alias,
-            strategy=strategy,
-            config=dict(config or {}),
-            updated_at=now,
-        )
-        row = conn.execute(
-            insert(conn, t.deployments)
-            .values(
-                project_id=store.project_id, name=name, status="pending", created_at=now, **values
-            )
-            .on_conflict_do_update(index_elements=["project_id", "name"], set_=values)
-            .returning(*t.deployments.c)
-        ).one()
-        append_event(
-            conn,
-            store,
-            "io.conveyor.deployment.updated",
-            subject=f"deployments/{name}",
-            data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
-        )
-        return DeploymentRecord.from_row(row)
-
-    return store.transact_once(tx, what="deployment update", replay=_DEPLOYMENT)
-
-
-def list_deployments(store: Store) -> list[DeploymentRecord]:
-    d = t.deployments.c
-    query = select(t.deployments).where(d.project_id == store.project_id).order_by(d.name)
-    return store.query(lambda conn: [DeploymentRecord.from_row(r) for r in conn.execute(query)])

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, update
 
-from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
-from . import _schema as t
-from ._engine import Operation, Store
-from ._events import append_event
+from ...core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
+from .._engine import Operation, Store
+from .._sql import dialect_insert, insert, replay_by_id, replay_by_ids
+from ..events import append_event
+from . import _tables as t
 from ._records import RunRecord
-from ._sql import dialect_insert, insert, replay_by_id, replay_by_ids
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -138,6 +138,13 @@ def insert_run(conn: Connection, store: Store, values: Mapping[str, Any]) -> Run
         | ({"attempt": run.attempt} if run.attempt else {}),
     )
     return run
+
+
+def run_of_claim(conn: Connection, claim_id: int) -> RunRecord:
+    """The one run started for trigger claim ``claim_id`` (``runs.trigger_claim_id`` is
+    unique), read in ``conn``'s transaction."""
+    row = conn.execute(select(t.runs).where(t.runs.c.trigger_claim_id == claim_id)).one()
+    return RunRecord.from_row(row)
 
 
 def get_run(store: Store, run_id: int) -> RunRecord:

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, select, update
 
-from ..core import (
+from ...core import (
     ClaimStatus,
     ConflictError,
     InvalidValueError,
@@ -30,11 +30,11 @@ from ..core import (
     pause_point,
     validate_name,
 )
-from . import _schema as t
-from ._engine import Operation, Replay, Store
-from ._records import ClaimResult, RunRecord, TriggerClaimRecord, TriggerRecord
-from ._runs import insert_run, run_values
-from ._sql import insert, replay_by_ids
+from .._engine import Operation, Replay, Store
+from .._sql import insert, replay_by_ids
+from ..runs import RunRecord, insert_run, run_of_claim, run_values
+from . import _tables as t
+from ._records import ClaimResult, TriggerClaimRecord, TriggerRecord
 
 tr, cl = t.triggers.c, t.trigger_claims.c
 KINDS = ("schedule", "new_data", "drift", "decay", "manual", "webhook")
@@ -335,8 +335,7 @@ def start_claim(
             # for this call's own earlier execution, which is only visible from here on.
             claim = _claim(conn, store, claim_id)
             if claim.status == "started" and claim.attempt == attempt:  # started by this call
-                row = conn.execute(select(t.runs).where(t.runs.c.trigger_claim_id == claim_id))
-                return RunRecord.from_row(row.one())
+                return run_of_claim(conn, claim_id)
             _refuse(claim, attempt, "started")
         if pipeline is None:
             name = conn.execute(select(tr.pipeline).where(tr.id == marked.trigger_id)).scalar_one()

@@ -5,41 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from ..core import NotFoundError, did_you_mean, now_ms, parse_digest, validate_name
-from . import _schema as t
-from ._engine import Operation, Replay, Store
-from ._events import append_event
+from ...core import now_ms, parse_digest, validate_name
+from .._engine import Operation, Replay, Store
+from .._versioned import Versioned
+from ..events import append_event
+from . import _tables as t
 from ._records import DatasetRecord, SnapshotRecord
-from ._sql import insert
 
 d, s = t.datasets.c, t.dataset_snapshots.c
 
 
-def _dataset_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
-    query = select(d.id).where(d.project_id == store.project_id, d.name == name)
-    found = conn.execute(query).scalar()
-    if found is not None:
-        return int(found)
-    if not create:
-        names = conn.execute(select(d.name).where(d.project_id == store.project_id)).scalars()
-        raise NotFoundError(
-            f"No dataset {name!r} in project {store.project!r}.{did_you_mean(name, names)}",
-            hint="List datasets with: conveyor data list",
-        )
-    conn.execute(
-        insert(conn, t.datasets)
-        .values(
-            project_id=store.project_id,
-            name=name,
-            description="",
-            last_version=0,
-            created_at=now_ms(),
-        )
-        .on_conflict_do_nothing(index_elements=["project_id", "name"])
-    )
-    return int(conn.execute(query).scalar_one())
+DATASETS = Versioned(t.datasets, "dataset", "conveyor data list")
 
 
 def add_snapshot(
@@ -63,20 +41,13 @@ def add_snapshot(
     digest = parse_digest(digest)
 
     def tx(conn: Connection, _op: Operation) -> tuple[SnapshotRecord, bool]:
-        dataset_id = _dataset_id(conn, store, dataset, create=True)
-        number = conn.execute(
-            update(t.datasets)
-            .where(d.id == dataset_id)
-            .values(last_version=d.last_version + 1)
-            .returning(d.last_version)
-        ).scalar_one()
+        dataset_id = DATASETS.find_id(conn, store, dataset, create=True)
+        number = DATASETS.next_version(conn, dataset_id)
         existing = conn.execute(
             select(t.dataset_snapshots).where(s.dataset_id == dataset_id, s.digest == digest)
         ).first()
         if existing is not None:
-            conn.execute(
-                update(t.datasets).where(d.id == dataset_id).values(last_version=number - 1)
-            )
+            DATASETS.give_back(conn, dataset_id, number)
             return SnapshotRecord.from_row(existing), False
         row = conn.execute(
             t.dataset_snapshots.insert()
@@ -125,7 +96,7 @@ def list_datasets(store: Store) -> list[DatasetRecord]:
 
 def list_snapshots(store: Store, dataset: str) -> list[SnapshotRecord]:
     def read(conn: Connection) -> list[SnapshotRecord]:
-        dataset_id = _dataset_id(conn, store, dataset, create=False)
+        dataset_id = DATASETS.find_id(conn, store, dataset, create=False)
         query = select(t.dataset_snapshots).where(s.dataset_id == dataset_id).order_by(s.version)
         return [SnapshotRecord.from_row(r) for r in conn.execute(query)]
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
-from . import _schema as t
-from ._engine import AS_JSON, Operation, Store
+from ...core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
+from .._engine import AS_JSON, Operation, Store
+from .._sql import insert
+from . import _tables as t
 from ._metrics import _check, _loaded, _stored
 from ._records import MetricRecord
-from ._sql import insert
 
 StepMetricRow = tuple[str, float, int]  # key, value, step
 

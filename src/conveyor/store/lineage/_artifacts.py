@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, union
 
-from ..core import InvalidNameError, NotFoundError, check_relative_path, now_ms, parse_digest
-from . import _schema as t
-from ._engine import Store
+from ...core import InvalidNameError, NotFoundError, check_relative_path, now_ms, parse_digest
+from .._engine import Store
+from .._sql import replay_by_id
+from . import _tables as t
 from ._records import ArtifactRecord, LineageEdgeRecord, NewArtifact
-from ._sql import replay_by_id
 
 a = t.artifacts.c
 _INSERT_ARTIFACT = t.artifacts.insert().returning(*t.artifacts.c)
@@ -167,3 +167,31 @@ def referenced_digests(store: Store) -> set[str]:
     """
     query = union(select(a.digest), select(t.artifact_files.c.digest))
     return store.query(lambda conn: {r[0] for r in conn.execute(query)})
+
+
+_INSERT_EDGE = t.lineage_edges.insert()
+
+
+def insert_edges(
+    conn: Connection, step_run_id: int, direction: str, artifacts: Mapping[str, int]
+) -> None:
+    """Record that step run ``step_run_id`` read (``in``) or wrote (``out``) ``artifacts``
+    (name to artifact id), in ``conn``'s transaction."""
+    # Plain inserts: a step's edges are written once, by its one successful commit.
+    if artifacts:
+        conn.execute(
+            _INSERT_EDGE,
+            [
+                {"step_run_id": step_run_id, "artifact_id": aid, "direction": direction, "name": n}
+                for n, aid in artifacts.items()
+            ],
+        )
+
+
+def read_edges(conn: Connection, step_run_id: int) -> list[LineageEdgeRecord]:
+    """The lineage edges of one step run, in the order they were recorded."""
+    e = t.lineage_edges.c
+    query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
+        e.step_run_id == step_run_id
+    )
+    return [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..core import InvalidNameError, now_ms
-from . import _schema as t
-from ._engine import AS_JSON, Store
+from ...core import InvalidNameError, now_ms
+from .._engine import AS_JSON, Store
+from .._sql import lock_events
+from . import _tables as t
 from ._records import EventRecord
-from ._sql import lock_events
 
 _INSERT_EVENT = t.events.insert()
 _TYPE = re.compile(r"io\.conveyor\.[a-z_]+(\.[a-z_]+)+")

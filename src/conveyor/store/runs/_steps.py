@@ -19,12 +19,19 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
-from ..core import ConflictError, NotFoundError, StaleAttemptError, now_ms
-from . import _schema as t
-from ._artifacts import checked, insert_artifact
-from ._engine import Store
-from ._records import LineageEdgeRecord, NewArtifact, StepAttemptRecord, StepRunRecord
-from ._sql import insert
+from ...core import ConflictError, NotFoundError, StaleAttemptError, now_ms
+from .._engine import Store
+from .._sql import insert
+from ..lineage import (
+    LineageEdgeRecord,
+    NewArtifact,
+    checked,
+    insert_artifact,
+    insert_edges,
+    read_edges,
+)
+from . import _tables as t
+from ._records import StepAttemptRecord, StepRunRecord
 
 c = t.step_runs.c
 _a = t.step_attempts.c
@@ -339,23 +346,6 @@ def _finish_attempt(
     )
 
 
-_INSERT_EDGE = t.lineage_edges.insert()
-
-
-def _edges(
-    conn: Connection, step_run_id: int, direction: str, artifacts: Mapping[str, int]
-) -> None:
-    # Plain inserts: a step's edges are written once, by its one successful commit.
-    if artifacts:
-        conn.execute(
-            _INSERT_EDGE,
-            [
-                {"step_run_id": step_run_id, "artifact_id": aid, "direction": direction, "name": n}
-                for n, aid in artifacts.items()
-            ],
-        )
-
-
 def commit_step(
     store: Store,
     step_run_id: int,
@@ -402,7 +392,7 @@ def commit_step(
             kind="succeeded",
         )
         if step is None:  # committed already, by this attempt: return that commit
-            edges = _lineage(conn, step_run_id)
+            edges = read_edges(conn, step_run_id)
             return _step(conn, step_run_id), {
                 e.name: e.artifact_id for e in edges if e.direction == "out"
             }
@@ -411,8 +401,8 @@ def commit_step(
             k: v if isinstance(v, int) else insert_artifact(conn, store, specs[k], step_run_id).id
             for k, v in outputs.items()
         }
-        _edges(conn, step_run_id, "in", inputs or {})
-        _edges(conn, step_run_id, "out", ids)
+        insert_edges(conn, step_run_id, "in", inputs or {})
+        insert_edges(conn, step_run_id, "out", ids)
         return step, ids
 
     return store.transact(tx, what="step commit")
@@ -630,9 +620,9 @@ def record_cache_hit(
             raise ConflictError(
                 f"Step run {step_run_id} is not pending; cannot record a cache hit."
             )
-        outs = {e.name: e.artifact_id for e in _lineage(conn, source.id) if e.direction == "out"}
-        _edges(conn, step_run_id, "in", inputs or {})
-        _edges(conn, step_run_id, "out", outs)
+        outs = {e.name: e.artifact_id for e in read_edges(conn, source.id) if e.direction == "out"}
+        insert_edges(conn, step_run_id, "in", inputs or {})
+        insert_edges(conn, step_run_id, "out", outs)
         return StepRunRecord.from_row(row)
 
     return store.transact(tx, what="cache hit")
@@ -673,16 +663,8 @@ def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, St
     return {r.cache_key: r for r in rows if r.cache_key}  # the newest wins (ascending ids)
 
 
-def _lineage(conn: Connection, step_run_id: int) -> list[LineageEdgeRecord]:
-    e = t.lineage_edges.c
-    query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
-        e.step_run_id == step_run_id
-    )
-    return [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]
-
-
 def step_lineage(store: Store, step_run_id: int) -> list[LineageEdgeRecord]:
-    return store.query(lambda conn: _lineage(conn, step_run_id))
+    return store.query(lambda conn: read_edges(conn, step_run_id))
 
 
 def step_attempts(store: Store, step_run_id: int) -> list[StepAttemptRecord]:

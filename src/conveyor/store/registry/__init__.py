@@ -1,0 +1,31 @@
+"""Models, their dense versions, and aliases that move atomically."""
+
+from __future__ import annotations
+
+from ._records import AliasMoveRecord as AliasMoveRecord
+from ._records import ModelRecord as ModelRecord
+from ._records import ModelVersionRecord as ModelVersionRecord
+from ._registry import alias_history as alias_history
+from ._registry import find_model_id as find_model_id
+from ._registry import get_model as get_model
+from ._registry import get_model_version as get_model_version
+from ._registry import list_model_versions as list_model_versions
+from ._registry import list_models as list_models
+from ._registry import move_alias as move_alias
+from ._registry import register_model_version as register_model_version
+from ._registry import resolve_alias as resolve_alias
+
+__all__ = [
+    "AliasMoveRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
+    "alias_history",
+    "find_model_id",
+    "get_model",
+    "get_model_version",
+    "list_model_versions",
+    "list_models",
+    "move_alias",
+    "register_model_version",
+    "resolve_alias",
+]

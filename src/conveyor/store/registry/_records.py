@@ -1,0 +1,45 @@
+"""The registry records: typed, immutable, never SQLAlchemy rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._record import Record
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord(Record):
+    id: int
+    name: str
+    description: str
+    last_version: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionRecord(Record):
+    id: int
+    model_id: int
+    version: int
+    run_id: int | None
+    artifact_id: int | None
+    flavor: str
+    signature: dict[str, Any]
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    status: str
+    description: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMoveRecord(Record):
+    id: int
+    alias: str
+    from_version_id: int | None
+    to_version_id: int | None
+    reason: str
+    actor: str
+    moved_at: int

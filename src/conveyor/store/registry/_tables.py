@@ -1,0 +1,74 @@
+"""The registry tables (see ``conveyor.store._schema`` for the conventions)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .._schema import BigId, Json, fk, metadata
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, fk("projects.id", cascade=True), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("last_version", Integer, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("model_id", Integer, fk("models.id", cascade=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", BigId, fk("runs.id", nullable=True)),
+    Column("artifact_id", BigId, fk("artifacts.id", nullable=True)),
+    Column("flavor", String(64), nullable=False, default=""),
+    Column("signature", Json, nullable=False, default=dict),
+    Column("metrics", Json, nullable=False, default=dict),
+    Column("params", Json, nullable=False, default=dict),
+    Column("tags", Json, nullable=False, default=dict),
+    Column("status", String(16), nullable=False, default="ready"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "version"),
+    CheckConstraint("status IN ('ready', 'failed', 'archived')", name="status_valid"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, fk("models.id", cascade=True), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("version_id", BigId, fk("model_versions.id"), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "name"),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("model_id", Integer, fk("models.id", cascade=True), nullable=False),
+    Column("alias", String(128), nullable=False),
+    Column("from_version_id", BigId, fk("model_versions.id", nullable=True)),
+    Column("to_version_id", BigId, fk("model_versions.id", nullable=True)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("actor", String(128), nullable=False, default=""),
+    Column("moved_at", BigInteger, nullable=False),
+    Index(None, "model_id", "alias", "id"),
+)

@@ -1,0 +1,13 @@
+"""Deployments: endpoints bound to a model alias."""
+
+from __future__ import annotations
+
+from ._deployments import list_deployments as list_deployments
+from ._deployments import upsert_deployment as upsert_deployment
+from ._records import DeploymentRecord as DeploymentRecord
+
+__all__ = [
+    "DeploymentRecord",
+    "list_deployments",
+    "upsert_deployment",
+]

@@ -1,0 +1,74 @@
+"""Deployments: serving endpoints bound to ``models:/model@alias`` (storage side).
+
+An update records its outcome under an operation key (``Store.transact_once``), so a retry
+after a lost COMMIT acknowledgement returns the first outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ...core import ConflictError, now_ms, validate_name
+from .._engine import Operation, Store
+from .._sql import insert, replay_by_id
+from ..events import append_event
+from ..registry import find_model_id
+from . import _tables as t
+from ._records import DeploymentRecord
+
+_DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
+
+
+def upsert_deployment(
+    store: Store,
+    name: str,
+    *,
+    model: str,
+    alias: str = "champion",
+    strategy: str = "replace",
+    config: Mapping[str, Any] | None = None,
+) -> DeploymentRecord:
+    """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
+    validate_name(name, what="deployment name")
+    if strategy not in ("replace", "canary", "shadow"):
+        raise ConflictError(
+            f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
+        )
+
+    def tx(conn: Connection, _op: Operation) -> DeploymentRecord:
+        model_id = find_model_id(conn, store, model, create=False)
+        now = now_ms()
+        values = dict(
+            model_id=model_id,
+            alias=alias,
+            strategy=strategy,
+            config=dict(config or {}),
+            updated_at=now,
+        )
+        row = conn.execute(
+            insert(conn, t.deployments)
+            .values(
+                project_id=store.project_id, name=name, status="pending", created_at=now, **values
+            )
+            .on_conflict_do_update(index_elements=["project_id", "name"], set_=values)
+            .returning(*t.deployments.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            "io.conveyor.deployment.updated",
+            subject=f"deployments/{name}",
+            data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
+        )
+        return DeploymentRecord.from_row(row)
+
+    return store.transact_once(tx, what="deployment update", replay=_DEPLOYMENT)
+
+
+def list_deployments(store: Store) -> list[DeploymentRecord]:
+    d = t.deployments.c
+    query = select(t.deployments).where(d.project_id == store.project_id).order_by(d.name)
+    return store.query(lambda conn: [DeploymentRecord.from_row(r) for r in conn.execute(query)])
