@@ -59,9 +59,12 @@ from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
 from ._pause import pause_point as pause_point
+from ._states import ALIASABLE as ALIASABLE
 from ._states import ATTEMPT_STATES as ATTEMPT_STATES
 from ._states import CLAIM_STATES as CLAIM_STATES
 from ._states import CLAIM_TRANSITIONS as CLAIM_TRANSITIONS
+from ._states import MODEL_VERSION_STATES as MODEL_VERSION_STATES
+from ._states import MODEL_VERSION_TRANSITIONS as MODEL_VERSION_TRANSITIONS
 from ._states import RUN_FINISHED as RUN_FINISHED
 from ._states import RUN_STATES as RUN_STATES
 from ._states import RUN_TRANSITIONS as RUN_TRANSITIONS
@@ -72,12 +75,15 @@ from ._states import STEP_TRANSITIONS as STEP_TRANSITIONS
 from ._states import STEP_UNSUCCESSFUL as STEP_UNSUCCESSFUL
 from ._states import AttemptStatus as AttemptStatus
 from ._states import ClaimStatus as ClaimStatus
+from ._states import ModelVersionStatus as ModelVersionStatus
 from ._states import RunStatus as RunStatus
 from ._states import StepStatus as StepStatus
 from ._states import can_move as can_move
 from ._states import claim_sources as claim_sources
+from ._states import sources as sources
 
 __all__ = [
+    "ALIASABLE",
     "ALIAS_MOVED",
     "ATTEMPT_STATES",
     "CLAIM_STATES",
@@ -86,6 +92,8 @@ __all__ = [
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
     "MODEL_VERSION_REGISTERED",
+    "MODEL_VERSION_STATES",
+    "MODEL_VERSION_TRANSITIONS",
     "RUN_CANCELLED",
     "RUN_EVENT_TYPES",
     "RUN_FAILED",
@@ -115,6 +123,7 @@ __all__ = [
     "ExecutorSettings",
     "InvalidNameError",
     "InvalidValueError",
+    "ModelVersionStatus",
     "NotFoundError",
     "PipelineDefinitionError",
     "PipelinesSettings",
@@ -147,6 +156,7 @@ __all__ = [
     "sha256_file",
     "sha256_json",
     "sha256_stream",
+    "sources",
     "utcnow",
     "validate_name",
 ]

@@ -9,16 +9,23 @@ One place for every status set: the store's CHECK constraints, its guarded trans
                   pending ─▶ succeeded (cache hit) | skipped | upstream_failed | cancelled
                   failed ─▶ running | pending; upstream_failed | cancelled ─▶ pending (resume)
     step attempt  running ─▶ succeeded | failed | superseded
+    model version ready ─▶ failed | archived, failed ─▶ archived, archived ─▶ ready;
+                  an alias points only at a ready version
     trigger claim claimed ─▶ started | coalesced | failed, claimed ─▶ claimed (takeover)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeVar, get_args
 
 __all__ = [
+    "ALIASABLE",
     "ATTEMPT_STATES",
+    "CLAIM_STATES",
+    "CLAIM_TRANSITIONS",
+    "MODEL_VERSION_STATES",
+    "MODEL_VERSION_TRANSITIONS",
     "RUN_FINISHED",
     "RUN_STATES",
     "RUN_TRANSITIONS",
@@ -28,13 +35,13 @@ __all__ = [
     "STEP_TRANSITIONS",
     "STEP_UNSUCCESSFUL",
     "AttemptStatus",
-    "CLAIM_STATES",
-    "CLAIM_TRANSITIONS",
     "ClaimStatus",
+    "ModelVersionStatus",
     "RunStatus",
     "StepStatus",
     "can_move",
     "claim_sources",
+    "sources",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -44,11 +51,13 @@ StepStatus = Literal[
 AttemptStatus = Literal["running", "succeeded", "failed", "superseded"]
 # What became of one firing of a trigger (a row of ``trigger_claims``).
 ClaimStatus = Literal["claimed", "started", "coalesced", "failed"]
+ModelVersionStatus = Literal["ready", "failed", "archived"]
 
 RUN_STATES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 STEP_STATES: Final[tuple[StepStatus, ...]] = get_args(StepStatus)
 ATTEMPT_STATES: Final[tuple[AttemptStatus, ...]] = get_args(AttemptStatus)
 CLAIM_STATES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
+MODEL_VERSION_STATES: Final[tuple[ModelVersionStatus, ...]] = get_args(ModelVersionStatus)
 
 RUN_FINISHED: Final[frozenset[RunStatus]] = frozenset({"succeeded", "failed", "cancelled"})
 # A step in one of these will not change again in this run attempt.
@@ -92,9 +101,27 @@ CLAIM_TRANSITIONS: Final[Mapping[ClaimStatus, frozenset[ClaimStatus]]] = {
 }
 
 
-def can_move(transitions: Mapping[str, frozenset[str]], source: str, target: str) -> bool:
+# A failed version (its evaluation or warm-up failed) is never served again; an archived one
+# may be restored. An alias may point only at a ready version.
+MODEL_VERSION_TRANSITIONS: Final[Mapping[ModelVersionStatus, frozenset[ModelVersionStatus]]] = {
+    "ready": frozenset({"failed", "archived"}),
+    "failed": frozenset({"archived"}),
+    "archived": frozenset({"ready"}),
+}
+ALIASABLE: Final[frozenset[ModelVersionStatus]] = frozenset({"ready"})
+
+
+S = TypeVar("S", bound=str)
+
+
+def can_move(transitions: Mapping[S, frozenset[S]], source: str, target: str) -> bool:
     """Whether ``source -> target`` is one of the legal moves in ``transitions``."""
-    return target in transitions.get(source, frozenset())
+    return any(s == source and target in targets for s, targets in transitions.items())
+
+
+def sources(transitions: Mapping[S, frozenset[S]], to: str) -> list[S]:
+    """The statuses that may move to ``to`` in ``transitions``, in a stable order."""
+    return [s for s, targets in transitions.items() if to in targets]
 
 
 def claim_sources(to: ClaimStatus) -> list[ClaimStatus]:

@@ -54,6 +54,7 @@ from .registry import list_models as list_models
 from .registry import move_alias as move_alias
 from .registry import register_model_version as register_model_version
 from .registry import resolve_alias as resolve_alias
+from .registry import set_model_version_status as set_model_version_status
 from .runs import MetricRecord as MetricRecord
 from .runs import RunRecord as RunRecord
 from .runs import StepAttemptRecord as StepAttemptRecord
@@ -174,6 +175,7 @@ __all__ = [
     "reset_steps",
     "resolve_alias",
     "set_claim_status",
+    "set_model_version_status",
     "start_attempt",
     "start_attempts",
     "start_claim",

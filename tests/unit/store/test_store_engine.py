@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from conveyor import store as st
 from conveyor.core import StoreError, StoreUnavailableError
-from conveyor.store import _engine
+from conveyor.store import _engine, _schema
 from support.store_cases import escaped_errors
 
 
@@ -155,8 +155,10 @@ def test_no_driver_error_escapes(sqlite_store: st.Store) -> None:
 
 def test_a_constraint_violation_is_a_store_error_naming_the_store(sqlite_store: st.Store) -> None:
     run = st.create_run(sqlite_store, "train")
+    # A bug slipping past the store's own checks: the database's CHECK constraint still holds.
+    explode = update(_schema.metadata.tables["runs"]).values(status="exploded")
     with pytest.raises(StoreError) as info:
-        st.transition_run(sqlite_store, run.id, "exploded", expected=["running"])
+        sqlite_store.transact(lambda conn: conn.execute(explode), what=f"run {run.id} -> exploded")
     assert type(info.value) is StoreError
     assert isinstance(info.value.__cause__, sqlalchemy.exc.IntegrityError)
     assert f"during run {run.id} -> exploded" in str(info.value)

@@ -209,14 +209,14 @@ def test_a_repeated_failure_by_the_same_attempt_returns_it(
 def test_transition_run_is_not_a_false_conflict(
     sqlite_store: st.Store, cut: LostAcks, fenced: bool
 ) -> None:
-    run = st.create_run(sqlite_store, "train", status="queued")
+    run = st.create_run(sqlite_store, "train", status="queued" if fenced else "running")
     mine = st.acquire_run(sqlite_store, run.id, "runner") if fenced else run
     cut.arm()
     done = st.transition_run(
         sqlite_store,
         run.id,
         "succeeded",
-        expected=["running", "queued"],
+        expected=["running"],
         attempt=mine.attempt if fenced else None,
     )
     assert done.status == "succeeded" and st.get_run(sqlite_store, run.id) == done

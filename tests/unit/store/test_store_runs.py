@@ -8,7 +8,13 @@ from contextlib import contextmanager
 import pytest
 
 from conveyor import store as st
-from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError
+from conveyor.core import (
+    ConflictError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    StaleAttemptError,
+)
 from support.lost_ack import LostAcks, lost_acks
 from support.waits import wait_for
 
@@ -100,10 +106,10 @@ def test_transition_records_error(sqlite_store: st.Store) -> None:
     [
         ("succeeded", "running", ["queued"]),
         ("succeeded", "failed", ["running"]),
-        ("cancelled", "succeeded", ["running", "queued"]),
+        ("cancelled", "succeeded", ["running"]),
     ],
 )
-def test_illegal_transition_is_a_conflict(
+def test_a_lost_race_is_a_conflict(
     sqlite_store: st.Store, start: str, to: str, expected: list[str]
 ) -> None:
     run = st.create_run(sqlite_store, "train")
@@ -115,6 +121,27 @@ def test_illegal_transition_is_a_conflict(
     assert info.value.status == start
     assert st.get_run(sqlite_store, run.id).status == start
     assert len(st.read_events(sqlite_store)) == n_events  # the loser wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [
+        ("running", ["succeeded"]),
+        ("succeeded", ["queued"]),
+        ("queued", ["running"]),
+        ("failed", []),
+    ],
+)
+def test_an_illegal_move_is_refused_before_it_is_tried(
+    sqlite_store: st.Store, to: str, expected: list[str]
+) -> None:
+    run = st.create_run(sqlite_store, "train")
+    st.transition_run(sqlite_store, run.id, "succeeded", expected=["running"])
+    n_events = len(st.read_events(sqlite_store))
+    with pytest.raises(InvalidValueError, match=f"cannot move from .* to '{to}'.*legal moves"):
+        st.transition_run(sqlite_store, run.id, to, expected=expected)
+    assert st.get_run(sqlite_store, run.id).status == "succeeded"
+    assert len(st.read_events(sqlite_store)) == n_events
 
 
 def test_transition_of_missing_run_is_not_found(sqlite_store: st.Store) -> None:

@@ -14,6 +14,7 @@ from ._registry import list_models as list_models
 from ._registry import move_alias as move_alias
 from ._registry import register_model_version as register_model_version
 from ._registry import resolve_alias as resolve_alias
+from ._registry import set_model_version_status as set_model_version_status
 
 __all__ = [
     "AliasMoveRecord",
@@ -28,4 +29,5 @@ __all__ = [
     "move_alias",
     "register_model_version",
     "resolve_alias",
+    "set_model_version_status",
 ]

@@ -17,7 +17,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from ...core import ConflictError, NotFoundError, did_you_mean, now_ms, validate_name
+from ...core import (
+    ALIASABLE,
+    MODEL_VERSION_STATES,
+    MODEL_VERSION_TRANSITIONS,
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    can_move,
+    did_you_mean,
+    now_ms,
+    validate_name,
+)
 from .._engine import Operation, Store
 from .._sql import replay_by_id
 from .._versioned import Versioned
@@ -147,18 +158,28 @@ def move_alias(
 
     def tx(conn: Connection, _op: Operation) -> AliasMoveRecord:
         model_id = find_model_id(conn, store, name, create=False)
-        target = conn.execute(
-            select(v.id).where(v.model_id == model_id, v.version == version)
-        ).scalar()
-        if target is None:
+        now = now_ms()
+        if conn.dialect.name == "postgresql":
+            # Serialise moves and status changes per model (SQLite's write lock already
+            # does), so the history records each move's true predecessor, even for an
+            # alias's first creation, and no version is archived while an alias moves to it.
+            conn.execute(select(m.id).where(m.id == model_id).with_for_update())
+        found = conn.execute(
+            select(v.id, v.status).where(v.model_id == model_id, v.version == version)
+        ).first()
+        if found is None:
             raise NotFoundError(
                 f"Model {name!r} has no version {version}.", model=name, version=version
             )
-        now = now_ms()
-        if conn.dialect.name == "postgresql":
-            # Serialise moves per model (SQLite's write lock already does), so the history
-            # records each move's true predecessor, even for an alias's first creation.
-            conn.execute(select(m.id).where(m.id == model_id).with_for_update())
+        target = found.id
+        if found.status not in ALIASABLE:
+            raise ConflictError(
+                f"Version {version} of model {name!r} is {found.status}; an alias may only "
+                "point at a ready version.",
+                hint=f"Pick a ready version (conveyor models versions {name}).",
+                model=name,
+                version=version,
+            )
         previous = conn.execute(
             select(al.version_id).where(al.model_id == model_id, al.name == alias)
         ).scalar()
@@ -215,6 +236,77 @@ def move_alias(
     # A retry must not record a second move, nor fail its own compare-and-set against the
     # state its first execution committed.
     return store.transact_once(tx, what="alias move", replay=_MOVE)
+
+
+def set_model_version_status(
+    store: Store, name: str, version: int, status: str, *, reason: str = ""
+) -> ModelVersionRecord:
+    """Move version ``version`` of model ``name`` to ``status`` along a legal edge.
+
+    ``ready -> failed | archived``, ``failed -> archived``, ``archived -> ready``. A version
+    an alias points at cannot leave ``ready``: move the alias first. Emits
+    ``io.conveyor.model_version.<status>``.
+
+    Raises:
+        InvalidValueError: ``status`` is not a model version status.
+        ConflictError: the version cannot move to ``status`` from where it is, or an alias
+            points at it.
+    """
+    if status not in MODEL_VERSION_STATES:
+        raise InvalidValueError(
+            f"A model version's status must be one of {list(MODEL_VERSION_STATES)}. "
+            f"Got {status!r}.{did_you_mean(status, MODEL_VERSION_STATES)}"
+        )
+
+    def tx(conn: Connection) -> ModelVersionRecord:
+        model_id = find_model_id(conn, store, name, create=False)
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(m.id).where(m.id == model_id).with_for_update())  # see move_alias
+        row = conn.execute(
+            select(t.model_versions).where(v.model_id == model_id, v.version == version)
+        ).first()
+        if row is None:
+            raise NotFoundError(
+                f"Model {name!r} has no version {version}.", model=name, version=version
+            )
+        current = ModelVersionRecord.from_row(row)
+        if current.status == status:
+            return current  # already there (also a retry after a lost acknowledgement)
+        if not can_move(MODEL_VERSION_TRANSITIONS, current.status, status):
+            raise ConflictError(
+                f"Version {version} of model {name!r} is {current.status}; it cannot become "
+                f"{status}.",
+                model=name,
+                version=version,
+            )
+        if status not in ALIASABLE:
+            pointing = list(
+                conn.execute(select(al.name).where(al.version_id == current.id)).scalars()
+            )
+            if pointing:
+                raise ConflictError(
+                    f"Version {version} of model {name!r} is the target of alias(es) "
+                    f"{sorted(pointing)}; it cannot become {status} while served.",
+                    hint=f"Move {sorted(pointing)[0]!r} to another version first.",
+                    model=name,
+                    version=version,
+                )
+        updated = conn.execute(
+            update(t.model_versions)
+            .where(v.id == current.id, v.status == current.status)
+            .values(status=status)
+            .returning(*t.model_versions.c)
+        ).one()
+        append_event(
+            conn,
+            store,
+            f"io.conveyor.model_version.{status}",
+            subject=f"models/{name}/versions/{version}",
+            data={"model": name, "version": version, "from": current.status, "reason": reason},
+        )
+        return ModelVersionRecord.from_row(updated)
+
+    return store.transact(tx, what="model version status")
 
 
 def resolve_alias(store: Store, name: str, alias: str) -> ModelVersionRecord:

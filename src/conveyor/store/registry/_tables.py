@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     Column,
     Index,
     Integer,
@@ -14,7 +13,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from .._schema import BigId, Json, fk, metadata
+from ...core import MODEL_VERSION_STATES
+from .._schema import BigId, Json, fk, metadata, states
 
 models = Table(
     "models",
@@ -45,7 +45,7 @@ model_versions = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("model_id", "version"),
-    CheckConstraint("status IN ('ready', 'failed', 'archived')", name="status_valid"),
+    states("status", MODEL_VERSION_STATES),
 )
 
 aliases = Table(

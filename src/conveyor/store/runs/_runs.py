@@ -9,7 +9,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, update
 
-from ...core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
+from ...core import (
+    RUN_TRANSITIONS,
+    ConflictError,
+    InvalidNameError,
+    InvalidValueError,
+    NotFoundError,
+    StaleAttemptError,
+    can_move,
+    now_ms,
+)
 from .._engine import Operation, Store
 from .._sql import dialect_insert, insert, replay_by_id, replay_by_ids
 from ..events import append_event
@@ -180,6 +189,9 @@ def list_runs(
     return store.query(lambda conn: [RunRecord.from_row(r) for r in conn.execute(query)])
 
 
+_RUN_MOVES = list(RUN_TRANSITIONS.items())
+
+
 def transition_run(
     store: Store,
     run_id: int,
@@ -197,9 +209,20 @@ def transition_run(
     raising: the move is made once, and its maker is told it succeeded.
 
     Raises:
+        InvalidValueError: some ``expected -> to`` is not a legal move of a run.
         ConflictError: the run was not in an expected state (someone else moved it).
         StaleAttemptError: ``attempt`` is no longer the run's current attempt.
     """
+    illegal = sorted(s for s in expected if not can_move(RUN_TRANSITIONS, s, to))
+    if illegal or not expected:
+        raise InvalidValueError(
+            f"A run cannot move from {illegal or 'nowhere'} to {to!r}: its legal moves are "
+            + "; ".join(
+                f"{a} -> {', '.join(sorted(b)) or 'none'}" for a, b in RUN_TRANSITIONS.items()
+            )
+            + ".",
+            run_id=run_id,
+        )
     c = t.runs.c
     now = now_ms()
     values: dict[str, Any] = {"status": to}
