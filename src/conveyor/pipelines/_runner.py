@@ -104,6 +104,8 @@ class Runner:
         self.downstream: dict[str, set[str]] = {}
         self.running: dict[Future[Outcome], Slot] = {}
         self.failed_any = False
+        # Successful attempts whose commit waits for the next start transaction (_flush).
+        self.pending: list[tuple[Slot, st.StepCommit]] = []
         self.heartbeat: Heartbeat | None = None
 
     # -- entry points -----------------------------------------------------------------
@@ -399,6 +401,8 @@ class Runner:
         if status == "failed":
             self._commit_failure(slot, error or "failed", final=True)
             return True
+        if self.pending:
+            self._flush([])  # the children's artifact ids become the parent's outputs
         outputs = {}
         for i, c in enumerate(children):
             ref = self.outputs.refs[c.name]
@@ -432,6 +436,8 @@ class Runner:
             if self.use_cache and s.node.step.options.cache and s.status == "pending"
         ]
         hits = st.find_cached_steps(self.store, {s.key for s in cacheable if s.key})
+        if hits and self.pending:
+            self._flush([])  # a hit's lineage names its inputs' artifact ids: commit them first
         to_start = []
         for slot in slots:
             hit = hits.get(slot.key or "") if slot in cacheable else None
@@ -440,7 +446,7 @@ class Runner:
                     self.store,
                     slot.record.id,
                     hit,
-                    inputs=slot.inputs,
+                    inputs=self.outputs.lineage_inputs(slot),
                     run_attempt=self.run_attempt,
                 )
                 self.outputs.load(slot)
@@ -448,13 +454,7 @@ class Runner:
                 self._changed(slot)
             else:
                 to_start.append(slot)
-        started = st.start_attempts(
-            self.store,
-            [s.record.id for s in to_start],
-            self.owner,
-            lease=self.lease,
-            run_attempt=self.run_attempt,
-        )
+        started = self._flush([s.record.id for s in to_start])
         for slot, record in zip(to_start, started, strict=True):
             slot.record = record
             slot.attempt = record.attempt
@@ -472,6 +472,30 @@ class Runner:
             )
             self.running[slot.future] = slot
 
+    def _flush(self, start: list[int]) -> list[st.StepRunRecord]:
+        """Commit the successful attempts waiting to be committed and start ``start``, in one
+        transaction; return the started step runs."""
+        if not self.pending:
+            return st.start_attempts(
+                self.store, start, self.owner, lease=self.lease, run_attempt=self.run_attempt
+            )
+        pending, self.pending = self.pending, []
+        committed, started = st.commit_and_start(
+            self.store,
+            [commit for _, commit in pending],
+            start,
+            self.owner,
+            lease=self.lease,
+            run_attempt=self.run_attempt,
+        )
+        for (slot, _), (record, ids) in zip(pending, committed, strict=True):
+            slot.record = record
+            ref = self.outputs.refs[slot.name]
+            assert isinstance(ref, InputRef)
+            self.outputs.refs[slot.name] = dataclasses.replace(ref, artifact_id=ids[OUTPUT])
+            self.on_change(slot.name, "succeeded")
+        return started
+
     def _prepare(self, slot: Slot) -> Task:
         """Resolve a step's inputs and cache key; the task it will run if not cached."""
         step = slot.node.step
@@ -479,12 +503,6 @@ class Runner:
         if step.name not in self.code_hashes:
             self.code_hashes[step.name] = code_hash(step)
         slot.key = cache_key(step, self.code_hashes[step.name], key_inputs, constants)
-        slot.inputs = {}
-        for arg, ref in inputs.items():  # lineage: one edge per artifact read
-            if isinstance(ref, list):
-                slot.inputs.update({f"{arg}[{i}]": r.artifact_id for i, r in enumerate(ref)})
-            else:
-                slot.inputs[arg] = ref.artifact_id
         return Task(
             step_name=slot.name.split("[", 1)[0] if slot.parent else slot.name,
             step_run_id=slot.record.id,
@@ -510,24 +528,25 @@ class Runner:
         if outcome.ok and outcome.output is not None:
             # Fault tests stop here: the output's bytes are stored, the commit is not made.
             pause_point(f"runner.before_commit.{slot.name}")
-            record, ids = st.commit_step(
-                self.store,
+            commit = st.StepCommit(
                 slot.record.id,
                 slot.attempt,
                 outputs={OUTPUT: outcome.output},
-                inputs=slot.inputs,
+                inputs=self.outputs.lineage_inputs(slot),
                 cache_key=slot.key if slot.node.step.options.cache else None,
                 logs_digest=logs,
-                run_attempt=self.run_attempt,
             )
-            slot.record = record
+            # The commit lands with the starts of the steps it makes ready, in one
+            # transaction (_flush): until then the runner alone knows the step succeeded, and
+            # its output's artifact id is not known (0).
+            self.pending.append((slot, commit))
+            slot.record = dataclasses.replace(slot.record, status="succeeded")
             out = outcome.output
             self.outputs.refs[slot.name] = InputRef(
-                ids[OUTPUT], out.digest, out.kind, str(out.meta.get("materializer"))
+                0, out.digest, out.kind, str(out.meta.get("materializer"))
             )
             if outcome.has_value:
                 self.outputs.values[slot.name] = outcome.value
-            self.on_change(slot.name, "succeeded")
             self._changed(slot)
             return
         error = outcome.error or "failed"

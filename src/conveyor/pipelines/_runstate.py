@@ -244,7 +244,6 @@ class Slot:
     attempt: int = 0
     future: Future[Outcome] | None = None
     deadline: float | None = None
-    inputs: dict[str, int] = field(default_factory=dict)
     key: str | None = None
     base_attempt: int = 0  # attempts made before this runner took over (a resume)
     expanded: bool = False  # a fan-out whose items exist (it may have none)
@@ -389,6 +388,20 @@ class Outputs:
             else:
                 value = getattr(value, str(part))
         return value
+
+    def lineage_inputs(self, slot: Slot) -> dict[str, int]:
+        """The artifacts a step reads whole, by argument (``arg[i]`` for a list): its lineage
+        "in" edges. Read when it commits, so every upstream output has its artifact id."""
+        ids: dict[str, int] = {}
+        for arg, ref in slot.node.refs.items():
+            if ref.path:
+                continue  # a value picked out of an output: its step's own edge covers it
+            source = self.refs[ref.node]
+            if isinstance(source, list):
+                ids.update({f"{arg}[{i}]": r.artifact_id for i, r in enumerate(source)})
+            else:
+                ids[arg] = source.artifact_id
+        return ids
 
     def task_inputs(
         self, slot: Slot

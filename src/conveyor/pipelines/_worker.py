@@ -176,7 +176,8 @@ def load_input(store: ArtifactStore, ref: InputRef, workdir: Workdir) -> Any:
     materializer = get_materializer(ref.materializer)
     if materializer.from_bytes is not None and ref.kind == "file":
         return materializer.from_bytes(store.get_bytes(ref.digest))
-    target = workdir.path / f"in-{ref.artifact_id}"
+    # A folder of its own per input: two inputs never collide, whatever their ids or digests.
+    target = Path(tempfile.mkdtemp(prefix="in-", dir=workdir.path)) / "data"
     if ref.kind == "dir":
         store.get_dir(ref.digest, target)
     else:

@@ -58,10 +58,12 @@ from .registry import set_model_version_status as set_model_version_status
 from .runs import MetricRecord as MetricRecord
 from .runs import RunRecord as RunRecord
 from .runs import StepAttemptRecord as StepAttemptRecord
+from .runs import StepCommit as StepCommit
 from .runs import StepRunRecord as StepRunRecord
 from .runs import acquire_run as acquire_run
 from .runs import add_step_runs as add_step_runs
 from .runs import claim_runs as claim_runs
+from .runs import commit_and_start as commit_and_start
 from .runs import commit_step as commit_step
 from .runs import count_metrics as count_metrics
 from .runs import create_run as create_run
@@ -113,6 +115,7 @@ __all__ = [
     "RunRecord",
     "SnapshotRecord",
     "StepAttemptRecord",
+    "StepCommit",
     "StepRunRecord",
     "Store",
     "TriggerClaimRecord",
@@ -127,6 +130,7 @@ __all__ = [
     "claim_lapsed",
     "claim_runs",
     "claim_trigger",
+    "commit_and_start",
     "commit_step",
     "count_metrics",
     "create_run",

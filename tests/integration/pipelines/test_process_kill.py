@@ -52,7 +52,9 @@ def record(**entry):
 def prepare() -> int:
     return 21
 
-@step(mode="process")
+# Not cached: every round must execute it again (rounds share inputs, so a later round's
+# resume would otherwise reuse round 1's result).
+@step(mode="process", cache=False)
 def work(x: int) -> dict:
     me = os.getpid()
     earlier = [json.loads(line) for line in LOG.read_text().splitlines()] if LOG.exists() else []

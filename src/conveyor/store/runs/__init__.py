@@ -29,7 +29,9 @@ from ._step_metrics import log_step_metrics as log_step_metrics
 from ._step_metrics import log_step_params as log_step_params
 from ._step_metrics import step_metrics as step_metrics
 from ._step_metrics import step_params as step_params
+from ._steps import StepCommit as StepCommit
 from ._steps import add_step_runs as add_step_runs
+from ._steps import commit_and_start as commit_and_start
 from ._steps import commit_step as commit_step
 from ._steps import fail_attempt as fail_attempt
 from ._steps import find_cached_step as find_cached_step
@@ -49,10 +51,12 @@ __all__ = [
     "MetricRecord",
     "RunRecord",
     "StepAttemptRecord",
+    "StepCommit",
     "StepRunRecord",
     "acquire_run",
     "add_step_runs",
     "claim_runs",
+    "commit_and_start",
     "commit_step",
     "count_metrics",
     "create_run",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
@@ -195,37 +196,49 @@ def start_attempts(
     run_attempt: int | None = None,
 ) -> list[StepRunRecord]:
     """:func:`start_attempt` for many steps in one transaction: all start, or none."""
+    if not step_run_ids:
+        return []
+    return store.transact(
+        lambda conn: _start_in(conn, step_run_ids, worker, lease, take_over, run_attempt),
+        what="step start",
+    )
+
+
+def _start_in(
+    conn: Connection,
+    step_run_ids: Sequence[int],
+    worker: str,
+    lease: float,
+    take_over: bool,
+    run_attempt: int | None,
+) -> list[StepRunRecord]:
     stmt = _start_statement(take_over, run_attempt is not None)
-
-    def tx(conn: Connection) -> list[StepRunRecord]:
-        now = now_ms()
-        params = {
-            "p_owner": worker,
-            "p_run_attempt": run_attempt,
-            "p_now": now,
-            "p_expires": now + int(lease * 1000),
-        }
-        started = []
-        for step_run_id in step_run_ids:
-            row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
-            if row is None:
-                _refuse_start(conn, step_run_id, run_attempt)
-            step = StepRunRecord.from_row(row)
-            conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
-            conn.execute(
-                _INSERT_ATTEMPT,
-                {
-                    "step_run_id": step_run_id,
-                    "attempt": step.attempt,
-                    "status": "running",
-                    "worker": worker,
-                    "started_at": now,
-                },
-            )
-            started.append(step)
-        return started
-
-    return store.transact(tx, what="step start") if step_run_ids else []
+    now = now_ms()
+    params = {
+        "p_owner": worker,
+        "p_run_attempt": run_attempt,
+        "p_now": now,
+        "p_expires": now + int(lease * 1000),
+    }
+    started = []
+    for step_run_id in step_run_ids:
+        row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
+        if row is None:
+            _refuse_start(conn, step_run_id, run_attempt)
+        step = StepRunRecord.from_row(row)
+        conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
+        conn.execute(
+            _INSERT_ATTEMPT,
+            {
+                "step_run_id": step_run_id,
+                "attempt": step.attempt,
+                "status": "running",
+                "worker": worker,
+                "started_at": now,
+            },
+        )
+        started.append(step)
+    return started
 
 
 def _refuse_start(conn: Connection, step_run_id: int, run_attempt: int | None) -> NoReturn:
@@ -346,6 +359,21 @@ def _finish_attempt(
     )
 
 
+Committed = tuple[StepRunRecord, dict[str, int]]  # a step run and its output artifact ids
+
+
+@dataclass(frozen=True)
+class StepCommit:
+    """What :func:`commit_step` records for one successful attempt (see its arguments)."""
+
+    step_run_id: int
+    attempt: int
+    outputs: Mapping[str, int | NewArtifact]
+    inputs: Mapping[str, int] = field(default_factory=dict)
+    cache_key: str | None = None
+    logs_digest: str | None = None
+
+
 def commit_step(
     store: Store,
     step_run_id: int,
@@ -372,40 +400,84 @@ def commit_step(
     Raises:
         StaleAttemptError: ``attempt`` is not the step's current running attempt (a zombie).
     """
-    specs = {k: checked(v) for k, v in outputs.items() if isinstance(v, NewArtifact)}
+    commit = _checked(
+        StepCommit(step_run_id, attempt, outputs, inputs or {}, cache_key, logs_digest)
+    )
+    return store.transact(
+        lambda conn: _commit_in(conn, store, commit, run_attempt), what="step commit"
+    )
 
-    def tx(conn: Connection) -> tuple[StepRunRecord, dict[str, int]]:
-        now = now_ms()
-        step = _commit_fenced(
-            conn,
-            step_run_id,
-            attempt,
-            {
-                "status": "succeeded",
-                "finished_at": now,
-                "cache_key": cache_key,
-                "logs_digest": logs_digest,
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
-            run_attempt,
-            kind="succeeded",
-        )
-        if step is None:  # committed already, by this attempt: return that commit
-            edges = read_edges(conn, step_run_id)
-            return _step(conn, step_run_id), {
-                e.name: e.artifact_id for e in edges if e.direction == "out"
-            }
-        _finish_attempt(conn, step_run_id, attempt, "succeeded", None)
-        ids = {
-            k: v if isinstance(v, int) else insert_artifact(conn, store, specs[k], step_run_id).id
-            for k, v in outputs.items()
+
+def commit_and_start(
+    store: Store,
+    commits: Sequence[StepCommit],
+    start: Sequence[int],
+    worker: str,
+    *,
+    lease: float = 30.0,
+    run_attempt: int | None = None,
+) -> tuple[list[Committed], list[StepRunRecord]]:
+    """Commit finished attempts and start the steps they made ready, in ONE transaction.
+
+    What a runner does after each step, at the cost of one transaction instead of two:
+    all of it lands, or none (a stale commit starts nothing). Each commit is
+    :func:`commit_step`, each start :func:`start_attempts`, with the same fencing.
+
+    Returns:
+        Each commit's ``(step run, output artifact ids)``, and the started step runs.
+    """
+    checked_commits = [_checked(commit) for commit in commits]
+
+    def tx(
+        conn: Connection,
+    ) -> tuple[list[tuple[StepRunRecord, dict[str, int]]], list[StepRunRecord]]:
+        done = [_commit_in(conn, store, commit, run_attempt) for commit in checked_commits]
+        return done, _start_in(conn, start, worker, lease, False, run_attempt)
+
+    return store.transact(tx, what="step commit and start")
+
+
+def _checked(commit: StepCommit) -> StepCommit:
+    """Validate and normalise new outputs before any transaction (a bad one records nothing)."""
+    outputs = {
+        k: checked(v) if isinstance(v, NewArtifact) else v for k, v in commit.outputs.items()
+    }
+    return replace(commit, outputs=outputs)
+
+
+def _commit_in(
+    conn: Connection, store: Store, commit: StepCommit, run_attempt: int | None
+) -> Committed:
+    step_run_id, attempt = commit.step_run_id, commit.attempt
+    now = now_ms()
+    step = _commit_fenced(
+        conn,
+        step_run_id,
+        attempt,
+        {
+            "status": "succeeded",
+            "finished_at": now,
+            "cache_key": commit.cache_key,
+            "logs_digest": commit.logs_digest,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
+        run_attempt,
+        kind="succeeded",
+    )
+    if step is None:  # committed already, by this attempt: return that commit
+        edges = read_edges(conn, step_run_id)
+        return _step(conn, step_run_id), {
+            e.name: e.artifact_id for e in edges if e.direction == "out"
         }
-        insert_edges(conn, step_run_id, "in", inputs or {})
-        insert_edges(conn, step_run_id, "out", ids)
-        return step, ids
-
-    return store.transact(tx, what="step commit")
+    _finish_attempt(conn, step_run_id, attempt, "succeeded", None)
+    ids = {
+        k: v if isinstance(v, int) else insert_artifact(conn, store, v, step_run_id).id
+        for k, v in commit.outputs.items()
+    }
+    insert_edges(conn, step_run_id, "in", commit.inputs)
+    insert_edges(conn, step_run_id, "out", ids)
+    return step, ids
 
 
 def _step(conn: Connection, step_run_id: int) -> StepRunRecord:
