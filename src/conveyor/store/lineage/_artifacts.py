@@ -201,14 +201,19 @@ def referenced_digests(store: Store) -> set[str]:
 # An edge is inserted only if its artifact is the store project's: ``INSERT ... SELECT``
 # from that artifact's row, so the check costs no statement of its own; a row count short
 # of the edges asked for names a foreign (or missing) artifact.
-_INSERT_EDGE = t.lineage_edges.insert().from_select(
-    ["step_run_id", "artifact_id", "direction", "name"],
-    select(
-        cast(bindparam("p_step"), BigInteger),
-        a.id,
-        cast(bindparam("p_direction"), String),
-        cast(bindparam("p_name"), String),
-    ).where(a.id == bindparam("p_artifact"), a.project_id == PROJECT),
+_INSERT_EDGE = (
+    t.lineage_edges.insert()
+    .from_select(
+        ["step_run_id", "artifact_id", "direction", "name"],
+        select(
+            cast(bindparam("p_step"), BigInteger),
+            a.id,
+            cast(bindparam("p_direction"), String),
+            cast(bindparam("p_name"), String),
+        ).where(a.id == bindparam("p_artifact"), a.project_id == PROJECT),
+    )
+    # An INSERT's row count is kept only when asked for (psycopg).
+    .execution_options(preserve_rowcount=True)
 )
 
 

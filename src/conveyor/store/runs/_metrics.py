@@ -39,15 +39,20 @@ def _param(name: str) -> Any:
 # step of that run: ``INSERT ... SELECT ... WHERE EXISTS``, so the check costs no statement
 # of its own; a row count short of the rows asked for names the foreign id.
 _s = t.step_runs.c
-_INSERT_METRIC = t.metrics.insert().from_select(
-    list(_COLUMNS),
-    select(*(_param(name) for name in _COLUMNS)).where(
-        run_in_project(_param("run_id"), PROJECT),
-        or_(
-            _param("step_run_id").is_(None),
-            exists().where(_s.id == _param("step_run_id"), _s.run_id == _param("run_id")),
+_INSERT_METRIC = (
+    t.metrics.insert()
+    .from_select(
+        list(_COLUMNS),
+        select(*(_param(name) for name in _COLUMNS)).where(
+            run_in_project(_param("run_id"), PROJECT),
+            or_(
+                _param("step_run_id").is_(None),
+                exists().where(_s.id == _param("step_run_id"), _s.run_id == _param("run_id")),
+            ),
         ),
-    ),
+    )
+    # An INSERT's row count is kept only when asked for (psycopg).
+    .execution_options(preserve_rowcount=True)
 )
 
 
