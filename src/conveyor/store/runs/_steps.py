@@ -9,6 +9,11 @@ When it touches none, the row is read again: if it already holds this attempt's 
 result is returned; only a newer attempt's state is a :class:`StaleAttemptError` (R19).
 Attempt numbers are handed out once, so a result at this attempt can only be this
 attempt's own, and the hot path pays nothing for the check.
+
+Every statement on a step run also requires its run to be the store project's: the run
+fence carries ``runs.project_id = :p_project``, and unfenced statements a correlated
+``EXISTS`` on the run's primary key, so another project's id matches nothing and its
+re-read says "not found", at no extra statement.
 """
 
 from __future__ import annotations
