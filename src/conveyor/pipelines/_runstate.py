@@ -368,7 +368,21 @@ class Outputs:
             return self.values[name]
         ref = self.refs.get(name)
         if ref is None:
-            raise KeyError(f"Step {name!r} has no output (status {self.slots[name].status}).")
+            slot = self.slots.get(name)
+            if slot is None:
+                raise NotFoundError(
+                    f"This run has no step {name!r}.{did_you_mean(name, self.slots)}",
+                    step=name,
+                )
+            run_id = slot.record.run_id
+            raise NotFoundError(
+                f"Step {name!r} of run {run_id} has no output to load: it is {slot.status}, "
+                "and only a succeeded step has outputs.",
+                hint=f"See why with: conveyor runs logs {run_id} {name}",
+                step=name,
+                run_id=run_id,
+                status=slot.status,
+            )
         if isinstance(ref, list):
             value: Any = [self._load_ref(r) for r in ref]
         else:

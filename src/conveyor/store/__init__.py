@@ -2,6 +2,13 @@
 
 SQLAlchemy Core over SQLite or PostgreSQL, migrated by Alembic. Every other package reads and
 writes metadata only through these functions; no SQL lives outside `conveyor.store`.
+
+A `Store` is opened for one project, and every function is scoped to it: an id of another
+project's run, step run, artifact, claim or trigger, whether the main id or a reference
+(`inputs`, `source`, `producer_step_run_id` ...), is refused with `NotFoundError` as if it
+did not exist, and reads return nothing of another project's. The checks are guards inside
+the statement that reads or writes (`_sql.run_in_project` and its siblings).
+`referenced_digests` alone spans every project: garbage collection keeps shared blobs.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, make_ur
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
-from ..core import ConveyorError, InvalidNameError, StoreError, StoreUnavailableError
+from ..core import ConveyorError, InvalidValueError, StoreError, StoreUnavailableError
 from ..core import now_ms as _now_ms
 from ._schema import operations
 
@@ -337,8 +337,9 @@ def _json_dumps(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidNameError(
-            f"Only JSON values can be stored in params, tags and metadata: {exc}.",
+        raise InvalidValueError(
+            f"Only JSON values can be stored in params, tags and metadata; got a value that "
+            f"is not: {exc}.",
             hint="Convert the value to str, int, float, bool, None, a list or a dict "
             "(NaN and infinity are not JSON).",
         ) from exc

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    column,
+    exists,
+    literal,
+    select,
+    table,
+)
+from sqlalchemy.sql.elements import BindParameter
 
-from ._engine import Replay
+from ..core import NotFoundError
+from ._engine import Replay, Store
 
 R = TypeVar("R")
 
@@ -65,3 +77,74 @@ def replay_by_ids(table: Table, from_row: Callable[[Any], R]) -> Replay[list[R]]
         return [r.id for r in records] or None  # type: ignore[attr-defined]
 
     return Replay(dump=dump, load=load)
+
+
+# Project scope (issue 1.8). A store is opened for one project, and every id a caller passes,
+# as the main id or as a reference, must be that project's: another project's id is refused
+# as if it did not exist. Runs, artifacts and triggers carry ``project_id``; step runs and
+# trigger claims reach it through their run and trigger. The guards below are correlated
+# ``EXISTS`` on primary keys, put inside the statement that reads or writes (no extra round
+# trip). ``ref`` is an outer column (correlated) or a bind parameter; ``project`` a project
+# id, or ``PROJECT`` in statements built once (then pass ``{"p_project": store.project_id}``).
+# The tables are named here, not imported, so every domain can use the guards.
+PROJECT: BindParameter[int] = bindparam("p_project")
+_runs = table("runs", column("id"), column("project_id")).alias("scope_runs")
+_steps = table("step_runs", column("id"), column("run_id")).alias("scope_steps")
+_artifacts = table("artifacts", column("id"), column("project_id")).alias("scope_artifacts")
+_triggers = table("triggers", column("id"), column("project_id")).alias("scope_triggers")
+_claims = table("trigger_claims", column("id"), column("trigger_id")).alias("scope_claims")
+
+
+def run_in_project(ref: Any, project: Any) -> ColumnElement[bool]:
+    """``ref`` is the id of a run of ``project``."""
+    return exists().where(_runs.c.id == ref, _runs.c.project_id == project)
+
+
+def step_run_in_project(ref: Any, project: Any) -> ColumnElement[bool]:
+    """``ref`` is the id of a step run of a run of ``project``."""
+    return exists().where(
+        _steps.c.id == ref, _runs.c.id == _steps.c.run_id, _runs.c.project_id == project
+    )
+
+
+def artifact_in_project(ref: Any, project: Any) -> ColumnElement[bool]:
+    """``ref`` is the id of an artifact of ``project``."""
+    return exists().where(_artifacts.c.id == ref, _artifacts.c.project_id == project)
+
+
+def claim_in_project(ref: Any, project: Any) -> ColumnElement[bool]:
+    """``ref`` is the id of a firing (trigger claim) of a trigger of ``project``."""
+    return exists().where(
+        _claims.c.id == ref,
+        _triggers.c.id == _claims.c.trigger_id,
+        _triggers.c.project_id == project,
+    )
+
+
+_GUARDS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "run": run_in_project,
+    "step run": step_run_in_project,
+    "artifact": artifact_in_project,
+    "trigger claim": claim_in_project,
+}
+
+
+def require_in_project(conn: Connection, store: Store, refs: Iterable[tuple[str, Any]]) -> None:
+    """Raise :class:`NotFoundError` unless every ``(noun, id)`` in ``refs`` is the store
+    project's (``noun``: ``run``, ``step run``, ``artifact``, ``trigger claim``; an id of
+    ``None`` is skipped). One statement, in ``conn``'s transaction, for references that a
+    write only stores (the hot paths guard inside their own statements instead)."""
+    wanted = [(noun, ref) for noun, ref in refs if ref is not None]
+    if not wanted:
+        return
+    checks = [_GUARDS[noun](literal(int(ref)), store.project_id) for noun, ref in wanted]
+    found = conn.execute(select(*(check.label(f"c{i}") for i, check in enumerate(checks)))).one()
+    for (noun, ref), ok in zip(wanted, found, strict=True):
+        if not ok:
+            raise not_in_project(store, noun, ref)
+
+
+def not_in_project(store: Store, noun: str, ref: Any) -> NotFoundError:
+    """The error for an id that is not the store project's (or does not exist at all)."""
+    field = noun.replace(" ", "_") + "_id"
+    return NotFoundError(f"No {noun} {ref} in project {store.project!r}.", **{field: ref})

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from conveyor import store as st
-from conveyor.core import InvalidNameError
+from conveyor.core import InvalidValueError
 
 
 def test_emit_returns_increasing_cursors(sqlite_store: st.Store) -> None:
@@ -35,7 +35,7 @@ def test_last_event_id_of_an_empty_log(sqlite_store: st.Store) -> None:
     ],
 )
 def test_event_types_are_validated(sqlite_store: st.Store, bad: str) -> None:
-    with pytest.raises(InvalidNameError, match="io.conveyor.<noun>.<past-tense verb>"):
+    with pytest.raises(InvalidValueError, match="io.conveyor.<noun>.<past-tense verb>"):
         st.emit_event(sqlite_store, bad)
     assert st.last_event_id(sqlite_store) == 0
 
@@ -156,5 +156,5 @@ def test_append_event_commits_with_its_transaction(sqlite_store: st.Store) -> No
         lambda conn: st.append_event(conn, sqlite_store, "io.conveyor.test.emitted", subject="x")
     )
     assert [(e.id, e.subject) for e in st.read_events(sqlite_store)] == [(cursor, "x")]
-    with pytest.raises(InvalidNameError):
+    with pytest.raises(InvalidValueError):
         sqlite_store.transact(lambda conn: st.append_event(conn, sqlite_store, "bad"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor import store as st
-from conveyor.core import InvalidNameError
+from conveyor.core import InvalidNameError, InvalidValueError
 
 
 @pytest.fixture
@@ -72,12 +72,12 @@ def test_bad_keys_are_rejected(sqlite_store: st.Store, run_id: int, key: object)
 
 @pytest.mark.parametrize("value", ["1.0", None, True, [1.0]])
 def test_bad_values_are_rejected(sqlite_store: st.Store, run_id: int, value: object) -> None:
-    with pytest.raises(InvalidNameError, match="'loss' must be a number"):
+    with pytest.raises(InvalidValueError, match="'loss' must be a number"):
         st.log_metric(sqlite_store, run_id, "loss", value)  # type: ignore[arg-type]
 
 
 def test_one_bad_item_rejects_the_whole_batch(sqlite_store: st.Store, run_id: int) -> None:
-    with pytest.raises(InvalidNameError):
+    with pytest.raises(InvalidValueError):
         st.log_metrics(sqlite_store, run_id, [("a", 1.0), ("b", "x")])  # type: ignore[list-item]
     assert st.count_metrics(sqlite_store) == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor import store as st
-from conveyor.core import ConflictError, InvalidNameError, NotFoundError
+from conveyor.core import ConflictError, InvalidNameError, InvalidValueError, NotFoundError
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_deployments(sqlite_store: st.Store, churn: list[st.ModelVersionRecord])
     assert again.id == dep.id and (again.alias, again.strategy) == ("challenger", "canary")
     assert [d.name for d in st.list_deployments(sqlite_store)] == ["churn-api"]
     assert len(st.read_events(sqlite_store, types=["io.conveyor.deployment.updated"])) == 2
-    with pytest.raises(ConflictError, match="'replace', 'canary' or 'shadow'"):
+    with pytest.raises(InvalidValueError, match="'replace', 'canary' or 'shadow'"):
         st.upsert_deployment(sqlite_store, "x", model="churn", strategy="blue-green")
     with pytest.raises(NotFoundError, match="Did you mean 'churn'"):
         st.upsert_deployment(sqlite_store, "x", model="chunr")

@@ -10,7 +10,6 @@ import pytest
 from conveyor import store as st
 from conveyor.core import (
     ConflictError,
-    InvalidNameError,
     InvalidValueError,
     NotFoundError,
     StaleAttemptError,
@@ -35,7 +34,7 @@ def test_create_run_queued_has_no_start_time(sqlite_store: st.Store) -> None:
 
 
 def test_create_run_rejects_other_initial_status(sqlite_store: st.Store) -> None:
-    with pytest.raises(InvalidNameError, match="'running' or 'queued'"):
+    with pytest.raises(InvalidValueError, match="'running' or 'queued'"):
         st.create_run(sqlite_store, "train", status="succeeded")
 
 
@@ -222,9 +221,9 @@ def test_params_with_json_normalised_values_are_not_false_conflicts(
 
 def test_params_that_are_not_json_are_a_clear_error(sqlite_store: st.Store) -> None:
     run = st.create_run(sqlite_store, "train")
-    with pytest.raises(InvalidNameError, match="JSON"):
+    with pytest.raises(InvalidValueError, match="JSON"):
         st.log_params(sqlite_store, run.id, {"model": object()})
-    with pytest.raises(InvalidNameError, match="JSON"):
+    with pytest.raises(InvalidValueError, match="JSON"):
         st.create_run(sqlite_store, "train", params={"model": object()})
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from conveyor import store as st
-from conveyor.core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError
+from conveyor.core import ConflictError, InvalidValueError, NotFoundError, StaleAttemptError
 
 
 @pytest.fixture
@@ -93,13 +93,13 @@ def test_run_level_metrics_still_show_beside_step_metrics(
 def test_bad_input_and_unknown_step_runs(
     sqlite_store: st.Store, step_run: st.StepRunRecord
 ) -> None:
-    with pytest.raises(InvalidNameError, match="must be a number"):
+    with pytest.raises(InvalidValueError, match="must be a number"):
         st.log_step_metrics(sqlite_store, step_run.id, 1, [("loss", "high", 0)])  # type: ignore[list-item]
-    with pytest.raises(InvalidNameError, match="step of metric 'loss' must be an int"):
+    with pytest.raises(InvalidValueError, match="step of metric 'loss' must be an int"):
         st.log_step_metrics(sqlite_store, step_run.id, 1, [("loss", 1.0, 1.5)])  # type: ignore[list-item]
-    with pytest.raises(InvalidNameError, match="must be a JSON value"):
+    with pytest.raises(InvalidValueError, match="must be a JSON value"):
         st.log_step_params(sqlite_store, step_run.id, 1, {"model": object()})
-    with pytest.raises(NotFoundError, match="Step run 999 does not exist"):
+    with pytest.raises(NotFoundError, match="No step run 999 in project"):
         st.log_step_metrics(sqlite_store, 999, 1, [("loss", 1.0, 0)])
     with pytest.raises(NotFoundError):
         st.step_metrics(sqlite_store, 999)

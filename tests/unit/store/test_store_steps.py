@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from conveyor import store as st
-from conveyor.core import ConflictError, NotFoundError, StaleAttemptError
+from conveyor.core import ConflictError, InvalidValueError, NotFoundError, StaleAttemptError
 from support.waits import wait_for
 
 
@@ -228,7 +228,7 @@ def test_mark_steps_only_touches_unstarted_steps(sqlite_store: st.Store) -> None
     assert st.mark_steps(sqlite_store, run.id, ["c"], "cancelled") == 1
     statuses = {s.name: (s.status, s.error) for s in st.get_step_runs(sqlite_store, run.id)}
     assert statuses == {"a": ("running", None), "b": ("skipped", "x"), "c": ("cancelled", None)}
-    with pytest.raises(ConflictError, match="mark_steps sets"):
+    with pytest.raises(InvalidValueError, match="mark_steps sets"):
         st.mark_steps(sqlite_store, run.id, ["a"], "succeeded")
 
 

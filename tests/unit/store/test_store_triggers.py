@@ -52,7 +52,7 @@ def test_upsert_creates_then_updates(sqlite_store: st.Store, trigger: st.Trigger
 
 
 def test_bad_trigger_input(sqlite_store: st.Store, trigger: st.TriggerRecord) -> None:
-    with pytest.raises(ConflictError, match="Did you mean 'schedule'"):
+    with pytest.raises(InvalidValueError, match="Did you mean 'schedule'"):
         st.upsert_trigger(sqlite_store, "x", kind="schedul", pipeline="train")
     with pytest.raises(InvalidNameError, match="trigger name"):
         st.upsert_trigger(sqlite_store, "a b", kind="drift", pipeline="train")

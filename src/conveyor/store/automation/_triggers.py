@@ -54,8 +54,11 @@ def upsert_trigger(
     """Create or update trigger ``name``, which starts ``pipeline``."""
     validate_name(name, what="trigger name")
     if kind not in KINDS:
-        raise ConflictError(
-            f"Trigger kind must be one of {list(KINDS)}. Got {kind!r}.{did_you_mean(kind, KINDS)}"
+        raise InvalidValueError(
+            f"A trigger's kind must be one of {', '.join(map(repr, KINDS))}. Got {kind!r}."
+            f"{did_you_mean(str(kind), KINDS)}",
+            hint="Pick the kind of event that should start the pipeline.",
+            kind=kind,
         )
     values = dict(
         kind=kind,

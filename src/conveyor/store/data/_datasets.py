@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 
 from ...core import now_ms, parse_digest, validate_name
 from .._engine import Operation, Replay, Store
+from .._sql import require_in_project
 from .._versioned import Versioned
 from ..events import append_event
 from . import _tables as t
@@ -36,11 +37,15 @@ def add_snapshot(
 
     The same content (digest) is the same snapshot: a repeat returns the existing one with
     ``created=False``, so "new data" triggers fire once per distinct content.
+
+    Raises:
+        NotFoundError: ``artifact_id`` or ``run_id`` is not the store project's.
     """
     validate_name(dataset, what="dataset name")
     digest = parse_digest(digest)
 
     def tx(conn: Connection, _op: Operation) -> tuple[SnapshotRecord, bool]:
+        require_in_project(conn, store, [("artifact", artifact_id), ("run", run_id)])
         dataset_id = DATASETS.find_id(conn, store, dataset, create=True)
         number = DATASETS.next_version(conn, dataset_id)
         existing = conn.execute(

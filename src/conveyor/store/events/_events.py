@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import InvalidNameError, now_ms
+from ...core import InvalidValueError, now_ms
 from .._engine import AS_JSON, Store
 from .._sql import lock_events
 from . import _tables as t
@@ -40,9 +40,11 @@ def append_event(
         source: Defaults to ``/projects/<project>``.
     """
     if not _TYPE.fullmatch(type):
-        raise InvalidNameError(
-            f"Event type {type!r} must look like 'io.conveyor.<noun>.<past-tense verb>', "
-            "e.g. 'io.conveyor.run.finished'."
+        raise InvalidValueError(
+            f"An event type must look like 'io.conveyor.<noun>.<past-tense verb>' in lower "
+            f"case and underscores. Got {type!r}.",
+            hint="Use a type such as 'io.conveyor.run.finished'.",
+            type=type,
         )
     lock_events(conn, store.project_id)
     result = conn.execute(

@@ -10,11 +10,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, select, union
+from sqlalchemy import BigInteger, Connection, String, bindparam, cast, select, union
 
-from ...core import InvalidNameError, NotFoundError, check_relative_path, now_ms, parse_digest
+from ...core import (
+    InvalidValueError,
+    NotFoundError,
+    check_relative_path,
+    did_you_mean,
+    now_ms,
+    parse_digest,
+)
 from .._engine import Store
-from .._sql import replay_by_id
+from .._sql import (
+    PROJECT,
+    artifact_in_project,
+    replay_by_id,
+    require_in_project,
+    step_run_in_project,
+)
 from . import _tables as t
 from ._records import ArtifactRecord, LineageEdgeRecord, NewArtifact
 
@@ -53,8 +66,13 @@ def record_artifact(
         files=tuple(files),
     )
     spec = checked(spec)
+
+    def tx(conn: Connection, _op: object) -> ArtifactRecord:
+        require_in_project(conn, store, [("step run", producer_step_run_id)])
+        return insert_artifact(conn, store, spec, producer_step_run_id)
+
     return store.transact_once(
-        lambda conn, _op: insert_artifact(conn, store, spec, producer_step_run_id),
+        tx,
         what="artifact record",
         replay=_REPLAY,
     )
@@ -66,7 +84,11 @@ def checked(spec: NewArtifact) -> NewArtifact:
     if name is not None:
         name = str(check_relative_path(name, what="artifact name"))
     if spec.kind not in ("file", "dir"):
-        raise InvalidNameError(f"Artifact kind must be 'file' or 'dir'. Got {spec.kind!r}.")
+        raise InvalidValueError(
+            f"An artifact's kind must be 'file' or 'dir'. Got {spec.kind!r}."
+            f"{did_you_mean(str(spec.kind), ('file', 'dir'))}",
+            hint="Record a single blob as 'file' and a directory manifest as 'dir'.",
+        )
     for path, member, _ in spec.files:
         check_relative_path(path, what="directory member")
         parse_digest(member)
@@ -76,7 +98,8 @@ def checked(spec: NewArtifact) -> NewArtifact:
 def insert_artifact(
     conn: Connection, store: Store, spec: NewArtifact, producer_step_run_id: int | None
 ) -> ArtifactRecord:
-    """Insert a checked spec inside the caller's transaction."""
+    """Insert a checked spec inside the caller's transaction (``producer_step_run_id``
+    checked by the caller to be the store project's)."""
     row = conn.execute(
         _INSERT_ARTIFACT,
         {
@@ -144,16 +167,22 @@ def list_artifacts(
 
 
 def artifact_files(store: Store, artifact_id: int) -> list[tuple[str, str, int]]:
+    """The members of a directory artifact (none for another project's artifact)."""
     f = t.artifact_files.c
-    query = select(f.path, f.digest, f.size).where(f.artifact_id == artifact_id).order_by(f.path)
+    query = (
+        select(f.path, f.digest, f.size)
+        .where(f.artifact_id == artifact_id, artifact_in_project(f.artifact_id, store.project_id))
+        .order_by(f.path)
+    )
     return store.query(lambda conn: [(p, d, s) for p, d, s in conn.execute(query)])
 
 
 def artifact_lineage(store: Store, artifact_id: int) -> list[LineageEdgeRecord]:
-    """Every step run that produced (``out``) or consumed (``in``) this artifact."""
+    """Every step run that produced (``out``) or consumed (``in``) this artifact (none for
+    another project's artifact)."""
     e = t.lineage_edges.c
     query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
-        e.artifact_id == artifact_id
+        e.artifact_id == artifact_id, artifact_in_project(e.artifact_id, store.project_id)
     )
     return store.query(
         lambda conn: [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]
@@ -169,29 +198,60 @@ def referenced_digests(store: Store) -> set[str]:
     return store.query(lambda conn: {r[0] for r in conn.execute(query)})
 
 
-_INSERT_EDGE = t.lineage_edges.insert()
+# An edge is inserted only if its artifact is the store project's: ``INSERT ... SELECT``
+# from that artifact's row, so the check costs no statement of its own; a row count short
+# of the edges asked for names a foreign (or missing) artifact.
+_INSERT_EDGE = (
+    t.lineage_edges.insert()
+    .from_select(
+        ["step_run_id", "artifact_id", "direction", "name"],
+        select(
+            cast(bindparam("p_step"), BigInteger),
+            a.id,
+            cast(bindparam("p_direction"), String),
+            cast(bindparam("p_name"), String),
+        ).where(a.id == bindparam("p_artifact"), a.project_id == PROJECT),
+    )
+    # An INSERT's row count is kept only when asked for (psycopg).
+    .execution_options(preserve_rowcount=True)
+)
 
 
 def insert_edges(
-    conn: Connection, step_run_id: int, direction: str, artifacts: Mapping[str, int]
+    conn: Connection, store: Store, step_run_id: int, direction: str, artifacts: Mapping[str, int]
 ) -> None:
-    """Record that step run ``step_run_id`` read (``in``) or wrote (``out``) ``artifacts``
-    (name to artifact id), in ``conn``'s transaction."""
+    """Record that step run ``step_run_id`` (checked by the caller) read (``in``) or wrote
+    (``out``) ``artifacts`` (name to artifact id), in ``conn``'s transaction.
+
+    Raises:
+        NotFoundError: an artifact is not the store project's.
+    """
     # Plain inserts: a step's edges are written once, by its one successful commit.
-    if artifacts:
-        conn.execute(
-            _INSERT_EDGE,
-            [
-                {"step_run_id": step_run_id, "artifact_id": aid, "direction": direction, "name": n}
-                for n, aid in artifacts.items()
-            ],
-        )
+    if not artifacts:
+        return
+    rows = [
+        {
+            "p_step": step_run_id,
+            "p_artifact": aid,
+            "p_direction": direction,
+            "p_name": n,
+            "p_project": store.project_id,
+        }
+        for n, aid in artifacts.items()
+    ]
+    if conn.execute(_INSERT_EDGE, rows).rowcount != len(rows):
+        require_in_project(conn, store, [("artifact", aid) for aid in artifacts.values()])
 
 
-def read_edges(conn: Connection, step_run_id: int) -> list[LineageEdgeRecord]:
-    """The lineage edges of one step run, in the order they were recorded."""
+def read_edges(
+    conn: Connection, step_run_id: int, store: Store | None = None
+) -> list[LineageEdgeRecord]:
+    """The lineage edges of one step run, in the order they were recorded; with ``store``,
+    none unless the step run is the store project's."""
     e = t.lineage_edges.c
     query = select(e.step_run_id, e.artifact_id, e.direction, e.name).where(
         e.step_run_id == step_run_id
     )
+    if store is not None:
+        query = query.where(step_run_in_project(e.step_run_id, store.project_id))
     return [LineageEdgeRecord.from_row(r) for r in conn.execute(query.order_by(e.id))]

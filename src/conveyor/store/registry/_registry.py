@@ -30,7 +30,7 @@ from ...core import (
     validate_name,
 )
 from .._engine import Operation, Store
-from .._sql import replay_by_id
+from .._sql import replay_by_id, require_in_project
 from .._versioned import Versioned
 from ..events import append_event
 from . import _tables as t
@@ -62,10 +62,15 @@ def register_model_version(
     tags: Mapping[str, Any] | None = None,
     description: str = "",
 ) -> ModelVersionRecord:
-    """Register the next version of model ``name`` (created on first use)."""
+    """Register the next version of model ``name`` (created on first use).
+
+    Raises:
+        NotFoundError: ``artifact_id`` or ``run_id`` is not the store project's.
+    """
     validate_name(name, what="model name")
 
     def tx(conn: Connection, _op: Operation) -> ModelVersionRecord:
+        require_in_project(conn, store, [("artifact", artifact_id), ("run", run_id)])
         model_id = find_model_id(conn, store, name, create=True)
         number = MODELS.next_version(conn, model_id)
         row = conn.execute(

@@ -9,22 +9,63 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
 
-from ...core import InvalidNameError, now_ms
+from ...core import InvalidNameError, InvalidValueError, NotFoundError, now_ms
 from .._engine import AS_JSON, Operation, Store
+from .._sql import PROJECT, require_in_project, run_in_project
 from . import _tables as t
 from ._records import MetricRecord
 
 MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp (ms)
-_INSERT_METRIC = t.metrics.insert()
+_COLUMNS = ("run_id", "step_run_id", "key", "value", "step", "timestamp")
+
+
+def _param(name: str) -> Any:
+    return cast(bindparam(name), t.metrics.c[name].type)
+
+
+# A row is inserted only if its run is the store project's and its step run (if any) is a
+# step of that run: ``INSERT ... SELECT ... WHERE EXISTS``, so the check costs no statement
+# of its own; a row count short of the rows asked for names the foreign id.
+_s = t.step_runs.c
+_INSERT_METRIC = (
+    t.metrics.insert()
+    .from_select(
+        list(_COLUMNS),
+        select(*(_param(name) for name in _COLUMNS)).where(
+            run_in_project(_param("run_id"), PROJECT),
+            or_(
+                _param("step_run_id").is_(None),
+                exists().where(_s.id == _param("step_run_id"), _s.run_id == _param("run_id")),
+            ),
+        ),
+    )
+    # An INSERT's row count is kept only when asked for (psycopg).
+    .execution_options(preserve_rowcount=True)
+)
 
 
 def _check(key: str, value: float) -> None:
     if not isinstance(key, str) or not key or len(key) > 250:
         raise InvalidNameError(f"A metric key must be 1-250 characters. Got {key!r}.")
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidNameError(f"Metric {key!r} must be a number. Got {value!r}.")
+        raise InvalidValueError(
+            f"Metric {key!r} must be a number (int or float). Got {value!r} "
+            f"({type(value).__name__}).",
+            hint="Log a number, e.g. float(value); log text as a tag or param instead.",
+            key=key,
+        )
 
 
 def _stored(value: float) -> float | None:
@@ -55,7 +96,7 @@ def log_metric(
         "step": step,
         "timestamp": now_ms() if timestamp is None else timestamp,
     }
-    _insert(store, [row], what="metric logging")
+    _insert(store, run_id, step_run_id, [row], what="metric logging")
 
 
 def log_metrics(
@@ -87,15 +128,27 @@ def log_metrics(
             }
         )
     if rows:
-        _insert(store, rows, what="metric batch")
+        _insert(store, run_id, step_run_id, rows, what="metric batch")
     return len(rows)
 
 
-def _insert(store: Store, rows: list[dict[str, Any]], *, what: str) -> None:
+def _insert(
+    store: Store, run_id: int, step_run_id: int | None, rows: list[dict[str, Any]], *, what: str
+) -> None:
     # Recorded under an operation key: a retry after a lost COMMIT acknowledgement must not
     # log the values a second time.
+    for row in rows:
+        row["p_project"] = store.project_id
+
     def tx(conn: Connection, _op: Operation) -> int:
-        conn.execute(_INSERT_METRIC, rows)
+        if conn.execute(_INSERT_METRIC, rows).rowcount != len(rows):
+            # Say which id is not this project's (or is not a step of that run).
+            require_in_project(conn, store, [("run", run_id), ("step run", step_run_id)])
+            raise NotFoundError(
+                f"Step run {step_run_id} is not a step of run {run_id}.",
+                run_id=run_id,
+                step_run_id=step_run_id,
+            )
         return len(rows)
 
     store.transact_once(tx, what=what, replay=AS_JSON)
@@ -109,11 +162,12 @@ def _committed(query: Select[Any]) -> Select[Any]:
 
 
 def metric_history(store: Store, run_id: int, key: str) -> list[MetricRecord]:
+    """One metric of a run over its steps (none for a run of another project)."""
     c = t.metrics.c
     query = _committed(
         select(c.key, c.value, c.step, c.timestamp)
         .select_from(t.metrics)
-        .where(c.run_id == run_id, c.key == key)
+        .where(c.run_id == run_id, c.key == key, run_in_project(c.run_id, store.project_id))
     ).order_by(c.step, c.timestamp, c.id)
     return store.query(
         lambda conn: [
@@ -123,7 +177,8 @@ def metric_history(store: Store, run_id: int, key: str) -> list[MetricRecord]:
 
 
 def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
-    """The most recently logged value of each metric key of a run."""
+    """The most recently logged value of each metric key of a run (none for a run of
+    another project)."""
 
     def read(conn: Connection) -> dict[str, float]:
         c = t.metrics.c
@@ -131,7 +186,7 @@ def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
             _committed(
                 select(c.key, func.max(c.id).label("id"))
                 .select_from(t.metrics)
-                .where(c.run_id == run_id)
+                .where(c.run_id == run_id, run_in_project(c.run_id, store.project_id))
             )
             .group_by(c.key)
             .subquery()
@@ -143,7 +198,12 @@ def latest_metrics(store: Store, run_id: int) -> dict[str, float]:
 
 
 def count_metrics(store: Store, run_ids: Sequence[int] | None = None) -> int:
-    query = select(func.count()).select_from(t.metrics)
+    """How many metric values the store's project holds (of ``run_ids`` only, if given)."""
+    query = (
+        select(func.count())
+        .select_from(t.metrics)
+        .where(run_in_project(t.metrics.c.run_id, store.project_id))
+    )
     if run_ids is not None:
         query = query.where(t.metrics.c.run_id.in_(list(run_ids)))
     return int(store.query(lambda c: c.execute(query).scalar_one()))

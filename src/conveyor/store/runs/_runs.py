@@ -12,15 +12,22 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, se
 from ...core import (
     RUN_TRANSITIONS,
     ConflictError,
-    InvalidNameError,
     InvalidValueError,
     NotFoundError,
     StaleAttemptError,
     can_move,
+    did_you_mean,
     now_ms,
 )
 from .._engine import Operation, Store
-from .._sql import dialect_insert, insert, replay_by_id, replay_by_ids
+from .._sql import (
+    dialect_insert,
+    insert,
+    replay_by_id,
+    replay_by_ids,
+    require_in_project,
+    run_in_project,
+)
 from ..events import append_event
 from . import _tables as t
 from ._records import RunRecord
@@ -99,7 +106,11 @@ def run_values(
 ) -> dict[str, Any]:
     """The row of a new run, checked (shared by ``create_run`` and ``start_claim``)."""
     if status not in ("running", "queued"):
-        raise InvalidNameError(f"A new run's status must be 'running' or 'queued'. Got {status!r}.")
+        raise InvalidValueError(
+            f"A new run's status must be 'running' or 'queued'. Got {status!r}."
+            f"{did_you_mean(str(status), ('running', 'queued'))}",
+            hint="Create it 'queued' for a controller to claim, or 'running' to run it now.",
+        )
     now = now_ms()
     return dict(
         project_id=store.project_id,
@@ -120,7 +131,12 @@ def run_values(
 
 def insert_run(conn: Connection, store: Store, values: Mapping[str, Any]) -> RunRecord:
     """Insert a run from :func:`run_values` with its params and event, in ``conn``'s
-    transaction. With an idempotency key that exists, return that run instead."""
+    transaction. With an idempotency key that exists, return that run instead.
+
+    Raises:
+        NotFoundError: ``trigger_claim_id`` is not a firing of the store's project.
+    """
+    require_in_project(conn, store, [("trigger claim", values["trigger_claim_id"])])
     idempotency_key = values["idempotency_key"]
     stmt = _insert_run(conn.dialect.name, idempotency_key is not None)
     row = conn.execute(stmt, values).first()
@@ -486,11 +502,17 @@ def renew_run_lease(store: Store, run_id: int, owner: str, attempt: int, *, leas
 
     Raises:
         StaleAttemptError: the run was taken over (its attempt or owner changed).
+        NotFoundError: no such run in the store's project.
     """
     c = t.runs.c
     stmt = (
         update(t.runs)
-        .where(and_(c.id == run_id, c.lease_owner == owner, c.attempt == attempt))
+        .where(
+            c.id == run_id,
+            c.project_id == store.project_id,
+            c.lease_owner == owner,
+            c.attempt == attempt,
+        )
         .values(lease_expires_at=bindparam("p_expires"))
     )
 
@@ -499,6 +521,8 @@ def renew_run_lease(store: Store, run_id: int, owner: str, attempt: int, *, leas
         renewed = conn.execute(stmt, {"p_expires": expires}).rowcount
         if renewed == 1:  # the run's row is locked by us now: the steps' renewal is fenced
             conn.execute(_RENEW_STEPS, {"p_run": run_id, "p_owner": owner, "p_expires": expires})
+        else:  # say why: another project's run (or none), or taken over
+            require_in_project(conn, store, [("run", run_id)])
         return int(renewed)
 
     if store.transact(tx, what="lease renewal") != 1:
@@ -516,6 +540,7 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
     rows = [{"run_id": run_id, "key": str(k), "value": v} for k, v in params.items()]
 
     def tx(conn: Connection) -> None:
+        require_in_project(conn, store, [("run", run_id)])
         stmt = insert(conn, t.params).values(rows).on_conflict_do_nothing()
         conn.execute(stmt)
         stored = dict(
@@ -543,5 +568,9 @@ def _json(value: Any) -> str:
 
 
 def get_params(store: Store, run_id: int) -> dict[str, Any]:
-    query = select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == run_id)
+    """A run's parameters (none for a run of another project)."""
+    p = t.params.c
+    query = select(p.key, p.value).where(
+        p.run_id == run_id, run_in_project(p.run_id, store.project_id)
+    )
     return store.query(lambda c: {k: v for k, v in c.execute(query).all()})

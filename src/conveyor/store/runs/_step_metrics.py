@@ -14,9 +14,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import ConflictError, InvalidNameError, NotFoundError, StaleAttemptError, now_ms
+from ...core import (
+    ConflictError,
+    InvalidNameError,
+    InvalidValueError,
+    StaleAttemptError,
+    now_ms,
+)
 from .._engine import AS_JSON, Operation, Store
-from .._sql import insert
+from .._sql import insert, not_in_project, run_in_project
 from . import _tables as t
 from ._metrics import _check, _loaded, _stored
 from ._records import MetricRecord
@@ -24,14 +30,17 @@ from ._records import MetricRecord
 StepMetricRow = tuple[str, float, int]  # key, value, step
 
 
-def _fence(conn: Connection, step_run_id: int, attempt: int) -> int:
-    """The step run's run id, if ``attempt`` is its current, running attempt."""
+def _fence(conn: Connection, store: Store, step_run_id: int, attempt: int) -> int:
+    """The step run's run id, if it is the store project's and ``attempt`` is its current,
+    running attempt."""
     c = t.step_runs.c
     row = conn.execute(
-        select(c.run_id, c.name, c.status, c.attempt).where(c.id == step_run_id)
+        select(c.run_id, c.name, c.status, c.attempt).where(
+            c.id == step_run_id, run_in_project(c.run_id, store.project_id)
+        )
     ).first()
     if row is None:
-        raise NotFoundError(f"Step run {step_run_id} does not exist.", step_run_id=step_run_id)
+        raise not_in_project(store, "step run", step_run_id)
     if row.attempt != attempt or row.status != "running":
         raise StaleAttemptError(
             f"Attempt {attempt} of step {row.name!r} may not log metrics or params: the step "
@@ -52,14 +61,21 @@ def log_step_metrics(
 
     Raises:
         StaleAttemptError: ``attempt`` is no longer the step run's running attempt.
-        InvalidNameError: a key is empty or too long, or a value is not a number.
+        InvalidNameError: a key is empty or too long.
+        InvalidValueError: a value is not a number, or a step not an int.
+        NotFoundError: the step run is not the store project's.
     """
     now = now_ms()
     rows = []
     for key, value, step in metrics:
         _check(key, value)
         if not isinstance(step, int) or isinstance(step, bool):
-            raise InvalidNameError(f"The step of metric {key!r} must be an int. Got {step!r}.")
+            raise InvalidValueError(
+                f"The step of metric {key!r} must be an int (the epoch or iteration). "
+                f"Got {step!r} ({type(step).__name__}).",
+                hint="Pass the step as an int, e.g. int(epoch).",
+                key=key,
+            )
         rows.append(
             {
                 "step_run_id": step_run_id,
@@ -74,7 +90,7 @@ def log_step_metrics(
         return 0
 
     def tx(conn: Connection, _op: Operation) -> int:
-        run_id = _fence(conn, step_run_id, attempt)
+        run_id = _fence(conn, store, step_run_id, attempt)
         conn.execute(t.metrics.insert(), [{**r, "run_id": run_id} for r in rows])
         return len(rows)
 
@@ -91,7 +107,9 @@ def log_step_params(
     Raises:
         StaleAttemptError: ``attempt`` is no longer the step run's running attempt.
         ConflictError: a key was already logged by this attempt with another value.
-        InvalidNameError: a key is empty or too long, or a value is not JSON.
+        InvalidNameError: a key is empty or too long.
+        InvalidValueError: a value is not JSON.
+        NotFoundError: the step run is not the store project's.
     """
     if not params:
         return
@@ -102,14 +120,16 @@ def log_step_params(
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
-            raise InvalidNameError(
-                f"Param {key!r} must be a JSON value (number, string, list, dict). "
-                f"Got {type(value).__name__}."
+            raise InvalidValueError(
+                f"Param {key!r} must be a JSON value (number, string, bool, None, list, dict; "
+                f"not NaN or infinity). Got {type(value).__name__}.",
+                hint="Convert it first, e.g. str(value) or float(value).",
+                key=key,
             ) from None
         rows.append({"step_run_id": step_run_id, "attempt": attempt, "key": key, "value": value})
 
     def tx(conn: Connection) -> None:
-        run_id = _fence(conn, step_run_id, attempt)
+        run_id = _fence(conn, store, step_run_id, attempt)
         stmt = insert(conn, t.step_params).values([{**r, "run_id": run_id} for r in rows])
         conn.execute(stmt.on_conflict_do_nothing())
         stored = _read_params(conn, step_run_id, attempt)
@@ -136,14 +156,17 @@ def _read_params(conn: Connection, step_run_id: int, attempt: int) -> dict[str, 
     return {k: v for k, v in conn.execute(query).all()}
 
 
-def _attempt_or_current(conn: Connection, step_run_id: int, attempt: int | None) -> int:
-    if attempt is not None:
-        return attempt
+def _attempt_or_current(
+    conn: Connection, store: Store, step_run_id: int, attempt: int | None
+) -> int:
+    """``attempt``, or the step run's current one; the step run must be the project's."""
     c = t.step_runs.c
-    current = conn.execute(select(c.attempt).where(c.id == step_run_id)).scalar()
+    current = conn.execute(
+        select(c.attempt).where(c.id == step_run_id, run_in_project(c.run_id, store.project_id))
+    ).scalar()
     if current is None:
-        raise NotFoundError(f"Step run {step_run_id} does not exist.", step_run_id=step_run_id)
-    return int(current)
+        raise not_in_project(store, "step run", step_run_id)
+    return int(current) if attempt is None else attempt
 
 
 def step_metrics(
@@ -153,7 +176,7 @@ def step_metrics(
     in ``(key, step, time)`` order."""
 
     def read(conn: Connection) -> list[MetricRecord]:
-        which = _attempt_or_current(conn, step_run_id, attempt)
+        which = _attempt_or_current(conn, store, step_run_id, attempt)
         c = t.metrics.c
         query = (
             select(c.key, c.value, c.step, c.timestamp)
@@ -171,6 +194,7 @@ def step_params(store: Store, step_run_id: int, *, attempt: int | None = None) -
     """The params one attempt of a step logged (default: the step run's current attempt)."""
 
     def read(conn: Connection) -> dict[str, Any]:
-        return _read_params(conn, step_run_id, _attempt_or_current(conn, step_run_id, attempt))
+        which = _attempt_or_current(conn, store, step_run_id, attempt)
+        return _read_params(conn, step_run_id, which)
 
     return store.query(read)

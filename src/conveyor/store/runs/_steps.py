@@ -9,6 +9,11 @@ When it touches none, the row is read again: if it already holds this attempt's 
 result is returned; only a newer attempt's state is a :class:`StaleAttemptError` (R19).
 Attempt numbers are handed out once, so a result at this attempt can only be this
 attempt's own, and the hot path pays nothing for the check.
+
+Every statement on a step run also requires its run to be the store project's: the run
+fence carries ``runs.project_id = :p_project``, and unfenced statements a correlated
+``EXISTS`` on the run's primary key, so another project's id matches nothing and its
+re-read says "not found", at no extra statement.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
-from ...core import ConflictError, NotFoundError, StaleAttemptError, now_ms
+from ...core import ConflictError, InvalidValueError, StaleAttemptError, did_you_mean, now_ms
 from .._engine import Store
-from .._sql import insert
+from .._sql import (
+    PROJECT,
+    insert,
+    not_in_project,
+    require_in_project,
+    run_in_project,
+    step_run_in_project,
+)
 from ..lineage import (
     LineageEdgeRecord,
     NewArtifact,
@@ -48,7 +60,9 @@ _INSERT_ATTEMPT = t.step_attempts.insert()
 # An attempt's own row says how it ended: only commit_step marks one 'succeeded' and only
 # fail_attempt marks one 'failed', each in the transaction of its fenced update.
 _ATTEMPT_STATUS = select(_a.status).where(
-    _a.step_run_id == bindparam("p_id"), _a.attempt == bindparam("p_attempt")
+    _a.step_run_id == bindparam("p_id"),
+    _a.attempt == bindparam("p_attempt"),
+    step_run_in_project(_a.step_run_id, PROJECT),
 )
 _FINISH_ATTEMPT = (
     update(t.step_attempts)
@@ -60,7 +74,8 @@ _FINISH_ATTEMPT = (
 
 
 def _run_is_at_param(run_id: Any = None) -> ColumnElement[bool]:
-    """The run fence: the run's claim is still at ``:p_run_attempt``.
+    """The run fence: the run is the store project's and its claim is still at
+    ``:p_run_attempt`` (binds ``:p_project`` too).
 
     ``FOR UPDATE`` (rendered on PostgreSQL only; SQLite's ``BEGIN IMMEDIATE`` already holds
     the write lock) locks the run's row until commit, so a takeover waits for this write
@@ -70,7 +85,16 @@ def _run_is_at_param(run_id: Any = None) -> ColumnElement[bool]:
     r = t.runs.c
     run = c.run_id if run_id is None else run_id
     attempt_is = r.attempt == bindparam("p_run_attempt")
-    return select(r.id).where(r.id == run, attempt_is).with_for_update().exists()
+    mine = r.project_id == PROJECT
+    return select(r.id).where(r.id == run, mine, attempt_is).with_for_update().exists()
+
+
+def _run_guard(fenced: bool, run_id: Any = None) -> ColumnElement[bool]:
+    """The project scope of a step statement, and with ``fenced`` the run fence too: one
+    primary-key lookup of the run either way, inside the statement."""
+    if fenced:
+        return _run_is_at_param(run_id)
+    return run_in_project(c.run_id if run_id is None else run_id, PROJECT)
 
 
 @functools.cache
@@ -80,9 +104,7 @@ def _start_statement(take_over: bool, fenced: bool) -> Any:
         startable.append(c.status == "running")
     else:
         startable.append(and_(c.status == "running", c.lease_expires_at < bindparam("p_now")))
-    where = [c.id == bindparam("p_id"), or_(*startable)]
-    if fenced:
-        where.append(_run_is_at_param())
+    where = [c.id == bindparam("p_id"), or_(*startable), _run_guard(fenced)]
     return (
         update(t.step_runs)
         .where(*where)
@@ -119,9 +141,8 @@ def _fenced_statement(kind: str, fenced: bool) -> Any:
         c.id == bindparam("p_id"),
         c.attempt == bindparam("p_attempt"),
         c.status == "running",
+        _run_guard(fenced),
     ]
-    if fenced:
-        where.append(_run_is_at_param())
     values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in _FENCED_SETS[kind]}
     return update(t.step_runs).where(*where).values(**values).returning(*t.step_runs.c)
 
@@ -130,29 +151,39 @@ def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepR
     """Create ``pending`` step runs for ``names`` (existing ones are kept); return all of them."""
 
     def tx(conn: Connection) -> list[StepRunRecord]:
+        require_in_project(conn, store, [("run", run_id)])
         if names:
             rows = [{"run_id": run_id, "name": n, "status": "pending", "attempt": 0} for n in names]
             conn.execute(insert(conn, t.step_runs).values(rows).on_conflict_do_nothing())
-        return _step_runs(conn, run_id)
+        return _step_runs(conn, store, run_id)
 
     return store.transact(tx, what="step creation")
 
 
-def _step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
-    query = select(t.step_runs).where(c.run_id == run_id).order_by(c.id)
+def _step_runs(conn: Connection, store: Store, run_id: int) -> list[StepRunRecord]:
+    query = (
+        select(t.step_runs)
+        .where(c.run_id == run_id, run_in_project(c.run_id, store.project_id))
+        .order_by(c.id)
+    )
     return [StepRunRecord.from_row(r) for r in conn.execute(query)]
 
 
 def get_step_runs(store: Store, run_id: int) -> list[StepRunRecord]:
-    return store.query(lambda conn: _step_runs(conn, run_id))
+    """The step runs of a run, in creation order (none for a run of another project)."""
+    return store.query(lambda conn: _step_runs(conn, store, run_id))
+
+
+def _scoped_step(store: Store) -> Any:
+    """``SELECT step_runs`` of the store's project only."""
+    return select(t.step_runs).where(run_in_project(c.run_id, store.project_id))
 
 
 def get_step_run(store: Store, step_run_id: int) -> StepRunRecord:
-    row = store.query(
-        lambda conn: conn.execute(select(t.step_runs).where(c.id == step_run_id)).first()
-    )
+    query = _scoped_step(store).where(c.id == step_run_id)
+    row = store.query(lambda conn: conn.execute(query).first())
     if row is None:
-        raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
+        raise not_in_project(store, "step run", step_run_id)
     return StepRunRecord.from_row(row)
 
 
@@ -199,13 +230,14 @@ def start_attempts(
     if not step_run_ids:
         return []
     return store.transact(
-        lambda conn: _start_in(conn, step_run_ids, worker, lease, take_over, run_attempt),
+        lambda conn: _start_in(conn, store, step_run_ids, worker, lease, take_over, run_attempt),
         what="step start",
     )
 
 
 def _start_in(
     conn: Connection,
+    store: Store,
     step_run_ids: Sequence[int],
     worker: str,
     lease: float,
@@ -215,6 +247,7 @@ def _start_in(
     stmt = _start_statement(take_over, run_attempt is not None)
     now = now_ms()
     params = {
+        "p_project": store.project_id,
         "p_owner": worker,
         "p_run_attempt": run_attempt,
         "p_now": now,
@@ -224,7 +257,7 @@ def _start_in(
     for step_run_id in step_run_ids:
         row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
         if row is None:
-            _refuse_start(conn, step_run_id, run_attempt)
+            _refuse_start(conn, store, step_run_id, run_attempt)
         step = StepRunRecord.from_row(row)
         conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
         conn.execute(
@@ -241,15 +274,17 @@ def _start_in(
     return started
 
 
-def _refuse_start(conn: Connection, step_run_id: int, run_attempt: int | None) -> NoReturn:
-    current = conn.execute(select(c.status, c.name).where(c.id == step_run_id)).first()
+def _refuse_start(
+    conn: Connection, store: Store, step_run_id: int, run_attempt: int | None
+) -> NoReturn:
+    current = conn.execute(
+        select(c.status, c.name, t.runs.c.attempt.label("run_attempt"))
+        .join(t.runs, t.runs.c.id == c.run_id)
+        .where(c.id == step_run_id, t.runs.c.project_id == store.project_id)
+    ).first()
     if current is None:
-        raise NotFoundError(f"No step run {step_run_id}.", step_run_id=step_run_id)
-    run_now = conn.execute(
-        select(t.runs.c.attempt).where(
-            t.runs.c.id == select(c.run_id).where(c.id == step_run_id).scalar_subquery()
-        )
-    ).scalar()
+        raise not_in_project(store, "step run", step_run_id)
+    run_now = current.run_attempt
     if run_attempt is not None and run_now != run_attempt:
         raise StaleAttemptError(
             f"The run of step {current.name!r} was taken over by another runner.",
@@ -263,6 +298,7 @@ def _refuse_start(conn: Connection, step_run_id: int, run_attempt: int | None) -
 
 def _fenced(
     conn: Connection,
+    store: Store,
     step_run_id: int,
     attempt: int,
     values: dict[str, object],
@@ -272,12 +308,17 @@ def _fenced(
 ) -> StepRunRecord:
     params: dict[str, object] = {"p_id": step_run_id, "p_attempt": attempt}
     params["p_run_attempt"] = run_attempt
+    params["p_project"] = store.project_id
     params.update({f"v_{k}": v for k, v in values.items()})
     row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
     if row is None:
         current = conn.execute(
-            select(c.name, c.attempt, c.status).where(c.id == step_run_id)
+            select(c.name, c.attempt, c.status).where(
+                c.id == step_run_id, run_in_project(c.run_id, store.project_id)
+            )
         ).first()
+        if current is None:
+            raise not_in_project(store, "step run", step_run_id)
         raise StaleAttemptError(
             f"Attempt {attempt} of step "
             f"{current.name if current else step_run_id!r} may not commit: the step is now "
@@ -292,6 +333,7 @@ def _fenced(
 
 def _commit_fenced(
     conn: Connection,
+    store: Store,
     step_run_id: int,
     attempt: int,
     values: dict[str, object],
@@ -303,16 +345,19 @@ def _commit_fenced(
     already there. Raises :class:`StaleAttemptError` if another attempt's state is."""
     params: dict[str, object] = {"p_id": step_run_id, "p_attempt": attempt}
     params["p_run_attempt"] = run_attempt
+    params["p_project"] = store.project_id
     params.update({f"v_{k}": v for k, v in values.items()})
     row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
     if row is not None:
         return StepRunRecord.from_row(row)
-    if conn.execute(_ATTEMPT_STATUS, {"p_id": step_run_id, "p_attempt": attempt}).scalar() == (
+    mine = {"p_id": step_run_id, "p_attempt": attempt, "p_project": store.project_id}
+    if conn.execute(_ATTEMPT_STATUS, mine).scalar() == (
         "succeeded" if kind == "succeeded" else "failed"
     ):
         return None
-    # Not ours: _fenced matches nothing again (same transaction) and raises the stale error.
-    return _fenced(conn, step_run_id, attempt, values, run_attempt, kind=kind)
+    # Not ours: _fenced matches nothing again (same transaction) and raises the stale error
+    # (or says the step run is not found, if it is another project's).
+    return _fenced(conn, store, step_run_id, attempt, values, run_attempt, kind=kind)
 
 
 def heartbeat(
@@ -334,6 +379,7 @@ def heartbeat(
     store.transact(
         lambda conn: _fenced(
             conn,
+            store,
             step_run_id,
             attempt,
             {"lease_expires_at": now_ms() + int(lease * 1000)},
@@ -432,7 +478,7 @@ def commit_and_start(
         conn: Connection,
     ) -> tuple[list[tuple[StepRunRecord, dict[str, int]]], list[StepRunRecord]]:
         done = [_commit_in(conn, store, commit, run_attempt) for commit in checked_commits]
-        return done, _start_in(conn, start, worker, lease, False, run_attempt)
+        return done, _start_in(conn, store, start, worker, lease, False, run_attempt)
 
     return store.transact(tx, what="step commit and start")
 
@@ -452,6 +498,7 @@ def _commit_in(
     now = now_ms()
     step = _commit_fenced(
         conn,
+        store,
         step_run_id,
         attempt,
         {
@@ -475,8 +522,8 @@ def _commit_in(
         k: v if isinstance(v, int) else insert_artifact(conn, store, v, step_run_id).id
         for k, v in commit.outputs.items()
     }
-    insert_edges(conn, step_run_id, "in", commit.inputs)
-    insert_edges(conn, step_run_id, "out", ids)
+    insert_edges(conn, store, step_run_id, "in", commit.inputs)
+    insert_edges(conn, store, step_run_id, "out", ids)
     return step, ids
 
 
@@ -500,6 +547,7 @@ def fail_attempt(
     def tx(conn: Connection) -> StepRunRecord:
         step = _commit_fenced(
             conn,
+            store,
             step_run_id,
             attempt,
             {
@@ -521,14 +569,16 @@ def fail_attempt(
     return store.transact(tx, what="step failure")
 
 
+_MARKS = ("skipped", "upstream_failed", "cancelled")
+
+
 @functools.cache
 def _mark_statement(fenced: bool) -> Any:
     # Only pending steps: a failed step keeps its failure (and its error), a running one
     # is its runner's to finish.
     where = [c.run_id == bindparam("p_run"), c.name.in_(bindparam("p_names", expanding=True))]
     where.append(c.status == "pending")
-    if fenced:
-        where.append(_run_is_at_param(bindparam("p_run")))
+    where.append(_run_guard(fenced, bindparam("p_run")))
     values: dict[str, Any] = {
         "status": bindparam("v_status"),
         "error": bindparam("v_error"),
@@ -554,15 +604,19 @@ def mark_steps(
     Raises:
         StaleAttemptError: ``run_attempt`` is no longer the run's attempt.
     """
-    if status not in ("skipped", "upstream_failed", "cancelled"):
-        raise ConflictError(
-            f"mark_steps sets 'skipped', 'upstream_failed' or 'cancelled', not {status!r}."
+    if status not in _MARKS:
+        raise InvalidValueError(
+            f"mark_steps sets a pending step 'skipped', 'upstream_failed' or 'cancelled'. Got "
+            f"{status!r}.{did_you_mean(str(status), _MARKS)}",
+            hint="Steps that run are finished by commit_step or fail_attempt.",
+            status=status,
         )
     stmt = _mark_statement(run_attempt is not None)
     params = {
         "p_run": run_id,
         "p_names": list(names),
         "p_run_attempt": run_attempt,
+        "p_project": store.project_id,
         "v_status": status,
         "v_error": reason or None,
         "v_now": now_ms(),
@@ -570,20 +624,28 @@ def mark_steps(
 
     def tx(conn: Connection) -> int:
         marked = int(conn.execute(stmt, params).rowcount)
-        if marked == 0 and run_attempt is not None:
-            _check_run_attempt(conn, run_id, run_attempt)
+        if marked == 0:  # say why: another project's run, or a run taken over
+            _check_run_attempt(conn, store, run_id, run_attempt)
         return marked
 
     return int(store.transact(tx, what="step marking"))
 
 
-def _check_run_attempt(conn: Connection, run_id: int, run_attempt: int) -> None:
-    """Raise :class:`StaleAttemptError` if the run's claim moved on from ``run_attempt``.
+def _check_run_attempt(
+    conn: Connection, store: Store, run_id: int, run_attempt: int | None
+) -> None:
+    """Raise :class:`NotFoundError` if the run is not the store project's, and
+    :class:`StaleAttemptError` if its claim moved on from ``run_attempt`` (if given).
 
     Only called after a fenced write touched nothing, to say why.
     """
-    now_at = conn.execute(select(t.runs.c.attempt).where(t.runs.c.id == run_id)).scalar()
-    if now_at != run_attempt:
+    r = t.runs.c
+    now_at = conn.execute(
+        select(r.attempt).where(r.id == run_id, r.project_id == store.project_id)
+    ).scalar()
+    if now_at is None:
+        raise not_in_project(store, "run", run_id)
+    if run_attempt is not None and now_at != run_attempt:
         raise StaleAttemptError(
             f"Run {run_id} was taken over by another runner (attempt {now_at}); attempt "
             f"{run_attempt} may no longer change it.",
@@ -612,9 +674,10 @@ def reset_steps(store: Store, run_id: int, *, run_attempt: int) -> list[str]:
 
     def tx(conn: Connection) -> list[str]:
         # The fence first: it locks the run's row for the rest of the transaction.
-        if not conn.execute(select(fence), {"p_run_attempt": run_attempt}).scalar():
-            _check_run_attempt(conn, run_id, run_attempt)
-            raise NotFoundError(f"No run {run_id}.", run_id=run_id)
+        mine = {"p_run_attempt": run_attempt, "p_project": store.project_id}
+        if not conn.execute(select(fence), mine).scalar():
+            _check_run_attempt(conn, store, run_id, run_attempt)
+            raise not_in_project(store, "run", run_id)
         rows = conn.execute(select(c.id, c.name, c.status).where(*where)).all()
         if not rows:
             return []
@@ -638,9 +701,13 @@ def reset_steps(store: Store, run_id: int, *, run_attempt: int) -> list[str]:
 
 @functools.cache
 def _cache_hit_statement(fenced: bool) -> Any:
-    where = [c.id == bindparam("p_id"), c.status == "pending"]
-    if fenced:
-        where.append(_run_is_at_param())
+    where = [
+        c.id == bindparam("p_id"),
+        c.status == "pending",
+        _run_guard(fenced),
+        # The source is a step run of this project too: its outputs become this step's.
+        step_run_in_project(bindparam("v_source"), PROJECT),
+    ]
     return (
         update(t.step_runs)
         .where(*where)
@@ -677,24 +744,28 @@ def record_cache_hit(
         params = {
             "p_id": step_run_id,
             "p_run_attempt": run_attempt,
+            "p_project": store.project_id,
             "v_source": source.id,
             "v_key": source.cache_key,
             "v_now": now_ms(),
         }
         row = conn.execute(stmt, params).first()
         if row is None:
-            current = conn.execute(select(t.step_runs).where(c.id == step_run_id)).first()
-            if current is not None and run_attempt is not None:
-                _check_run_attempt(conn, current.run_id, run_attempt)
-            if current is not None and current.cached_from_id == source.id:
+            current = conn.execute(_scoped_step(store).where(c.id == step_run_id)).first()
+            if current is None:
+                raise not_in_project(store, "step run", step_run_id)
+            require_in_project(conn, store, [("step run", source.id)])
+            if run_attempt is not None:
+                _check_run_attempt(conn, store, current.run_id, run_attempt)
+            if current.cached_from_id == source.id:
                 # A retry after a lost acknowledgement: the hit is recorded, edges and all.
                 return StepRunRecord.from_row(current)
             raise ConflictError(
                 f"Step run {step_run_id} is not pending; cannot record a cache hit."
             )
         outs = {e.name: e.artifact_id for e in read_edges(conn, source.id) if e.direction == "out"}
-        insert_edges(conn, step_run_id, "in", inputs or {})
-        insert_edges(conn, step_run_id, "out", outs)
+        insert_edges(conn, store, step_run_id, "in", inputs or {})
+        insert_edges(conn, store, step_run_id, "out", outs)
         return StepRunRecord.from_row(row)
 
     return store.transact(tx, what="cache hit")
@@ -736,10 +807,15 @@ def find_cached_steps(store: Store, cache_keys: Collection[str]) -> dict[str, St
 
 
 def step_lineage(store: Store, step_run_id: int) -> list[LineageEdgeRecord]:
-    return store.query(lambda conn: read_edges(conn, step_run_id))
+    """The lineage edges of a step run (none for a step run of another project)."""
+    return store.query(lambda conn: read_edges(conn, step_run_id, store))
 
 
 def step_attempts(store: Store, step_run_id: int) -> list[StepAttemptRecord]:
     a = t.step_attempts.c
-    query = select(t.step_attempts).where(a.step_run_id == step_run_id).order_by(a.attempt)
+    query = (
+        select(t.step_attempts)
+        .where(a.step_run_id == step_run_id, step_run_in_project(a.step_run_id, store.project_id))
+        .order_by(a.attempt)
+    )
     return store.query(lambda conn: [StepAttemptRecord.from_row(r) for r in conn.execute(query)])

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import ConflictError, now_ms, validate_name
+from ...core import InvalidValueError, did_you_mean, now_ms, validate_name
 from .._engine import Operation, Store
 from .._sql import insert, replay_by_id
 from ..events import append_event
@@ -19,6 +19,7 @@ from ..registry import find_model_id
 from . import _tables as t
 from ._records import DeploymentRecord
 
+STRATEGIES = ("replace", "canary", "shadow")
 _DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
 
 
@@ -33,9 +34,12 @@ def upsert_deployment(
 ) -> DeploymentRecord:
     """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
     validate_name(name, what="deployment name")
-    if strategy not in ("replace", "canary", "shadow"):
-        raise ConflictError(
-            f"Deployment strategy must be 'replace', 'canary' or 'shadow'. Got {strategy!r}."
+    if strategy not in STRATEGIES:
+        raise InvalidValueError(
+            f"A deployment's strategy must be 'replace', 'canary' or 'shadow'. Got "
+            f"{strategy!r}.{did_you_mean(str(strategy), STRATEGIES)}",
+            hint="Use 'replace' to swap versions, 'canary' or 'shadow' to try one on traffic.",
+            strategy=strategy,
         )
 
     def tx(conn: Connection, _op: Operation) -> DeploymentRecord:

@@ -1,0 +1,376 @@
+"""Every id is scoped to the store's project (issue 1.8), on both backends.
+
+The cross-project probe builds a full set of entities in project A, then, from a store
+opened on project B over the same database, calls every public store function with A's
+ids, as the main id and as references. Each call must refuse with ``NotFoundError`` (as
+if the id did not exist) or, for reads and lists, return nothing of A's; A's rows
+(and B's) must be byte-for-byte unchanged afterwards. A public function that takes an id
+and has no probe fails the test, so a new one cannot slip past.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from conveyor import store as st
+from conveyor.core import NotFoundError
+from conveyor.store import _schema
+
+pytestmark = pytest.mark.integration
+
+# Public functions that take no id of any project's entity, and why they need no probe.
+NO_ID = {
+    "open_store": "opens a store for a project by name",
+    "open_store_from_config": "opens a store for a project by name",
+    "upgrade_store": "migrates the schema; no project data",
+    "current_revision": "reads the schema revision; no project data",
+    "emit_event": "writes an event to the caller's own project; ``source`` is a CloudEvents "
+    "source text, not an id",
+    "append_event": "writes an event to the caller's own project; ``source`` is a CloudEvents "
+    "source text, not an id",
+    "start_run": "creates a run in the caller's own project; takes no id",
+    "upsert_trigger": "names are per project: the same name makes the caller's own trigger",
+    "referenced_digests": "garbage collection roots: spans every project by design (blobs "
+    "are shared); returns digests, no ids or records",
+}
+# Parameter names that carry an id (or a record or mapping of ids) of an entity.
+ID_PARAMETERS = {"ref", "source", "outputs", "inputs"}
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class A:
+    """Project A's entities."""
+
+    queued: st.RunRecord
+    run: st.RunRecord
+    load: st.StepRunRecord
+    fit: st.StepRunRecord
+    score: st.StepRunRecord
+    data: int
+    reports: int
+    trigger: int
+    claim: int
+
+
+@dataclass
+class B:
+    """Project B's own entities, to pass A's ids as references next to B's ids."""
+
+    run: st.RunRecord
+    step: st.StepRunRecord  # running at attempt 1
+    pending: st.StepRunRecord
+    artifact: int
+
+
+def build_a(a: st.Store) -> A:
+    queued = st.create_run(a, "train", status="queued", params={"lr": 0.1}, idempotency_key="q")
+    run = st.start_run(a, "train", "runner-a", params={"depth": 3})
+    load, fit, score = st.add_step_runs(a, run.id, ["load", "fit", "score"])
+    (started,) = st.start_attempts(a, [load.id], "worker-a", run_attempt=run.attempt)
+    load, outs = st.commit_step(
+        a,
+        load.id,
+        started.attempt,
+        outputs={"data": st.NewArtifact(digest=digest("data"), size=4, name="data")},
+        cache_key="key-load",
+        run_attempt=run.attempt,
+    )
+    (fit,) = st.start_attempts(a, [fit.id], "worker-a", run_attempt=run.attempt)
+    st.log_step_metrics(a, fit.id, fit.attempt, [("loss", 0.5, 0)])
+    st.log_step_params(a, fit.id, fit.attempt, {"depth": 3})
+    st.log_params(a, run.id, {"seed": 7})
+    st.log_metrics(a, run.id, [("acc", 0.9)])
+    reports = st.record_artifact(
+        a,
+        digest("reports"),
+        5,
+        kind="dir",
+        name="reports",
+        files=[("eval.json", digest("eval"), 5)],
+        producer_step_run_id=load.id,
+    )
+    st.add_snapshot(a, "customers", artifact_id=outs["data"], digest=digest("data"), run_id=run.id)
+    st.register_model_version(a, "churn", artifact_id=outs["data"], run_id=run.id)
+    st.move_alias(a, "churn", "champion", 1)
+    st.upsert_deployment(a, "api", model="churn", alias="champion")
+    trigger = st.upsert_trigger(a, "nightly", kind="schedule", pipeline="train")
+    # A lease of 0: the firing's holder counts as dead, so claim_lapsed could take it.
+    claim = st.claim_trigger(a, trigger.id, "2026-11-30", "controller-a", lease=0.0).claim
+    st.emit_event(a, "io.conveyor.test.emitted", subject="a")
+    time.sleep(0.01)
+    return A(queued, run, load, fit, score, outs["data"], reports.id, trigger.id, claim.id)
+
+
+def build_b(b: st.Store) -> B:
+    run = st.start_run(b, "train", "runner-b")
+    step, pending = st.add_step_runs(b, run.id, ["s", "t"])
+    (step,) = st.start_attempts(b, [step.id], "worker-b", run_attempt=run.attempt)
+    artifact = st.record_artifact(b, digest("b"), 1, name="b").id
+    return B(run, step, pending, artifact)
+
+
+def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
+    """For each public function, calls from project B with A's ids."""
+    ra = a.run.attempt if a is not None else 0
+    return {
+        "acquire_run": [
+            lambda s: st.acquire_run(s, a.queued.id, "x"),
+            lambda s: st.acquire_run(s, a.run.id, "x", take_over_from=("runner-a", ra)),
+        ],
+        "add_snapshot": [
+            lambda s: st.add_snapshot(s, "customers", artifact_id=a.data, digest=digest("data")),
+            lambda s: st.add_snapshot(
+                s, "mine", artifact_id=b.artifact, digest=digest("b"), run_id=a.run.id
+            ),
+        ],
+        "add_step_runs": [lambda s: st.add_step_runs(s, a.run.id, ["new"])],
+        "alias_history": [lambda s: st.alias_history(s, "churn")],
+        "artifact_files": [lambda s: st.artifact_files(s, a.reports)],
+        "artifact_lineage": [lambda s: st.artifact_lineage(s, a.data)],
+        "claim_lapsed": [lambda s: st.claim_lapsed(s, "controller-b")],
+        "claim_runs": [lambda s: st.claim_runs(s, "controller-b")],
+        "claim_trigger": [lambda s: st.claim_trigger(s, a.trigger, "2026-12-01", "ctl-b")],
+        "commit_step": [
+            lambda s: st.commit_step(s, a.fit.id, a.fit.attempt, outputs={}),
+            lambda s: st.commit_step(s, a.fit.id, a.fit.attempt, outputs={}, run_attempt=ra),
+            lambda s: st.commit_step(s, b.step.id, b.step.attempt, outputs={"m": a.data}),
+            lambda s: st.commit_step(
+                s, b.step.id, b.step.attempt, outputs={}, inputs={"x": a.data}
+            ),
+        ],
+        "commit_and_start": [
+            lambda s: st.commit_and_start(
+                s, [st.StepCommit(a.fit.id, a.fit.attempt, outputs={})], [], "x"
+            ),
+            lambda s: st.commit_and_start(s, [], [a.score.id], "x", run_attempt=ra),
+            lambda s: st.commit_and_start(
+                s, [st.StepCommit(b.step.id, b.step.attempt, outputs={"m": a.data})], [], "x"
+            ),
+        ],
+        "count_metrics": [
+            lambda s: st.count_metrics(s),
+            lambda s: st.count_metrics(s, [a.run.id]),
+        ],
+        "create_run": [lambda s: st.create_run(s, "train", trigger_claim_id=a.claim)],
+        "fail_attempt": [
+            lambda s: st.fail_attempt(s, a.fit.id, a.fit.attempt, error="x", will_retry=False),
+            lambda s: st.fail_attempt(
+                s, a.fit.id, a.fit.attempt, error="x", will_retry=True, run_attempt=ra
+            ),
+        ],
+        "find_cached_step": [lambda s: st.find_cached_step(s, "key-load")],
+        "find_cached_steps": [lambda s: st.find_cached_steps(s, ["key-load"])],
+        "follow_events": [lambda s: list(st.follow_events(s, stop_after=0.05, poll_interval=0.01))],
+        "get_artifact": [
+            lambda s: st.get_artifact(s, a.data),
+            lambda s: st.get_artifact(s, f"sha256:{digest('data')}"),
+        ],
+        "get_model": [lambda s: st.get_model(s, "churn")],
+        "get_model_version": [lambda s: st.get_model_version(s, "churn", 1)],
+        "get_params": [lambda s: st.get_params(s, a.run.id)],
+        "get_run": [lambda s: st.get_run(s, a.run.id)],
+        "get_step_run": [lambda s: st.get_step_run(s, a.fit.id)],
+        "get_step_runs": [lambda s: st.get_step_runs(s, a.run.id)],
+        "get_trigger": [lambda s: st.get_trigger(s, "nightly")],
+        "heartbeat": [
+            lambda s: st.heartbeat(s, a.fit.id, a.fit.attempt),
+            lambda s: st.heartbeat(s, a.fit.id, a.fit.attempt, run_attempt=ra),
+        ],
+        "last_event_id": [lambda s: st.last_event_id(s)],
+        "latest_metrics": [lambda s: st.latest_metrics(s, a.run.id)],
+        "list_artifacts": [
+            lambda s: st.list_artifacts(s),
+            lambda s: st.list_artifacts(s, name="data"),
+        ],
+        "list_claims": [lambda s: st.list_claims(s, a.trigger)],
+        "list_datasets": [lambda s: st.list_datasets(s)],
+        "list_deployments": [lambda s: st.list_deployments(s)],
+        "list_model_versions": [lambda s: st.list_model_versions(s, "churn")],
+        "list_models": [lambda s: st.list_models(s)],
+        "list_runs": [lambda s: st.list_runs(s), lambda s: st.list_runs(s, statuses=["queued"])],
+        "list_snapshots": [lambda s: st.list_snapshots(s, "customers")],
+        "log_metric": [
+            lambda s: st.log_metric(s, a.run.id, "x", 1.0),
+            lambda s: st.log_metric(s, b.run.id, "x", 1.0, step_run_id=a.fit.id),
+        ],
+        "log_metrics": [
+            lambda s: st.log_metrics(s, a.run.id, [("x", 1.0)]),
+            lambda s: st.log_metrics(s, b.run.id, [("x", 1.0)], step_run_id=a.fit.id),
+        ],
+        "log_params": [lambda s: st.log_params(s, a.run.id, {"x": 1})],
+        "log_step_metrics": [
+            lambda s: st.log_step_metrics(s, a.fit.id, a.fit.attempt, [("x", 1.0, 0)])
+        ],
+        "log_step_params": [lambda s: st.log_step_params(s, a.fit.id, a.fit.attempt, {"x": 1})],
+        "mark_steps": [
+            lambda s: st.mark_steps(s, a.run.id, ["score"], "skipped"),
+            lambda s: st.mark_steps(s, a.run.id, ["score"], "cancelled", run_attempt=ra),
+        ],
+        "metric_history": [lambda s: st.metric_history(s, a.run.id, "acc")],
+        "move_alias": [lambda s: st.move_alias(s, "churn", "champion", 1)],
+        "set_model_version_status": [
+            lambda s: st.set_model_version_status(s, "churn", 1, "archived")
+        ],
+        "read_events": [lambda s: st.read_events(s)],
+        "record_artifact": [
+            lambda s: st.record_artifact(s, digest("x"), 1, producer_step_run_id=a.load.id)
+        ],
+        "record_cache_hit": [
+            lambda s: st.record_cache_hit(s, a.score.id, a.load),
+            lambda s: st.record_cache_hit(s, a.score.id, a.load, run_attempt=ra),
+            lambda s: st.record_cache_hit(s, b.pending.id, a.load),
+            lambda s: st.record_cache_hit(s, b.pending.id, a.load, run_attempt=b.run.attempt),
+        ],
+        "register_model_version": [
+            lambda s: st.register_model_version(s, "churn", artifact_id=a.data),
+            lambda s: st.register_model_version(s, "mine", run_id=a.run.id),
+        ],
+        "renew_claim": [lambda s: st.renew_claim(s, a.claim, 1)],
+        "renew_run_lease": [lambda s: st.renew_run_lease(s, a.run.id, "runner-a", ra, lease=30)],
+        "reset_steps": [lambda s: st.reset_steps(s, a.run.id, run_attempt=ra)],
+        "resolve_alias": [lambda s: st.resolve_alias(s, "churn", "champion")],
+        "set_claim_status": [
+            lambda s: st.set_claim_status(s, a.claim, "coalesced"),
+            lambda s: st.set_claim_status(s, a.claim, "failed", attempt=1),
+        ],
+        "start_attempt": [lambda s: st.start_attempt(s, a.score.id, "w", take_over=True)],
+        "start_attempts": [
+            lambda s: st.start_attempts(s, [a.score.id], "w"),
+            lambda s: st.start_attempts(s, [a.score.id], "w", run_attempt=ra),
+        ],
+        "start_claim": [lambda s: st.start_claim(s, a.claim, 1)],
+        "step_attempts": [lambda s: st.step_attempts(s, a.fit.id)],
+        "step_lineage": [lambda s: st.step_lineage(s, a.load.id)],
+        "step_metrics": [
+            lambda s: st.step_metrics(s, a.fit.id),
+            lambda s: st.step_metrics(s, a.fit.id, attempt=a.fit.attempt),
+        ],
+        "step_params": [
+            lambda s: st.step_params(s, a.fit.id),
+            lambda s: st.step_params(s, a.fit.id, attempt=a.fit.attempt),
+        ],
+        "transition_run": [
+            lambda s: st.transition_run(s, a.run.id, "cancelled", expected=["running"]),
+            lambda s: st.transition_run(s, a.queued.id, "running", expected=["queued"]),
+        ],
+        "upsert_deployment": [lambda s: st.upsert_deployment(s, "api", model="churn")],
+    }
+
+
+def public_functions() -> dict[str, Callable[..., Any]]:
+    return {name: getattr(st, name) for name in st.__all__ if inspect.isfunction(getattr(st, name))}
+
+
+def test_every_public_function_is_probed_or_takes_no_id() -> None:
+    covered = set(probes(None, None))  # type: ignore[arg-type]
+    functions = public_functions()
+    unprobed = sorted(set(functions) - covered - set(NO_ID))
+    assert unprobed == [], f"public store functions with no project-scope probe: {unprobed}"
+    assert covered <= set(functions), sorted(covered - set(functions))
+    for name in NO_ID:
+        params = inspect.signature(functions[name]).parameters
+        ids = [p for p in params if p.endswith(("_id", "_ids")) or p in ID_PARAMETERS]
+        if name in ("emit_event", "append_event"):
+            ids.remove("source")
+        assert ids == [], f"{name} takes {ids}: it needs a probe, not an exemption"
+
+
+def rows(store: st.Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the operation log, in key order."""
+
+    def read(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
+        out = {}
+        for table in _schema.metadata.sorted_tables:
+            if table.name == "operations":
+                continue
+            key = list(table.primary_key.columns)
+            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*key))]
+        return out
+
+    return store.query(read)
+
+
+def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
+    """(record type, id) of everything project A can list."""
+    found: set[tuple[str, int]] = set()
+    records: list[Any] = [
+        *st.list_runs(a),
+        *st.list_artifacts(a),
+        *st.read_events(a),
+        *st.list_models(a),
+        *st.list_datasets(a),
+        *st.list_deployments(a),
+    ]
+    for run in st.list_runs(a):
+        records += st.get_step_runs(a, run.id)
+    found |= {(type(r).__name__, r.id) for r in records}
+    return found
+
+
+def leaked(result: Any, a_ids: set[tuple[str, int]]) -> list[Any]:
+    """The parts of a read's result that are A's."""
+    if result is None or isinstance(result, int | float | str):
+        return []
+    if isinstance(result, dict):
+        return leaked(list(result.values()), a_ids) if result else []
+    if isinstance(result, list | tuple | set):
+        return [r for r in result if (type(r).__name__, getattr(r, "id", None)) in a_ids]
+    return [result]
+
+
+def test_another_projects_ids_are_refused_everywhere(store_url: str) -> None:
+    with (
+        st.open_store(store_url, project="a") as a_store,
+        st.open_store(store_url, project="b") as b_store,
+    ):
+        a = build_a(a_store)
+        b = build_b(b_store)
+        a_ids = ids_of_a(a_store)
+        a_events = {e.id for e in st.read_events(a_store)}
+        before = rows(a_store)
+
+        calls = refusals = empties = 0
+        failures = []
+        for name, variants in sorted(probes(a, b).items()):
+            for i, call in enumerate(variants):
+                calls += 1
+                try:
+                    result = call(b_store)
+                except NotFoundError as exc:
+                    refusals += 1
+                    # As if it did not exist: the message never names A or its project.
+                    assert "project 'a'" not in str(exc), (name, i, str(exc))
+                    continue
+                except Exception as exc:
+                    failures.append(f"{name}[{i}] raised {type(exc).__name__}: {exc}")
+                    continue
+                if name == "last_event_id":
+                    bad = [result] if result in a_events else []
+                else:
+                    bad = leaked(result, a_ids)
+                if bad or (name in ("count_metrics",) and result != 0):
+                    failures.append(f"{name}[{i}] returned A's data: {result!r}")
+                else:
+                    empties += 1
+        after = rows(a_store)
+
+    assert failures == []
+    changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+    assert changed == {}, changed
+    print(
+        f"\nproject-scope probe: {len(probes(a, b))} functions, {calls} calls, "
+        f"{refusals} NotFoundError, {empties} empty reads, 0 leaks, 0 rows changed"
+    )
+    assert refusals + empties == calls
