@@ -14,7 +14,6 @@ from sqlalchemy import text
 from conveyor import store as st
 from conveyor.core import StoreError, StoreUnavailableError
 from conveyor.store import _engine
-from support.store_cases import escaped_errors
 
 
 def _mounts(monkeypatch: pytest.MonkeyPatch, content: str | None) -> None:
@@ -145,19 +144,3 @@ def test_transient_classification() -> None:
     assert transient(_sqlite_error(sqlalchemy.exc.OperationalError, "database table is locked"))
     assert not transient(_sqlite_error(sqlalchemy.exc.IntegrityError, "UNIQUE constraint failed"))
     assert not transient(_sqlite_error(sqlalchemy.exc.OperationalError, "no such table: runs"))
-
-
-def test_no_driver_error_escapes(sqlite_store: st.Store) -> None:
-    """Every bad call in ``support.store_cases`` is a one-line ConveyorError; none is a raw
-    SQLAlchemy, sqlite3 or TypeError."""
-    assert escaped_errors(sqlite_store) == {}
-
-
-def test_a_constraint_violation_is_a_store_error_naming_the_store(sqlite_store: st.Store) -> None:
-    run = st.create_run(sqlite_store, "train")
-    with pytest.raises(StoreError) as info:
-        st.transition_run(sqlite_store, run.id, "exploded", expected=["running"])
-    assert type(info.value) is StoreError
-    assert isinstance(info.value.__cause__, sqlalchemy.exc.IntegrityError)
-    assert f"during run {run.id} -> exploded" in str(info.value)
-    assert sqlite_store.url in str(info.value)
