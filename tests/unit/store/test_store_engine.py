@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from conveyor import store as st
 from conveyor.core import StoreError, StoreUnavailableError
-from conveyor.store import _engine, _schema
-from support.store_cases import escaped_errors
+from conveyor.store import _engine
 
 
 def _mounts(monkeypatch: pytest.MonkeyPatch, content: str | None) -> None:
@@ -145,21 +144,3 @@ def test_transient_classification() -> None:
     assert transient(_sqlite_error(sqlalchemy.exc.OperationalError, "database table is locked"))
     assert not transient(_sqlite_error(sqlalchemy.exc.IntegrityError, "UNIQUE constraint failed"))
     assert not transient(_sqlite_error(sqlalchemy.exc.OperationalError, "no such table: runs"))
-
-
-def test_no_driver_error_escapes(sqlite_store: st.Store) -> None:
-    """Every bad call in ``support.store_cases`` is a one-line ConveyorError; none is a raw
-    SQLAlchemy, sqlite3 or TypeError."""
-    assert escaped_errors(sqlite_store) == {}
-
-
-def test_a_constraint_violation_is_a_store_error_naming_the_store(sqlite_store: st.Store) -> None:
-    run = st.create_run(sqlite_store, "train")
-    # A bug slipping past the store's own checks: the database's CHECK constraint still holds.
-    explode = update(_schema.metadata.tables["runs"]).values(status="exploded")
-    with pytest.raises(StoreError) as info:
-        sqlite_store.transact(lambda conn: conn.execute(explode), what=f"run {run.id} -> exploded")
-    assert type(info.value) is StoreError
-    assert isinstance(info.value.__cause__, sqlalchemy.exc.IntegrityError)
-    assert f"during run {run.id} -> exploded" in str(info.value)
-    assert sqlite_store.url in str(info.value)

@@ -36,7 +36,8 @@ triggers = Table(
         "kind IN ('schedule', 'new_data', 'drift', 'decay', 'manual', 'webhook')",
         name="kind_valid",
     ),
-    Index(None, "enabled", "next_fire_at"),
+    # The scheduler's scan: a project's enabled triggers in order of their next firing.
+    Index(None, "project_id", "enabled", "next_fire_at"),
 )
 
 # One row per firing of a trigger: (trigger, window) is unique, so however many controllers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
 from .._schema import BigId, Json, fk, metadata
 
@@ -35,4 +35,6 @@ dataset_snapshots = Table(
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("dataset_id", "version"),
     UniqueConstraint("dataset_id", "digest"),
+    Index(None, "run_id"),
+    Index(None, "artifact_id"),
 )

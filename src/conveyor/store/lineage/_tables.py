@@ -33,6 +33,7 @@ artifacts = Table(
     CheckConstraint("kind IN ('file', 'dir')", name="kind_valid"),
     Index(None, "digest"),
     Index(None, "project_id", "id"),
+    Index(None, "producer_step_run_id"),
 )
 
 # The members of directory artifacts, so garbage collection can find every referenced blob

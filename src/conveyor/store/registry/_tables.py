@@ -46,6 +46,8 @@ model_versions = Table(
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("model_id", "version"),
     states("status", MODEL_VERSION_STATES),
+    Index(None, "run_id"),
+    Index(None, "artifact_id"),
 )
 
 aliases = Table(
@@ -57,6 +59,7 @@ aliases = Table(
     Column("version_id", BigId, fk("model_versions.id"), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("model_id", "name"),
+    Index(None, "version_id"),
 )
 
 alias_history = Table(
@@ -71,4 +74,6 @@ alias_history = Table(
     Column("actor", String(128), nullable=False, default=""),
     Column("moved_at", BigInteger, nullable=False),
     Index(None, "model_id", "alias", "id"),
+    Index(None, "from_version_id"),
+    Index(None, "to_version_id"),
 )

@@ -69,6 +69,7 @@ step_runs = Table(
     UniqueConstraint("run_id", "name"),
     states("status", STEP_STATES),
     Index(None, "cache_key", "status"),
+    Index(None, "cached_from_id"),
 )
 
 step_attempts = Table(
@@ -122,4 +123,5 @@ step_params = Table(
     Column("key", String(250), primary_key=True),
     Column("run_id", BigId, fk("runs.id", cascade=True), nullable=False),
     Column("value", Json, nullable=True),
+    Index(None, "run_id"),
 )

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from .._schema import BigId, Json, fk, metadata
 
@@ -23,4 +32,7 @@ deployments = Table(
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("project_id", "name"),
     CheckConstraint("strategy IN ('replace', 'canary', 'shadow')", name="strategy_valid"),
+    Index(None, "model_id"),
+    Index(None, "serving_version_id"),
+    Index(None, "previous_version_id"),
 )

@@ -135,8 +135,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_triggers_enabled_next_fire_at"),
-            ["enabled", "next_fire_at"],
+            batch_op.f("ix_triggers_project_id_enabled_next_fire_at"),
+            ["project_id", "enabled", "next_fire_at"],
             unique=False,
         )
 
@@ -295,6 +295,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_step_runs_cache_key_status"), ["cache_key", "status"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_step_runs_cached_from_id"), ["cached_from_id"], unique=False
+        )
 
     op.create_table(
         "artifacts",
@@ -336,6 +339,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_artifacts_digest"), ["digest"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_artifacts_project_id_id"), ["project_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_artifacts_producer_step_run_id"), ["producer_step_run_id"], unique=False
         )
 
     op.create_table(
@@ -420,6 +426,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("step_run_id", "attempt", "key", name=op.f("pk_step_params")),
     )
+    with op.batch_alter_table("step_params", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_step_params_run_id"), ["run_id"], unique=False)
+
     op.create_table(
         "artifact_files",
         sa.Column(
@@ -487,6 +496,12 @@ def upgrade() -> None:
             "dataset_id", "version", name=op.f("uq_dataset_snapshots_dataset_id_version")
         ),
     )
+    with op.batch_alter_table("dataset_snapshots", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_dataset_snapshots_artifact_id"), ["artifact_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_dataset_snapshots_run_id"), ["run_id"], unique=False)
+
     op.create_table(
         "lineage_edges",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -580,6 +595,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_versions")),
         sa.UniqueConstraint("model_id", "version", name=op.f("uq_model_versions_model_id_version")),
     )
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_model_versions_artifact_id"), ["artifact_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_model_versions_run_id"), ["run_id"], unique=False)
+
     op.create_table(
         "alias_history",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -620,6 +641,12 @@ def upgrade() -> None:
             ["model_id", "alias", "id"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_alias_history_from_version_id"), ["from_version_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_alias_history_to_version_id"), ["to_version_id"], unique=False
+        )
 
     op.create_table(
         "aliases",
@@ -639,6 +666,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_aliases")),
         sa.UniqueConstraint("model_id", "name", name=op.f("uq_aliases_model_id_name")),
     )
+    with op.batch_alter_table("aliases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aliases_version_id"), ["version_id"], unique=False)
+
     op.create_table(
         "deployments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -693,26 +723,55 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deployments")),
         sa.UniqueConstraint("project_id", "name", name=op.f("uq_deployments_project_id_name")),
     )
+    with op.batch_alter_table("deployments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deployments_model_id"), ["model_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_deployments_previous_version_id"), ["previous_version_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_deployments_serving_version_id"), ["serving_version_id"], unique=False
+        )
 
 
 def downgrade() -> None:
 
+    with op.batch_alter_table("deployments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deployments_serving_version_id"))
+        batch_op.drop_index(batch_op.f("ix_deployments_previous_version_id"))
+        batch_op.drop_index(batch_op.f("ix_deployments_model_id"))
+
     op.drop_table("deployments")
+    with op.batch_alter_table("aliases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_aliases_version_id"))
+
     op.drop_table("aliases")
     with op.batch_alter_table("alias_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alias_history_to_version_id"))
         batch_op.drop_index(batch_op.f("ix_alias_history_model_id_alias_id"))
+        batch_op.drop_index(batch_op.f("ix_alias_history_from_version_id"))
 
     op.drop_table("alias_history")
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_versions_run_id"))
+        batch_op.drop_index(batch_op.f("ix_model_versions_artifact_id"))
+
     op.drop_table("model_versions")
     with op.batch_alter_table("lineage_edges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lineage_edges_artifact_id"))
 
     op.drop_table("lineage_edges")
+    with op.batch_alter_table("dataset_snapshots", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dataset_snapshots_run_id"))
+        batch_op.drop_index(batch_op.f("ix_dataset_snapshots_artifact_id"))
+
     op.drop_table("dataset_snapshots")
     with op.batch_alter_table("artifact_files", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_artifact_files_digest"))
 
     op.drop_table("artifact_files")
+    with op.batch_alter_table("step_params", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_step_params_run_id"))
+
     op.drop_table("step_params")
     op.drop_table("step_attempts")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
@@ -722,10 +781,12 @@ def downgrade() -> None:
     op.drop_table("metrics")
     with op.batch_alter_table("artifacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_artifacts_project_id_id"))
+        batch_op.drop_index(batch_op.f("ix_artifacts_producer_step_run_id"))
         batch_op.drop_index(batch_op.f("ix_artifacts_digest"))
 
     op.drop_table("artifacts")
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_step_runs_cached_from_id"))
         batch_op.drop_index(batch_op.f("ix_step_runs_cache_key_status"))
 
     op.drop_table("step_runs")
@@ -740,7 +801,7 @@ def downgrade() -> None:
 
     op.drop_table("trigger_claims")
     with op.batch_alter_table("triggers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_triggers_enabled_next_fire_at"))
+        batch_op.drop_index(batch_op.f("ix_triggers_project_id_enabled_next_fire_at"))
 
     op.drop_table("triggers")
     op.drop_table("models")

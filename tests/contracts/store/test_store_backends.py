@@ -1,5 +1,6 @@
-"""The store's behaviours on both backends (SQLite and PostgreSQL) through the ``store``
-fixture: the shared suite every backend must pass."""
+"""The schema as migrated on each backend, the error boundary, and one pass over each
+domain: the cross-cutting part of the store's contract (the domain modules beside this one
+go into detail)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import hashlib
 import math
 
 import pytest
+import sqlalchemy.exc
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from conveyor import store as st
-from conveyor.core import ConflictError, NotFoundError, StaleAttemptError, StoreVersionError
+from conveyor.core import (
+    ConflictError,
+    NotFoundError,
+    StaleAttemptError,
+    StoreError,
+    StoreVersionError,
+)
 from conveyor.store import _schema
 from support.store_cases import escaped_errors
 from support.waits import wait_for
@@ -44,6 +52,18 @@ def test_reopen_is_a_no_op_and_a_newer_store_is_refused(store: st.Store) -> None
 def test_no_driver_error_escapes(store: st.Store) -> None:
     """Constraint, FK and binding failures are one-line ConveyorErrors on every backend."""
     assert escaped_errors(store) == {}
+
+
+def test_a_constraint_violation_is_a_store_error_naming_the_store(store: st.Store) -> None:
+    run = st.create_run(store, "train")
+    # A bug slipping past the store's own checks: the database's CHECK constraint still holds.
+    explode = update(_schema.metadata.tables["runs"]).values(status="exploded")
+    with pytest.raises(StoreError) as info:
+        store.transact(lambda conn: conn.execute(explode), what=f"run {run.id} -> exploded")
+    assert type(info.value) is StoreError
+    assert isinstance(info.value.__cause__, sqlalchemy.exc.IntegrityError)
+    assert f"during run {run.id} -> exploded" in str(info.value)
+    assert store.url in str(info.value)
 
 
 def test_transitions_and_fencing(store: st.Store) -> None:
