@@ -218,16 +218,23 @@ _INSERT_EDGE = (
 
 
 def insert_edges(
-    conn: Connection, store: Store, step_run_id: int, direction: str, artifacts: Mapping[str, int]
+    conn: Connection,
+    store: Store,
+    step_run_id: int,
+    *,
+    inputs: Mapping[str, int] | None = None,
+    outputs: Mapping[str, int] | None = None,
 ) -> None:
-    """Record that step run ``step_run_id`` (checked by the caller) read (``in``) or wrote
-    (``out``) ``artifacts`` (name to artifact id), in ``conn``'s transaction.
+    """Record that step run ``step_run_id`` (checked by the caller) read ``inputs`` and wrote
+    ``outputs`` (name to artifact id), in ``conn``'s transaction, with one statement.
 
     Raises:
         NotFoundError: an artifact is not the store project's.
     """
     # Plain inserts: a step's edges are written once, by its one successful commit.
-    if not artifacts:
+    edges = [("in", n, aid) for n, aid in (inputs or {}).items()]
+    edges += [("out", n, aid) for n, aid in (outputs or {}).items()]
+    if not edges:
         return
     rows = [
         {
@@ -237,10 +244,10 @@ def insert_edges(
             "p_name": n,
             "p_project": store.project_id,
         }
-        for n, aid in artifacts.items()
+        for direction, n, aid in edges
     ]
     if conn.execute(_INSERT_EDGE, rows).rowcount != len(rows):
-        require_in_project(conn, store, [("artifact", aid) for aid in artifacts.values()])
+        require_in_project(conn, store, [("artifact", aid) for _, _, aid in edges])
 
 
 def read_edges(

@@ -259,7 +259,8 @@ def _start_in(
         if row is None:
             _refuse_start(conn, store, step_run_id, run_attempt)
         step = StepRunRecord.from_row(row)
-        conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
+        if step.attempt > 1:  # a first attempt has no earlier one to supersede
+            conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
         conn.execute(
             _INSERT_ATTEMPT,
             {
@@ -522,8 +523,7 @@ def _commit_in(
         k: v if isinstance(v, int) else insert_artifact(conn, store, v, step_run_id).id
         for k, v in commit.outputs.items()
     }
-    insert_edges(conn, store, step_run_id, "in", commit.inputs)
-    insert_edges(conn, store, step_run_id, "out", ids)
+    insert_edges(conn, store, step_run_id, inputs=commit.inputs, outputs=ids)
     return step, ids
 
 
@@ -764,8 +764,7 @@ def record_cache_hit(
                 f"Step run {step_run_id} is not pending; cannot record a cache hit."
             )
         outs = {e.name: e.artifact_id for e in read_edges(conn, source.id) if e.direction == "out"}
-        insert_edges(conn, store, step_run_id, "in", inputs or {})
-        insert_edges(conn, store, step_run_id, "out", outs)
+        insert_edges(conn, store, step_run_id, inputs=inputs, outputs=outs)
         return StepRunRecord.from_row(row)
 
     return store.transact(tx, what="cache hit")
