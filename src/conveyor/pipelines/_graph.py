@@ -130,6 +130,9 @@ class Node:
 class Graph:
     pipeline: str
     nodes: dict[str, Node] = field(default_factory=dict)
+    # The next suffix to try for each step name called more than once (train, train_2, ...):
+    # probing from 2 on every call would make a long chain of one step quadratic to build.
+    _next_suffix: dict[str, int] = field(default_factory=dict, repr=False)
 
     def add(
         self,
@@ -142,10 +145,12 @@ class Graph:
     ) -> StepOutput:
         node_name = name or step.name
         if name is None:
-            n = 2
+            n = self._next_suffix.get(step.name, 2)
             while node_name in self.nodes:
                 node_name = f"{step.name}_{n}"
                 n += 1
+            if node_name != step.name:
+                self._next_suffix[step.name] = n
         elif node_name in self.nodes:
             raise PipelineDefinitionError(
                 f"Pipeline {self.pipeline!r} already has a step named {node_name!r}.",

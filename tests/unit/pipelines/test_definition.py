@@ -330,3 +330,20 @@ def test_options_outside_a_pipeline_are_refused_with_the_step_name() -> None:
         deploy({}, name="x")
     with pytest.raises(PipelineDefinitionError, match="options only apply when step 'greet'"):
         greet.with_options(name="x")(name="ada")
+
+
+def test_repeated_calls_of_one_step_are_numbered_in_order() -> None:
+    @step
+    def link(prev: int = 0) -> int:
+        return prev
+
+    @pipeline
+    def chain(n: int = 300) -> None:
+        prev = link()
+        prev = link.with_options(name="link_3")(prev)  # an explicit name takes its slot
+        for _ in range(n - 2):
+            prev = link(prev)
+
+    names = list(chain.build().nodes)
+    assert names[:4] == ["link", "link_3", "link_2", "link_4"]
+    assert len(set(names)) == 300 and names[-1] == "link_300"
