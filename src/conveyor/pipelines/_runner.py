@@ -174,12 +174,15 @@ class Runner:
             )
         except ConflictError as exc:
             now = (getattr(exc, "lease_owner", None), getattr(exc, "attempt", seen.attempt))
-            if getattr(exc, "status", None) == "running" and decide.lost_to_another(
-                (seen.lease_owner, seen.attempt), now
-            ):
+            if decide.lost_to_another((seen.lease_owner, seen.attempt), now):
+                # Another resumer won; it may even have finished the run by now (a loser can
+                # wait on the store's write lock that long), which is still a takeover.
+                status = getattr(exc, "status", None)
+                by = f" by {now[0]}" if now[0] else ""
                 raise ConflictError(
-                    f"Run {run_id} was taken over by {now[0]} (attempt {now[1]}) while this "
-                    "runner was resuming it; it runs there.",
+                    f"Run {run_id} was taken over{by} (attempt {now[1]}) while this runner "
+                    "was resuming it; "
+                    + ("it runs there." if status == "running" else f"it has since {status}."),
                     run_id=run_id,
                 ) from None
             raise
