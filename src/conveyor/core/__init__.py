@@ -79,7 +79,6 @@ from ._states import ModelVersionStatus as ModelVersionStatus
 from ._states import RunStatus as RunStatus
 from ._states import StepStatus as StepStatus
 from ._states import can_move as can_move
-from ._states import claim_sources as claim_sources
 from ._states import sources as sources
 
 __all__ = [
@@ -143,7 +142,6 @@ __all__ = [
     "can_move",
     "canonical_json",
     "check_relative_path",
-    "claim_sources",
     "did_you_mean",
     "now_ms",
     "parse_digest",

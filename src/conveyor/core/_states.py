@@ -40,7 +40,6 @@ __all__ = [
     "RunStatus",
     "StepStatus",
     "can_move",
-    "claim_sources",
     "sources",
 ]
 
@@ -122,8 +121,3 @@ def can_move(transitions: Mapping[S, frozenset[S]], source: str, target: str) ->
 def sources(transitions: Mapping[S, frozenset[S]], to: str) -> list[S]:
     """The statuses that may move to ``to`` in ``transitions``, in a stable order."""
     return [s for s, targets in transitions.items() if to in targets]
-
-
-def claim_sources(to: ClaimStatus) -> list[ClaimStatus]:
-    """The statuses a trigger claim may move to ``to`` from, in a stable order."""
-    return [s for s, targets in CLAIM_TRANSITIONS.items() if to in targets]

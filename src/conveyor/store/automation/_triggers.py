@@ -19,15 +19,16 @@ from typing import Any, NoReturn
 from sqlalchemy import ColumnElement, Connection, select, update
 
 from ...core import (
+    CLAIM_TRANSITIONS,
     ClaimStatus,
     ConflictError,
     InvalidValueError,
     NotFoundError,
     StaleAttemptError,
-    claim_sources,
     did_you_mean,
     now_ms,
     pause_point,
+    sources,
     validate_name,
 )
 from .._engine import Operation, Replay, Store
@@ -174,7 +175,7 @@ def claim_trigger(
                 .where(
                     cl.trigger_id == trigger_id,
                     cl.window_key == window_key,
-                    cl.status.in_(claim_sources("claimed")),
+                    cl.status.in_(sources(CLAIM_TRANSITIONS, "claimed")),
                     cl.lease_expires_at < now,
                 )
                 .values(
@@ -217,7 +218,7 @@ def claim_lapsed(
             select(cl.id)
             .where(
                 _in_project(store),
-                cl.status.in_(claim_sources("claimed")),
+                cl.status.in_(sources(CLAIM_TRANSITIONS, "claimed")),
                 cl.lease_expires_at < now,
             )
             .order_by(cl.id)
@@ -328,7 +329,7 @@ def start_claim(
                 cl.id == claim_id,
                 _in_project(store),
                 cl.attempt == attempt,
-                cl.status.in_(claim_sources("started")),
+                cl.status.in_(sources(CLAIM_TRANSITIONS, "started")),
             )
             .values(status="started", lease_expires_at=None)
             .returning(cl.trigger_id)
@@ -381,7 +382,11 @@ def set_claim_status(
             f"A claim's status can be set to 'coalesced' or 'failed' here. Got {status!r}.",
             hint="Start a claimed firing's run with start_claim; claim one with claim_trigger.",
         )
-    where = [cl.id == claim_id, _in_project(store), cl.status.in_(claim_sources(status))]
+    where = [
+        cl.id == claim_id,
+        _in_project(store),
+        cl.status.in_(sources(CLAIM_TRANSITIONS, status)),
+    ]
     if attempt is not None:
         where.append(cl.attempt == attempt)
     stmt = (
