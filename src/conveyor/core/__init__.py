@@ -39,6 +39,10 @@ from ._errors import UnsafeArchiveError as UnsafeArchiveError
 from ._event_types import ALIAS_MOVED as ALIAS_MOVED
 from ._event_types import DEPLOYMENT_UPDATED as DEPLOYMENT_UPDATED
 from ._event_types import EVENT_PREFIX as EVENT_PREFIX
+from ._event_types import MODEL_VERSION_ARCHIVED as MODEL_VERSION_ARCHIVED
+from ._event_types import MODEL_VERSION_EVENT_TYPES as MODEL_VERSION_EVENT_TYPES
+from ._event_types import MODEL_VERSION_FAILED as MODEL_VERSION_FAILED
+from ._event_types import MODEL_VERSION_READY as MODEL_VERSION_READY
 from ._event_types import MODEL_VERSION_REGISTERED as MODEL_VERSION_REGISTERED
 from ._event_types import RUN_CANCELLED as RUN_CANCELLED
 from ._event_types import RUN_EVENT_TYPES as RUN_EVENT_TYPES
@@ -90,6 +94,10 @@ __all__ = [
     "CONFIG_FILE",
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
+    "MODEL_VERSION_ARCHIVED",
+    "MODEL_VERSION_EVENT_TYPES",
+    "MODEL_VERSION_FAILED",
+    "MODEL_VERSION_READY",
     "MODEL_VERSION_REGISTERED",
     "MODEL_VERSION_STATES",
     "MODEL_VERSION_TRANSITIONS",

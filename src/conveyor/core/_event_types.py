@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from ._states import RunStatus
+from ._states import ModelVersionStatus, RunStatus
 
 __all__ = [
     "ALIAS_MOVED",
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
+    "MODEL_VERSION_ARCHIVED",
+    "MODEL_VERSION_EVENT_TYPES",
+    "MODEL_VERSION_FAILED",
+    "MODEL_VERSION_READY",
     "MODEL_VERSION_REGISTERED",
     "RUN_CANCELLED",
     "RUN_EVENT_TYPES",
@@ -33,6 +37,9 @@ RUN_SUCCEEDED: Final = "io.conveyor.run.succeeded"
 RUN_FAILED: Final = "io.conveyor.run.failed"
 RUN_CANCELLED: Final = "io.conveyor.run.cancelled"
 MODEL_VERSION_REGISTERED: Final = "io.conveyor.model_version.registered"
+MODEL_VERSION_READY: Final = "io.conveyor.model_version.ready"
+MODEL_VERSION_FAILED: Final = "io.conveyor.model_version.failed"
+MODEL_VERSION_ARCHIVED: Final = "io.conveyor.model_version.archived"
 ALIAS_MOVED: Final = "io.conveyor.alias.moved"
 DEPLOYMENT_UPDATED: Final = "io.conveyor.deployment.updated"
 SNAPSHOT_CREATED: Final = "io.conveyor.snapshot.created"
@@ -44,4 +51,11 @@ RUN_EVENT_TYPES: Final[Mapping[RunStatus, str]] = {
     "succeeded": RUN_SUCCEEDED,
     "failed": RUN_FAILED,
     "cancelled": RUN_CANCELLED,
+}
+
+# The event a model version emits on entering each status (registration aside).
+MODEL_VERSION_EVENT_TYPES: Final[Mapping[ModelVersionStatus, str]] = {
+    "ready": MODEL_VERSION_READY,
+    "failed": MODEL_VERSION_FAILED,
+    "archived": MODEL_VERSION_ARCHIVED,
 }

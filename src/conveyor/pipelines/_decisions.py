@@ -100,7 +100,9 @@ def unfinished(statuses: Mapping[str, str]) -> list[str]:
     return [name for name, status in statuses.items() if status not in TERMINAL]
 
 
-def run_outcome(statuses: Mapping[str, str], errors: Mapping[str, str]) -> tuple[str, str | None]:
+def run_outcome(
+    statuses: Mapping[str, str], errors: Mapping[str, str]
+) -> tuple[Literal["succeeded", "failed"], str | None]:
     """How a run ends once every step is final: ``(status, error)``.
 
     The error names the first step that failed by itself, else the first that did not run.

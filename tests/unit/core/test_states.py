@@ -51,3 +51,28 @@ def test_step_sets_nest() -> None:
 def test_every_run_state_has_its_event_type() -> None:
     assert set(RUN_EVENT_TYPES) == set(RUN_STATES)
     assert all(t.startswith("io.conveyor.run.") for t in RUN_EVENT_TYPES.values())
+
+
+def test_event_types_are_spelled_only_in_core() -> None:
+    """Emitters use core's constants: no string (or f-string) in ``src`` outside
+    ``core/_event_types.py`` is itself an event type."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import conveyor
+
+    whole = re.compile(r"io\.conveyor\.[a-z_]+\.[a-z_]+")
+    offenders = []
+    for path in Path(conveyor.__file__).parent.rglob("*.py"):
+        if path.name == "_event_types.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if whole.fullmatch(node.value):
+                    offenders.append(f"{path.name}:{node.lineno}")
+            elif isinstance(node, ast.JoinedStr) and node.values:
+                head = node.values[0]
+                if isinstance(head, ast.Constant) and str(head.value).startswith("io.conveyor."):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

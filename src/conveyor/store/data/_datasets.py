@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import now_ms, parse_digest, validate_name
+from ...core import SNAPSHOT_CREATED, now_ms, parse_digest, validate_name
 from .._engine import Operation, Replay, Store
 from .._sql import require_in_project
 from .._versioned import Versioned
@@ -73,7 +73,7 @@ def add_snapshot(
         append_event(
             conn,
             store,
-            "io.conveyor.snapshot.created",
+            SNAPSHOT_CREATED,
             subject=f"datasets/{dataset}/versions/{number}",
             data={"dataset": dataset, "version": number, "digest": digest},
         )

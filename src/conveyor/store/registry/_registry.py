@@ -18,7 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from ...core import (
+    ALIAS_MOVED,
     ALIASABLE,
+    MODEL_VERSION_EVENT_TYPES,
+    MODEL_VERSION_REGISTERED,
     MODEL_VERSION_STATES,
     MODEL_VERSION_TRANSITIONS,
     ConflictError,
@@ -94,7 +97,7 @@ def register_model_version(
         append_event(
             conn,
             store,
-            "io.conveyor.model_version.registered",
+            MODEL_VERSION_REGISTERED,
             subject=f"models/{name}/versions/{number}",
             data={"model": name, "version": number, "run_id": run_id},
         )
@@ -226,7 +229,7 @@ def move_alias(
         append_event(
             conn,
             store,
-            "io.conveyor.alias.moved",
+            ALIAS_MOVED,
             subject=f"models/{name}/versions/{version}",
             data={
                 "model": name,
@@ -305,7 +308,7 @@ def set_model_version_status(
         append_event(
             conn,
             store,
-            f"io.conveyor.model_version.{status}",
+            MODEL_VERSION_EVENT_TYPES[status],
             subject=f"models/{name}/versions/{version}",
             data={"model": name, "version": version, "from": current.status, "reason": reason},
         )

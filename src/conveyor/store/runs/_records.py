@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...core import RUN_FINISHED
+from ...core import RUN_FINISHED, RunStatus
 from .._record import Record
 
 
@@ -13,7 +13,7 @@ from .._record import Record
 class RunRecord(Record):
     id: int
     pipeline: str
-    status: str
+    status: RunStatus
     idempotency_key: str | None
     trigger_claim_id: int | None
     params: dict[str, Any]

@@ -10,10 +10,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select, update
 
 from ...core import (
+    RUN_EVENT_TYPES,
+    RUN_STARTED,
     RUN_TRANSITIONS,
     ConflictError,
     InvalidValueError,
     NotFoundError,
+    RunStatus,
     StaleAttemptError,
     can_move,
     did_you_mean,
@@ -157,7 +160,7 @@ def insert_run(conn: Connection, store: Store, values: Mapping[str, Any]) -> Run
     append_event(
         conn,
         store,
-        f"io.conveyor.run.{'queued' if run.status == 'queued' else 'started'}",
+        RUN_EVENT_TYPES[run.status],
         subject=f"runs/{run.id}",
         data={"run_id": run.id, "pipeline": run.pipeline}
         | ({"attempt": run.attempt} if run.attempt else {}),
@@ -211,9 +214,9 @@ _RUN_MOVES = list(RUN_TRANSITIONS.items())
 def transition_run(
     store: Store,
     run_id: int,
-    to: str,
+    to: RunStatus,
     *,
-    expected: Collection[str],
+    expected: Collection[RunStatus],
     error: str | None = None,
     attempt: int | None = None,
 ) -> RunRecord:
@@ -278,11 +281,10 @@ def transition_run(
                 status=current.status,
             )
         run = RunRecord.from_row(row)
-        verb = {"running": "started"}.get(to, to)
         append_event(
             conn,
             store,
-            f"io.conveyor.run.{verb}",
+            RUN_EVENT_TYPES[to],
             subject=f"runs/{run_id}",
             data={"run_id": run_id, "pipeline": run.pipeline, "status": to, "error": error},
         )
@@ -450,7 +452,7 @@ def acquire_run(
         append_event(
             conn,
             store,
-            "io.conveyor.run.started",
+            RUN_STARTED,
             subject=f"runs/{run_id}",
             data={"run_id": run_id, "pipeline": run.pipeline, "attempt": run.attempt},
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import InvalidValueError, did_you_mean, now_ms, validate_name
+from ...core import DEPLOYMENT_UPDATED, InvalidValueError, did_you_mean, now_ms, validate_name
 from .._engine import Operation, Store
 from .._sql import insert, replay_by_id
 from ..events import append_event
@@ -63,7 +63,7 @@ def upsert_deployment(
         append_event(
             conn,
             store,
-            "io.conveyor.deployment.updated",
+            DEPLOYMENT_UPDATED,
             subject=f"deployments/{name}",
             data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
         )
