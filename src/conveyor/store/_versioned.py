@@ -9,11 +9,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 
 from ..core import NotFoundError, did_you_mean, now_ms
 from ._engine import Store
+from ._schema import fk, metadata
 from ._sql import insert
+
+
+def names_table(name: str) -> Table:
+    """The name table of a densely versioned entity: one row per (project, name)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("project_id", Integer, fk("projects.id", cascade=True), nullable=False),
+        Column("name", String(128), nullable=False),
+        Column("description", Text, nullable=False, default=""),
+        # Highest version handed out; bumped under the row's lock for dense versions.
+        Column("last_version", Integer, nullable=False, default=0),
+        Column("created_at", BigInteger, nullable=False),
+        UniqueConstraint("project_id", "name"),
+    )
 
 
 @dataclass(frozen=True)
@@ -21,8 +49,7 @@ class Versioned:
     """The name table of a densely versioned entity.
 
     Attributes:
-        table: Columns ``id``, ``project_id``, ``name``, ``description``, ``last_version``,
-            ``created_at``; unique on ``(project_id, name)``.
+        table: A table made by :func:`names_table`.
         noun: What its rows are, for messages (``'model'``).
         list_command: The command that lists them, for hints.
     """

@@ -5,19 +5,9 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
 from .._schema import BigId, Json, fk, metadata
+from .._versioned import names_table
 
-datasets = Table(
-    "datasets",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("project_id", Integer, fk("projects.id", cascade=True), nullable=False),
-    Column("name", String(128), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    # Highest snapshot version handed out; bumped under a row lock for dense versions.
-    Column("last_version", Integer, nullable=False, default=0),
-    Column("created_at", BigInteger, nullable=False),
-    UniqueConstraint("project_id", "name"),
-)
+datasets = names_table("datasets")
 
 dataset_snapshots = Table(
     "dataset_snapshots",

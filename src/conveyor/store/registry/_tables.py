@@ -15,18 +15,9 @@ from sqlalchemy import (
 
 from ...core import MODEL_VERSION_STATES
 from .._schema import BigId, Json, fk, metadata, states
+from .._versioned import names_table
 
-models = Table(
-    "models",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("project_id", Integer, fk("projects.id", cascade=True), nullable=False),
-    Column("name", String(128), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("last_version", Integer, nullable=False, default=0),
-    Column("created_at", BigInteger, nullable=False),
-    UniqueConstraint("project_id", "name"),
-)
+models = names_table("models")
 
 model_versions = Table(
     "model_versions",
