@@ -15,6 +15,7 @@ from ._discovery import find_pipeline
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from ._executor import Executor
     from ._runstate import RunResult
 
 MODES = ("thread", "process")
@@ -67,6 +68,7 @@ def run_pipeline(
         fail_fast: On the first failure, cancel every step not yet started.
         on_change: Called with ``(step name, status)`` as steps change (for live views).
     """
+    from ._executor import make_executor
     from ._runner import Runner
 
     if mode not in MODES:
@@ -74,6 +76,7 @@ def run_pipeline(
             f"The executor mode must be one of {list(MODES)}. Got {mode!r}."
             f"{did_you_mean(mode, MODES)}"
         )
+    chosen: Executor | None = None  # None: the runner makes (and shuts down) the project's
     if executor is not None:
         try:
             settings = ExecutorSettings(**{**ws.config.executor.model_dump(), "kind": executor})
@@ -81,16 +84,24 @@ def run_pipeline(
             raise InvalidValueError(
                 f"The executor must be 'local' or 'ray'. Got {executor!r}."
             ) from None
-        ws.config = ws.config.model_copy(update={"executor": settings})
-    runner = Runner(
-        ws,
-        find_pipeline(ws.config, pipeline),
-        cache=cache,
-        fail_fast=fail_fast,
-        mode=mode,
-        on_change=on_change,
-    )
-    return runner.start(params, from_text=from_text)
+        # For this run only: the caller's workspace keeps its configured executor.
+        chosen = make_executor(
+            settings, store=ws.artifacts, project_root=str(ws.config.root), mode=mode
+        )
+    try:
+        runner = Runner(
+            ws,
+            find_pipeline(ws.config, pipeline),
+            executor=chosen,
+            cache=cache,
+            fail_fast=fail_fast,
+            mode=mode,
+            on_change=on_change,
+        )
+        return runner.start(params, from_text=from_text)
+    finally:
+        if chosen is not None:
+            chosen.shutdown()
 
 
 def resume_run(

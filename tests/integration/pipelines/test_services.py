@@ -107,3 +107,12 @@ def test_resume_runs_only_what_failed(
     assert resumed.succeeded and resumed.run.id == failed.run.id
     load = get_step_run(ws, failed.run.id, "load")
     assert load.attempt == 1  # finished before the failure: not recomputed
+
+
+def test_an_executor_chosen_for_one_run_leaves_the_workspace_as_configured(
+    make_project: MakeProject,
+) -> None:
+    ws = make_project(SOURCE)
+    before = ws.config
+    assert run_pipeline(ws, "sums", executor="local", mode="process").succeeded
+    assert ws.config is before  # the choice was the run's, not the workspace's
