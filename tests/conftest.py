@@ -40,12 +40,3 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path}/conveyor.db", project="test")
-    try:
-        yield s
-    finally:
-        s.close()

@@ -460,7 +460,6 @@ class Runner:
         started = self._flush([s.record.id for s in to_start])
         for slot, record in zip(to_start, started, strict=True):
             slot.record = record
-            slot.attempt = record.attempt
             self.on_change(slot.name, "running")
             task = tasks[slot.name]
             task.step_run_id, task.attempt = record.id, record.attempt
@@ -533,7 +532,7 @@ class Runner:
             pause_point(f"runner.before_commit.{slot.name}")
             commit = st.StepCommit(
                 slot.record.id,
-                slot.attempt,
+                slot.record.attempt,
                 outputs={OUTPUT: outcome.output},
                 inputs=self.outputs.lineage_inputs(slot),
                 cache_key=slot.key if slot.node.step.options.cache else None,

@@ -241,7 +241,6 @@ class Slot:
     children: list[str] = field(default_factory=list)
     parent: str | None = None
     not_before: float = 0.0
-    attempt: int = 0
     future: Future[Outcome] | None = None
     deadline: float | None = None
     key: str | None = None

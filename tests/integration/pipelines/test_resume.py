@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -20,30 +19,16 @@ import pytest
 
 from conveyor import store as st
 from support.cli import CONVEYOR, _env
+from support.counters import COUNTING_STEPS, counters
 from support.pause import PauseBarrier
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Each step's body ends by bumping its counter in a side table: the count of completed
 # executions. A finished step recomputed after resume would show 2.
-PIPELINES = """
-import sqlite3, time
-from pathlib import Path
-from conveyor.core import pause_point
-from conveyor import pipeline, step
-
-COUNTERS = Path(__file__).parent / "counters.db"
-
-def body(name, value):
-    pause_point(f"step.{name}")
-    with sqlite3.connect(COUNTERS, timeout=30) as db:
-        db.execute("CREATE TABLE IF NOT EXISTS n (step TEXT PRIMARY KEY, count INT)")
-        db.execute(
-            "INSERT INTO n VALUES (?, 1) ON CONFLICT(step) DO UPDATE SET count = count + 1",
-            (name,),
-        )
-    return value
-
+PIPELINES = (
+    COUNTING_STEPS
+    + """
 @step
 def s1() -> dict:
     return body("s1", {"x": 1})
@@ -95,6 +80,7 @@ def ordered():
 def zombie():
     slow(s1())
 """
+)
 SHAPES = ["chain", "diamond", "parallel", "ordered"]
 STEPS = ["s1", "s2", "s3", "s4", "s5"]
 
@@ -131,14 +117,6 @@ def start(root: Path, args: list[str], point: str | None = None) -> subprocess.P
 def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
-
-
-def counters(root: Path) -> dict[str, int]:
-    path = root / "counters.db"
-    if not path.exists():
-        return {}
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT step, count FROM n").fetchall())
 
 
 @pytest.fixture

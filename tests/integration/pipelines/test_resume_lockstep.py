@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import textwrap
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from conveyor import store as st
 from support.cli import CONVEYOR, _env
+from support.counters import COUNTING_STEPS, counters
 from support.pause import PauseBarrier
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,24 +27,9 @@ TRIALS = 20
 STEPS = ["s1", "s2", "s3", "s4", "s5"]
 # Each step's body ends by bumping its counter in a side table: completed executions.
 # Not cached, so every trial's steps run (and count) again.
-PIPELINES = """
-import sqlite3
-from pathlib import Path
-from conveyor.core import pause_point
-from conveyor import pipeline, step
-
-COUNTERS = Path(__file__).parent / "counters.db"
-
-def body(name, value):
-    pause_point(f"step.{name}")
-    with sqlite3.connect(COUNTERS, timeout=30) as db:
-        db.execute("CREATE TABLE IF NOT EXISTS n (step TEXT PRIMARY KEY, count INT)")
-        db.execute(
-            "INSERT INTO n VALUES (?, 1) ON CONFLICT(step) DO UPDATE SET count = count + 1",
-            (name,),
-        )
-    return value
-
+PIPELINES = (
+    COUNTING_STEPS
+    + """
 @step(cache=False)
 def s1() -> int:
     return body("s1", 1)
@@ -69,6 +54,7 @@ def s5(a: int) -> int:
 def chain():
     s5(s4(s3(s2(s1()))))
 """
+)
 
 
 def start(root: Path, store_url: str, args: list[str], point: str | None, fifo: str):
@@ -83,14 +69,6 @@ def start(root: Path, store_url: str, args: list[str], point: str | None, fifo: 
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def counters(root: Path) -> dict[str, int]:
-    path = root / "counters.db"
-    if not path.exists():
-        return {}
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT step, count FROM n").fetchall())
 
 
 def test_r21_two_resumers_in_lockstep_one_acquires(tmp_path: Path, store_url: str) -> None:
