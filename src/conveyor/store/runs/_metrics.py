@@ -13,10 +13,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    and_,
     bindparam,
     cast,
     exists,
     func,
+    literal,
     or_,
     select,
 )
@@ -35,25 +37,29 @@ def _param(name: str) -> Any:
     return cast(bindparam(name), t.metrics.c[name].type)
 
 
-# A row is inserted only if its run is the store project's and its step run (if any) is a
-# step of that run: ``INSERT ... SELECT ... WHERE EXISTS``, so the check costs no statement
-# of its own; a row count short of the rows asked for names the foreign id.
+# The ids a metric names are sound if its run is the store project's and its step run (if
+# any) is a step of that run.
 _s = t.step_runs.c
+_IDS_SOUND = and_(
+    run_in_project(_param("run_id"), PROJECT),
+    or_(
+        _param("step_run_id").is_(None),
+        exists().where(_s.id == _param("step_run_id"), _s.run_id == _param("run_id")),
+    ),
+)
+# One metric: ``INSERT ... SELECT ... WHERE`` checks its ids in the same statement; no row
+# inserted names a foreign id.
 _INSERT_METRIC = (
     t.metrics.insert()
-    .from_select(
-        list(_COLUMNS),
-        select(*(_param(name) for name in _COLUMNS)).where(
-            run_in_project(_param("run_id"), PROJECT),
-            or_(
-                _param("step_run_id").is_(None),
-                exists().where(_s.id == _param("step_run_id"), _s.run_id == _param("run_id")),
-            ),
-        ),
-    )
+    .from_select(list(_COLUMNS), select(*(_param(name) for name in _COLUMNS)).where(_IDS_SOUND))
     # An INSERT's row count is kept only when asked for (psycopg).
     .execution_options(preserve_rowcount=True)
 )
+# A batch shares one run and step run: they are checked once, then the rows go in as a plain
+# multi-row insert (a guard per row would check the same two ids a thousand times). A run's
+# project and a step run's run never change, so the check holds for the transaction.
+_IDS_CHECK = select(literal(1)).where(_IDS_SOUND)
+_INSERT_ROWS = t.metrics.insert()
 
 
 def _check(key: str, value: float) -> None:
@@ -137,11 +143,16 @@ def _insert(
 ) -> None:
     # Recorded under an operation key: a retry after a lost COMMIT acknowledgement must not
     # log the values a second time.
-    for row in rows:
-        row["p_project"] = store.project_id
+    ids = {**rows[0], "p_project": store.project_id}  # what the guards read
 
     def tx(conn: Connection, _op: Operation) -> int:
-        if conn.execute(_INSERT_METRIC, rows).rowcount != len(rows):
+        if len(rows) == 1:
+            sound = conn.execute(_INSERT_METRIC, ids).rowcount == 1
+        else:
+            sound = conn.execute(_IDS_CHECK, ids).first() is not None
+            if sound:
+                conn.execute(_INSERT_ROWS, rows)
+        if not sound:
             # Say which id is not this project's (or is not a step of that run).
             require_in_project(conn, store, [("run", run_id), ("step run", step_run_id)])
             raise NotFoundError(
