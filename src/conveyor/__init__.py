@@ -9,6 +9,8 @@ The engine itself lives in :mod:`conveyor.pipelines`.
 from __future__ import annotations
 
 from .core import ConveyorError as ConveyorError
+from .core import DataSourceError as DataSourceError
+from .core import DataValidationError as DataValidationError
 from .core import PipelineDefinitionError as PipelineDefinitionError
 from .core import StepContextError as StepContextError
 from .core import StepFailedError as StepFailedError
@@ -20,6 +22,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConveyorError",
+    "DataSourceError",
+    "DataValidationError",
     "PipelineDefinitionError",
     "StepContextError",
     "StepFailedError",

@@ -23,6 +23,8 @@ from ._errors import ChecksumMismatchError as ChecksumMismatchError
 from ._errors import ConfigError as ConfigError
 from ._errors import ConflictError as ConflictError
 from ._errors import ConveyorError as ConveyorError
+from ._errors import DataSourceError as DataSourceError
+from ._errors import DataValidationError as DataValidationError
 from ._errors import InvalidNameError as InvalidNameError
 from ._errors import InvalidValueError as InvalidValueError
 from ._errors import NotFoundError as NotFoundError
@@ -127,6 +129,8 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ConveyorError",
+    "DataSourceError",
+    "DataValidationError",
     "ExecutorSettings",
     "InvalidNameError",
     "InvalidValueError",

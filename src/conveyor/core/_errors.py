@@ -17,6 +17,8 @@ traceback). Anything else escaping an entry point is a bug (exit 70).
     ├── StepContextError(RuntimeError)        get_step_context() called outside a running step
     ├── StepFailedError                       a step raised; the user's exception is __cause__
     │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
+    ├── DataSourceError                       a data source is missing, unreadable or failed
+    ├── DataValidationError                   data broke a schema rule of severity ``error``
     ├── StoreError                            the metadata store failed
     │   ├── StoreUnavailableError             cannot connect, or gave up after bounded retries
     │   └── StoreVersionError                 the store's schema is newer than this conveyor
@@ -38,6 +40,8 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ConveyorError",
+    "DataSourceError",
+    "DataValidationError",
     "InvalidNameError",
     "InvalidValueError",
     "NotFoundError",
@@ -114,7 +118,7 @@ class PipelineDefinitionError(ConveyorError, ValueError):
 
 
 class StepContextError(ConveyorError, RuntimeError):
-    is_user_error = True
+    """``get_step_context()`` was called outside a running step."""
 
 
 class StepFailedError(ConveyorError):
@@ -123,6 +127,14 @@ class StepFailedError(ConveyorError):
 
 class StepTimeoutError(StepFailedError, TimeoutError):
     """A step ran past its ``timeout``."""
+
+
+class DataSourceError(ConveyorError):
+    """A data source is missing or unreadable, or its query failed; names the source."""
+
+
+class DataValidationError(ConveyorError):
+    """Data broke at least one schema rule of severity ``error``; ``report`` holds them all."""
 
 
 class StoreError(ConveyorError):
