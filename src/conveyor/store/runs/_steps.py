@@ -25,7 +25,18 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
-from ...core import ConflictError, InvalidValueError, StaleAttemptError, did_you_mean, now_ms
+from ...core import (
+    STEP_NOT_RUN,
+    STEP_TRANSITIONS,
+    ConflictError,
+    InvalidValueError,
+    StaleAttemptError,
+    StepStatus,
+    can_move,
+    did_you_mean,
+    now_ms,
+    sources,
+)
 from .._engine import Store
 from .._sql import (
     PROJECT,
@@ -48,6 +59,28 @@ from ._records import StepAttemptRecord, StepRunRecord
 
 c = t.step_runs.c
 _a = t.step_attempts.c
+
+
+def _edge(source: StepStatus, target: StepStatus) -> StepStatus:
+    """``source``, once checked to be a legal move to ``target`` (at import, so a guard
+    written here can never drift from ``core.STEP_TRANSITIONS``)."""
+    if not can_move(STEP_TRANSITIONS, source, target):
+        raise AssertionError(f"step run {source} -> {target} is not in STEP_TRANSITIONS")
+    return source
+
+
+# Every guard below is read off the one state machine: what may start, be reset for a
+# resume, be marked not-run, or be committed by its running attempt.
+_STARTABLE = [s for s in sources(STEP_TRANSITIONS, "running") if s != "running"]
+_TAKE_OVER = _edge("running", "running")
+_RESETTABLE = tuple(sources(STEP_TRANSITIONS, "pending"))
+_MARKS = tuple(sorted(STEP_NOT_RUN))
+_MARKABLE: dict[str, list[StepStatus]] = {m: sources(STEP_TRANSITIONS, m) for m in _MARKS}
+# A running attempt commits its success, or its failure (``pending`` when it will retry).
+_COMMITTING = _edge("running", "succeeded")
+_edge("running", "failed")
+_edge("running", "pending")
+_CACHE_HITTABLE = _edge("pending", "succeeded")
 
 # Hot statements are built once: constructing SQLAlchemy statements per call costs more
 # than executing them on SQLite.
@@ -99,11 +132,11 @@ def _run_guard(fenced: bool, run_id: Any = None) -> ColumnElement[bool]:
 
 @functools.cache
 def _start_statement(take_over: bool, fenced: bool) -> Any:
-    startable: list[ColumnElement[bool]] = [c.status.in_(["pending", "failed"])]
+    startable: list[ColumnElement[bool]] = [c.status.in_(_STARTABLE)]
     if take_over:
-        startable.append(c.status == "running")
+        startable.append(c.status == _TAKE_OVER)
     else:
-        startable.append(and_(c.status == "running", c.lease_expires_at < bindparam("p_now")))
+        startable.append(and_(c.status == _TAKE_OVER, c.lease_expires_at < bindparam("p_now")))
     where = [c.id == bindparam("p_id"), or_(*startable), _run_guard(fenced)]
     return (
         update(t.step_runs)
@@ -140,7 +173,7 @@ def _fenced_statement(kind: str, fenced: bool) -> Any:
     where: list[ColumnElement[bool]] = [
         c.id == bindparam("p_id"),
         c.attempt == bindparam("p_attempt"),
-        c.status == "running",
+        c.status == _COMMITTING,
         _run_guard(fenced),
     ]
     values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in _FENCED_SETS[kind]}
@@ -569,15 +602,12 @@ def fail_attempt(
     return store.transact(tx, what="step failure")
 
 
-_MARKS = ("skipped", "upstream_failed", "cancelled")
-
-
 @functools.cache
-def _mark_statement(fenced: bool) -> Any:
+def _mark_statement(fenced: bool, status: str) -> Any:
     # Only pending steps: a failed step keeps its failure (and its error), a running one
     # is its runner's to finish.
     where = [c.run_id == bindparam("p_run"), c.name.in_(bindparam("p_names", expanding=True))]
-    where.append(c.status == "pending")
+    where.append(c.status.in_(_MARKABLE[status]))
     where.append(_run_guard(fenced, bindparam("p_run")))
     values: dict[str, Any] = {
         "status": bindparam("v_status"),
@@ -611,7 +641,7 @@ def mark_steps(
             hint="Steps that run are finished by commit_step or fail_attempt.",
             status=status,
         )
-    stmt = _mark_statement(run_attempt is not None)
+    stmt = _mark_statement(run_attempt is not None, status)
     params = {
         "p_run": run_id,
         "p_names": list(names),
@@ -652,9 +682,6 @@ def _check_run_attempt(
             run_id=run_id,
             attempt=run_attempt,
         )
-
-
-_RESETTABLE = ("failed", "upstream_failed", "cancelled", "running")
 
 
 def reset_steps(store: Store, run_id: int, *, run_attempt: int) -> list[str]:
@@ -703,7 +730,7 @@ def reset_steps(store: Store, run_id: int, *, run_attempt: int) -> list[str]:
 def _cache_hit_statement(fenced: bool) -> Any:
     where = [
         c.id == bindparam("p_id"),
-        c.status == "pending",
+        c.status == _CACHE_HITTABLE,
         _run_guard(fenced),
         # The source is a step run of this project too: its outputs become this step's.
         step_run_in_project(bindparam("v_source"), PROJECT),
