@@ -21,7 +21,13 @@ def make_project(tmp_path: Path, store_url: str) -> Iterator[MakeProject]:
     opened: list[Workspace] = []
     modules: list[str] = []
 
-    def make(source: str, *, lease: str = "30s", busy_timeout: str | None = None) -> Workspace:
+    def make(
+        source: str,
+        *,
+        lease: str = "60s",
+        busy_timeout: str | None = None,
+        retries: int | None = None,
+    ) -> Workspace:
         root = tmp_path / f"p{len(opened)}"
         init_project(root, name="test")
         module = "pipes_" + uuid.uuid4().hex[:10]  # unique: no stale module across tests
@@ -30,8 +36,12 @@ def make_project(tmp_path: Path, store_url: str) -> Iterator[MakeProject]:
         with open(root / "conveyor.toml", "a") as f:
             f.write(f'\n[pipelines]\nmodules = ["{module}"]\nlease = "{lease}"\n')
         env = {"CONVEYOR_STORE": store_url}
-        if busy_timeout is not None:  # short leases need a short busy timeout
+        # Short leases need a short busy timeout and few retries: a heartbeat's worst store
+        # call must fit in two thirds of the lease.
+        if busy_timeout is not None:
             env["CONVEYOR_STORE_BUSY_TIMEOUT"] = busy_timeout
+        if retries is not None:
+            env["CONVEYOR_STORE_RETRIES"] = str(retries)
         config = Config.load(root, env=env)
         ws = Workspace.from_config(config)
         opened.append(ws)

@@ -9,5 +9,10 @@ from conveyor.workspace import Workspace
 
 class MakeProject(Protocol):
     def __call__(
-        self, source: str, *, lease: str = "30s", busy_timeout: str | None = None
+        self,
+        source: str,
+        *,
+        lease: str = "60s",
+        busy_timeout: str | None = None,
+        retries: int | None = None,
     ) -> Workspace: ...

@@ -8,13 +8,17 @@ from __future__ import annotations
 from ._clock import now_ms as now_ms
 from ._clock import utcnow as utcnow
 from ._config import CONFIG_FILE as CONFIG_FILE
+from ._config import STORE_RETRY_BACKOFF as STORE_RETRY_BACKOFF
+from ._config import STORE_RETRY_MAX_DELAY as STORE_RETRY_MAX_DELAY
 from ._config import ArtifactSettings as ArtifactSettings
 from ._config import Config as Config
 from ._config import ExecutorSettings as ExecutorSettings
 from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
 from ._config import StoreSettings as StoreSettings
+from ._config import lease_problem as lease_problem
 from ._config import settings_reference as settings_reference
+from ._config import worst_store_call as worst_store_call
 from ._durations import parse_duration as parse_duration
 from ._errors import AlreadyExistsError as AlreadyExistsError
 from ._errors import ArtifactError as ArtifactError
@@ -118,6 +122,8 @@ __all__ = [
     "STEP_STATES",
     "STEP_TRANSITIONS",
     "STEP_UNSUCCESSFUL",
+    "STORE_RETRY_BACKOFF",
+    "STORE_RETRY_MAX_DELAY",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactSettings",
@@ -155,6 +161,7 @@ __all__ = [
     "canonical_json",
     "check_relative_path",
     "did_you_mean",
+    "lease_problem",
     "now_ms",
     "parse_digest",
     "parse_duration",
@@ -169,4 +176,5 @@ __all__ = [
     "sources",
     "utcnow",
     "validate_name",
+    "worst_store_call",
 ]

@@ -39,7 +39,9 @@ class _Section(BaseModel):
 
 class ProjectSettings(_Section):
     name: str = Field(
-        "default", description="Project name: letters, digits, '_', '.', '-'. Scopes runs, models."
+        "default",
+        description="Project name: letters, digits, `_`, `.`, `-`. Scopes runs, models, datasets "
+        "and events; several projects can share one store.",
     )
 
     @field_validator("name")
@@ -52,13 +54,14 @@ class StoreSettings(_Section):
     url: str = Field(
         f"sqlite:///{STATE_DIR}/conveyor.db",
         description="Metadata store URL: `sqlite:///relative/or/absolute.db` or "
-        "`postgresql://user@host:5432/db`. Relative SQLite paths are under the project folder.",
+        "`postgresql://user@host:5432/db`. Relative SQLite paths are under the project folder. "
+        "SQLite on a network file system is refused.",
     )
     busy_timeout: float = Field(
-        10.0,
+        5.0,
         description="How long a write waits for another writer (SQLite busy timeout, "
-        "PostgreSQL lock wait) before failing, e.g. `10s`. At most a third of "
-        "`pipelines.lease`.",
+        "PostgreSQL lock wait) before it is retried, e.g. `5s`. With `retries`, bounded by "
+        "`pipelines.lease` (see there).",
     )
     retries: int = Field(
         5,
@@ -90,11 +93,13 @@ class ArtifactSettings(_Section):
     url: str = Field(
         f"{STATE_DIR}/artifacts",
         description="Artifact store: a local folder (relative to the project) or any fsspec URL "
-        "(`s3://bucket/prefix`, `gs://...`, `file:///abs/path`).",
+        "(`s3://bucket/prefix`, `gs://...`, `file:///abs/path`). One artifact store belongs to "
+        "one metadata store (garbage collection keeps what that store references).",
     )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
-        description="Options passed to the fsspec filesystem (e.g. `endpoint_url` for S3).",
+        description="Options passed to the fsspec filesystem (e.g. `endpoint_url` for S3); "
+        "from the environment, a JSON object.",
     )
 
     @field_validator("storage_options", mode="before")
@@ -127,20 +132,22 @@ class PipelinesSettings(_Section):
     modules: list[str] = Field(
         default_factory=lambda: ["pipelines"],
         description="Python modules (importable from the project folder) that define the "
-        'project\'s `@pipeline`s, e.g. `["pipelines", "jobs.nightly"]`.',
+        'project\'s `@pipeline`s, e.g. `["pipelines", "jobs.nightly"]`; from the environment, '
+        "comma-separated.",
     )
     lease: float = Field(
         60.0,
         description="How long a runner's claim on its run lasts without a heartbeat "
         "(heartbeats come every third of it, from a thread of their own); after it, "
-        "`conveyor runs resume` may take the run over. At least 3 times "
-        "`store.busy_timeout`.",
+        "`conveyor runs resume` may take the run over. At least 1.5 times the longest a "
+        "store call may take: (`store.retries` + 1) x `store.busy_timeout` plus back-off.",
     )
 
     params: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Parameter defaults per pipeline, e.g. `[pipelines.params.train]` then "
-        "`n_rows = 5000`; `--param` overrides them. Checked against the pipeline's types.",
+        "`n_rows = 5000`; `--param` overrides them. Checked against the pipeline's types. From "
+        "the environment, a JSON object.",
     )
 
     @field_validator("lease", mode="before")
@@ -185,7 +192,7 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _lease_outlasts_a_busy_store(self) -> Config:
-        problem = lease_problem(self.pipelines.lease, self.store.busy_timeout)
+        problem = lease_problem(self.pipelines.lease, self.store.busy_timeout, self.store.retries)
         if problem:
             raise ValueError(problem)
         return self
@@ -251,22 +258,46 @@ class Config(_Section):
         return self.root / STATE_DIR
 
 
-# The heartbeat renews every third of the lease. With the lease at least three busy
-# timeouts, a renewal that waits out a busy store for the whole busy timeout still lands
-# before the lease ends, with a third of it left for the store's retry.
-LEASE_PER_BUSY_TIMEOUT = 3
+# A store call that meets transient failures is tried ``retries + 1`` times, each waiting up
+# to ``busy_timeout`` for a competing writer, with jittered exponential back-off between
+# tries (``STORE_RETRY_BACKOFF`` doubling, capped at ``STORE_RETRY_MAX_DELAY``, times up to 2
+# for the jitter). The store reads these constants, so the lease rule below cannot drift.
+STORE_RETRY_BACKOFF = 0.02
+STORE_RETRY_MAX_DELAY = 1.0
 
 
-def lease_problem(lease: float, busy_timeout: float) -> str | None:
-    """Why a runner lease of ``lease`` seconds is unsafe with ``busy_timeout``, or None."""
-    if lease >= LEASE_PER_BUSY_TIMEOUT * busy_timeout:
+def worst_store_call(busy_timeout: float, retries: int) -> float:
+    """The longest one store call may take before it lands or gives up, in seconds."""
+    backoff = sum(min(STORE_RETRY_BACKOFF * 2.0**i, STORE_RETRY_MAX_DELAY) for i in range(retries))
+    return (retries + 1) * busy_timeout + 2 * backoff
+
+
+# Heartbeats come every third of the lease, each setting the expiry a full lease ahead when
+# it lands. The renewal after a good one starts a third of the lease later, so it has the
+# other two thirds to land: the lease must be at least 1.5 worst store calls.
+LEASE_PER_WORST_CALL = 1.5
+
+
+def lease_problem(lease: float, busy_timeout: float, retries: int) -> str | None:
+    """Why a runner lease of ``lease`` seconds is unsafe for a store that waits up to
+    ``busy_timeout`` per try and retries ``retries`` times, or None."""
+    worst = worst_store_call(busy_timeout, retries)
+    if lease >= LEASE_PER_WORST_CALL * worst:
         return None
+    # The largest busy timeout this lease allows with these retries, for the hint.
+    busy_max = (lease / LEASE_PER_WORST_CALL - (worst - (retries + 1) * busy_timeout)) / (
+        retries + 1
+    )
+    fix = f"lower store.busy_timeout to at most {busy_max:.3g}s" if busy_max > 0 else ""
     return (
-        f"pipelines.lease ({lease:g}s) must be at least {LEASE_PER_BUSY_TIMEOUT} times "
-        f"store.busy_timeout ({busy_timeout:g}s), or a heartbeat that waits on a busy store "
-        f"can lose the run; raise pipelines.lease to at least "
-        f"{LEASE_PER_BUSY_TIMEOUT * busy_timeout:g}s or lower store.busy_timeout to at most "
-        f"{lease / LEASE_PER_BUSY_TIMEOUT:.3g}s"
+        f"pipelines.lease ({lease:g}s) is too short for the store: one heartbeat may take "
+        f"{worst:.3g}s (store.retries {retries} + 1 tries of up to store.busy_timeout "
+        f"{busy_timeout:g}s each, plus back-off), and the lease must be at least "
+        f"{LEASE_PER_WORST_CALL:g} times that, or a heartbeat that waits on a busy store can "
+        f"lose the run; raise pipelines.lease to at least "
+        f"{LEASE_PER_WORST_CALL * worst:.3g}s"
+        + (f", {fix}" if fix else "")
+        + ", or lower store.retries"
     )
 
 

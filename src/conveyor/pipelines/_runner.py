@@ -24,10 +24,10 @@ from ..core import (
     ConveyorError,
     StaleAttemptError,
     StoreError,
+    lease_problem,
     now_ms,
     pause_point,
 )
-from ..core._config import lease_problem
 from . import _decisions as decide
 from ._code import cache_key, code_hash, code_version, environment
 from ._executor import Executor, make_executor
@@ -85,7 +85,8 @@ class Runner:
         self.fail_fast = fail_fast
         self.on_change = on_change or (lambda name, status: None)
         self.lease = lease if lease is not None else ws.config.pipelines.lease
-        problem = lease_problem(self.lease, ws.config.store.busy_timeout)
+        store_settings = ws.config.store
+        problem = lease_problem(self.lease, store_settings.busy_timeout, store_settings.retries)
         if problem:
             raise ConfigError(f"{problem}.", hint="See the configuration reference in the README.")
         self.owner = runner_id()

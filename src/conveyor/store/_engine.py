@@ -40,7 +40,14 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, make_ur
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
-from ..core import ConveyorError, InvalidValueError, StoreError, StoreUnavailableError
+from ..core import (
+    STORE_RETRY_BACKOFF,
+    STORE_RETRY_MAX_DELAY,
+    ConveyorError,
+    InvalidValueError,
+    StoreError,
+    StoreUnavailableError,
+)
 from ..core import now_ms as _now_ms
 from ._schema import operations
 
@@ -128,7 +135,7 @@ class Store:
     project_id: int
     project: str
     retries: int = 5
-    backoff: float = 0.02
+    backoff: float = STORE_RETRY_BACKOFF
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -239,7 +246,7 @@ class Store:
                     raise wrap_error(exc, self, what) from exc
                 log.info("store %s: transient error, retry %d: %s", what, attempt + 1, _first(exc))
                 time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
             except StatementError as exc:  # a value could not be bound (never reached the driver)
                 if isinstance(exc.orig, ConveyorError):
                     raise exc.orig from exc.orig.__cause__

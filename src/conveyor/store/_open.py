@@ -16,7 +16,7 @@ def open_store(
     url: str,
     *,
     project: str = "default",
-    busy_timeout: float = 30.0,
+    busy_timeout: float = 5.0,
     retries: int = 5,
     pool_size: int = 5,
     migrate: bool = True,
@@ -58,7 +58,7 @@ def open_store_from_config(config: Config, *, migrate: bool = True) -> Store:
     )
 
 
-def upgrade_store(url: str, *, busy_timeout: float = 30.0) -> tuple[str | None, str]:
+def upgrade_store(url: str, *, busy_timeout: float = 5.0) -> tuple[str | None, str]:
     """Upgrade the store at ``url`` to head; return ``(revision before, revision after)``."""
     from ._migrate import HEAD, current_revision
 

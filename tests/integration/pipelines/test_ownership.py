@@ -46,7 +46,7 @@ def test_a_runner_whose_run_is_taken_over_stops_and_leaves_it_to_the_new_owner(
     The runner's heartbeat finds out and the runner stops while its step still runs; when
     the step returns, nothing of it is written: the run and step are as the new owner found
     them."""
-    ws = make_project(HELD, lease="1.5s", busy_timeout="0.5s")
+    ws = make_project(HELD, lease="1.5s", busy_timeout="0.3s", retries=1)
     runner = Runner(ws, find_pipeline(ws.config, "held"))
     raised: list[BaseException] = []
 

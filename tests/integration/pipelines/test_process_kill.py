@@ -143,7 +143,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
     )
     (root / "pipelines.py").write_text(textwrap.dedent(PIPELINES))
     with open(root / "conveyor.toml", "a") as f:
-        f.write('\n[pipelines]\nlease = "30s"\n')
+        f.write('\n[pipelines]\nlease = "60s"\n')
     yield root
     for fifo in root.glob("pause-*.fifo"):
         PauseBarrier(fifo).release()

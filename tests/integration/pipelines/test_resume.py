@@ -85,14 +85,18 @@ SHAPES = ["chain", "diamond", "parallel", "ordered"]
 STEPS = ["s1", "s2", "s3", "s4", "s5"]
 
 
-def make_project(root: Path, lease: str = "30s", busy_timeout: str = "5s") -> Path:
+def make_project(
+    root: Path, lease: str = "60s", busy_timeout: str = "5s", retries: int = 5
+) -> Path:
     root.mkdir(parents=True)
     subprocess.run(
         [CONVEYOR, "init", str(root), "--name", "r"], check=True, capture_output=True, env=_env()
     )
     (root / "pipelines.py").write_text(textwrap.dedent(PIPELINES))
     config = root / "conveyor.toml"
-    text = config.read_text().replace("[store]\n", f'[store]\nbusy_timeout = "{busy_timeout}"\n')
+    text = config.read_text().replace(
+        "[store]\n", f'[store]\nbusy_timeout = "{busy_timeout}"\nretries = {retries}\n'
+    )
     config.write_text(text + f'\n[pipelines]\nlease = "{lease}"\n')
     os.mkfifo(root / "pause.fifo")
     return root
@@ -240,7 +244,7 @@ def test_r03_a_zombie_runners_late_commit_is_rejected(
     the step's history shows 2 attempts, 1 committed."""
     rejected = 0
     for round_ in range(5):
-        root = make_project(tmp_path / f"r03-{round_}", lease="2s", busy_timeout="0.5s")
+        root = make_project(tmp_path / f"r03-{round_}", lease="2s", busy_timeout="0.5s", retries=1)
         zombie = start(root, ["run", "zombie", "--no-cache"], point="step.slow")
         barrier = PauseBarrier(root / "pause.fifo")
         barrier.wait_reached()

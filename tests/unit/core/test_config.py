@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.core import Config, ConfigError, ProjectNotFoundError, settings_reference
+from conveyor.core import (
+    Config,
+    ConfigError,
+    ProjectNotFoundError,
+    settings_reference,
+    worst_store_call,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -33,7 +39,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         "CONVEYOR_ARTIFACTS": "memory://a",
         "CONVEYOR_EXECUTOR": "ray",
         "CONVEYOR_STORE_BUSY_TIMEOUT": "1m30s",
-        "CONVEYOR_PIPELINES_LEASE": "5m",
+        "CONVEYOR_PIPELINES_LEASE": "15m",
         "CONVEYOR_ARTIFACTS_STORAGE_OPTIONS": '{"anon": true}',
         "CONVEYOR_UNRELATED": "ignored",
     }
@@ -99,14 +105,43 @@ def test_settings_reference_covers_every_field() -> None:
 
 def test_defaults_give_the_lease_room_for_a_busy_store(tmp_path: Path) -> None:
     config = Config.load(tmp_path, env={})
-    assert (config.pipelines.lease, config.store.busy_timeout) == (60.0, 10.0)
+    assert (config.pipelines.lease, config.store.busy_timeout, config.store.retries) == (
+        60.0,
+        5.0,
+        5,
+    )
+    worst = worst_store_call(config.store.busy_timeout, config.store.retries)
+    assert config.pipelines.lease >= 1.5 * worst
 
 
-def test_a_lease_shorter_than_three_busy_timeouts_is_refused(tmp_path: Path) -> None:
+def test_the_worst_store_call_counts_every_try_and_the_jittered_back_off() -> None:
+    # 6 tries of 5 s, and back-off of 0.02+0.04+0.08+0.16+0.32 s, doubled for the jitter.
+    assert worst_store_call(5.0, 5) == pytest.approx(30.0 + 2 * 0.62)
+    # The back-off is capped at one second a wait.
+    assert worst_store_call(0.0, 10) == pytest.approx(
+        2 * (0.02 + 0.04 + 0.08 + 0.16 + 0.32 + 0.64 + 4 * 1.0)
+    )
+    assert worst_store_call(2.0, 0) == 2.0
+
+
+def test_a_lease_a_retrying_heartbeat_could_outlive_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        Config.load(write(tmp_path, '[pipelines]\nlease = "20s"\n'), env={})
+        Config.load(write(tmp_path, '[pipelines]\nlease = "40s"\n'), env={})
     message = str(info.value)
-    assert "pipelines.lease (20s)" in message and "store.busy_timeout (10s)" in message
-    assert "at least 30s" in message and "at most 6.67s" in message
-    short = Config.load(tmp_path, env={"CONVEYOR_STORE_BUSY_TIMEOUT": "500ms"})
-    assert short.pipelines.lease == 20.0
+    assert "pipelines.lease (40s)" in message and "store.busy_timeout 5s" in message
+    assert "store.retries 5" in message
+    assert "at least 46.9s" in message and "at most 4.24s" in message
+    short = Config.load(tmp_path, env={"CONVEYOR_STORE_BUSY_TIMEOUT": "4s"})
+    assert short.pipelines.lease == 40.0
+    fewer = Config.load(tmp_path, env={"CONVEYOR_STORE_RETRIES": "3"})
+    assert fewer.pipelines.lease == 40.0
+
+
+def test_a_lease_no_busy_timeout_can_save_says_to_lower_the_retries(tmp_path: Path) -> None:
+    # The back-off of ten retries alone (5.26 s, doubled for the jitter) outlasts two thirds
+    # of a 10 s lease, whatever the busy timeout.
+    toml = '[pipelines]\nlease = "10s"\n[store]\nretries = 10\nbusy_timeout = "100ms"\n'
+    with pytest.raises(ConfigError) as info:
+        Config.load(write(tmp_path, toml), env={})
+    message = str(info.value)
+    assert "lower store.busy_timeout" not in message and "lower store.retries" in message

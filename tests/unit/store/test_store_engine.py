@@ -85,7 +85,7 @@ def test_sqlite_settings(sqlite_store: st.Store) -> None:
             for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
         )
 
-    assert sqlite_store.query(pragmas) == ("wal", 1, 30_000, 1)
+    assert sqlite_store.query(pragmas) == ("wal", 1, 5_000, 1)
 
 
 def test_write_transactions_take_the_lock_up_front(tmp_path: Path) -> None:
