@@ -21,16 +21,6 @@ def digest(text: str) -> str:
 CASES: list[tuple[str, Callable[[st.Store], Any], str]] = [
     ("run status", lambda s: st.create_run(s, "p", status="queud"), "Did you mean 'queued'"),
     (
-        "trigger kind",
-        lambda s: st.upsert_trigger(s, "t", kind="shedule", pipeline="p"),
-        "Did you mean 'schedule'",
-    ),
-    (
-        "deployment strategy",
-        lambda s: st.upsert_deployment(s, "d", model="m", strategy="canery"),
-        "Did you mean 'canary'",
-    ),
-    (
         "mark status",
         lambda s: st.mark_steps(s, st.create_run(s, "p").id, ["a"], "skiped"),
         "Did you mean 'skipped'",

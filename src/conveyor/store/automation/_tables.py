@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    CheckConstraint,
     Column,
     Index,
     Integer,
@@ -32,10 +31,6 @@ triggers = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("project_id", "name"),
-    CheckConstraint(
-        "kind IN ('schedule', 'new_data', 'drift', 'decay', 'manual', 'webhook')",
-        name="kind_valid",
-    ),
     # The scheduler's scan: a project's enabled triggers in order of their next firing.
     Index(None, "project_id", "enabled", "next_fire_at"),
 )

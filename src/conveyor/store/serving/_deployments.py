@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import DEPLOYMENT_UPDATED, InvalidValueError, did_you_mean, now_ms, validate_name
+from ...core import DEPLOYMENT_UPDATED, now_ms, validate_name
 from .._engine import Operation, Store
 from .._sql import insert, replay_by_id
 from ..events import append_event
@@ -19,7 +19,6 @@ from ..registry import find_model_id
 from . import _tables as t
 from ._records import DeploymentRecord
 
-STRATEGIES = ("replace", "canary", "shadow")
 _DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
 
 
@@ -32,15 +31,12 @@ def upsert_deployment(
     strategy: str = "replace",
     config: Mapping[str, Any] | None = None,
 ) -> DeploymentRecord:
-    """Create or update a deployment: an endpoint bound to ``models:/model@alias``."""
+    """Create or update a deployment: an endpoint bound to ``models:/model@alias``.
+
+    ``strategy`` is stored as given: what strategies exist is ``conveyor.serve.runtime``'s
+    rule.
+    """
     validate_name(name, what="deployment name")
-    if strategy not in STRATEGIES:
-        raise InvalidValueError(
-            f"A deployment's strategy must be 'replace', 'canary' or 'shadow'. Got "
-            f"{strategy!r}.{did_you_mean(str(strategy), STRATEGIES)}",
-            hint="Use 'replace' to swap versions, 'canary' or 'shadow' to try one on traffic.",
-            strategy=strategy,
-        )
 
     def tx(conn: Connection, _op: Operation) -> DeploymentRecord:
         model_id = find_model_id(conn, store, model, create=False)

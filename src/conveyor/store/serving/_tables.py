@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     Column,
     Index,
     Integer,
@@ -31,7 +30,6 @@ deployments = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("project_id", "name"),
-    CheckConstraint("strategy IN ('replace', 'canary', 'shadow')", name="strategy_valid"),
     Index(None, "model_id"),
     Index(None, "serving_version_id"),
     Index(None, "previous_version_id"),

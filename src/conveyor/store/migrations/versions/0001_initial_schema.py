@@ -120,10 +120,6 @@ def upgrade() -> None:
         sa.Column("next_fire_at", sa.BigInteger(), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('schedule', 'new_data', 'drift', 'decay', 'manual', 'webhook')",
-            name=op.f("ck_triggers_kind_valid"),
-        ),
         sa.ForeignKeyConstraint(
             ["project_id"],
             ["projects.id"],
@@ -695,10 +691,6 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint(
-            "strategy IN ('replace', 'canary', 'shadow')",
-            name=op.f("ck_deployments_strategy_valid"),
-        ),
         sa.ForeignKeyConstraint(
             ["model_id"], ["models.id"], name=op.f("fk_deployments_model_id_models")
         ),
