@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 
 
 def ms_to_datetime(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+@functools.cache
+def _field_names(cls: Any) -> tuple[str, ...]:
+    # Read once per record type: ``dataclasses.fields`` costs more than building the record.
+    return tuple(f.name for f in fields(cls))
 
 
 class Record:
@@ -17,7 +24,8 @@ class Record:
     @classmethod
     def from_row(cls, row: Any) -> Self:
         mapping = row._mapping
-        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        names: tuple[str, ...] = _field_names(cast(Any, cls))
+        return cls(**{name: mapping[name] for name in names})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``*_at`` fields become ISO-8601 UTC strings."""

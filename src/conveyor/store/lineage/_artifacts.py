@@ -21,6 +21,7 @@ from ...core import (
     parse_digest,
 )
 from .._engine import Store
+from .._hot import HotStatement
 from .._sql import (
     PROJECT,
     artifact_in_project,
@@ -201,9 +202,9 @@ def referenced_digests(store: Store) -> set[str]:
 # An edge is inserted only if its artifact is the store project's: ``INSERT ... SELECT``
 # from that artifact's row, so the check costs no statement of its own; a row count short
 # of the edges asked for names a foreign (or missing) artifact.
-_INSERT_EDGE = (
-    t.lineage_edges.insert()
-    .from_select(
+# Run for every step, so on the driver's cursor (see ``store._hot``).
+_INSERT_EDGE = HotStatement(
+    t.lineage_edges.insert().from_select(
         ["step_run_id", "artifact_id", "direction", "name"],
         select(
             cast(bindparam("p_step"), BigInteger),
@@ -212,8 +213,6 @@ _INSERT_EDGE = (
             cast(bindparam("p_name"), String),
         ).where(a.id == bindparam("p_artifact"), a.project_id == PROJECT),
     )
-    # An INSERT's row count is kept only when asked for (psycopg).
-    .execution_options(preserve_rowcount=True)
 )
 
 
@@ -246,7 +245,7 @@ def insert_edges(
         }
         for direction, n, aid in edges
     ]
-    if conn.execute(_INSERT_EDGE, rows).rowcount != len(rows):
+    if _INSERT_EDGE.execute_many(conn, rows).rowcount != len(rows):
         require_in_project(conn, store, [("artifact", aid) for _, _, aid in edges])
 
 

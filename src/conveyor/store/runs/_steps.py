@@ -38,6 +38,7 @@ from ...core import (
     sources,
 )
 from .._engine import Store
+from .._hot import HotStatement
 from .._sql import (
     PROJECT,
     insert,
@@ -82,14 +83,22 @@ _edge("running", "failed")
 _edge("running", "pending")
 _CACHE_HITTABLE = _edge("pending", "succeeded")
 
-# Hot statements are built once: constructing SQLAlchemy statements per call costs more
-# than executing them on SQLite.
-_SUPERSEDE = (
+# The statements of every step are built once and run on the driver's cursor (see
+# ``store._hot``): SQLAlchemy's per-call execution costs more than SQLite takes to run them.
+_SUPERSEDE = HotStatement(
     update(t.step_attempts)
     .where(_a.step_run_id == bindparam("p_id"), _a.status == "running")
     .values(status="superseded", finished_at=bindparam("p_now"))
 )
-_INSERT_ATTEMPT = t.step_attempts.insert()
+_INSERT_ATTEMPT = HotStatement(
+    t.step_attempts.insert().values(
+        step_run_id=bindparam("p_id"),
+        attempt=bindparam("p_attempt"),
+        status="running",
+        worker=bindparam("p_worker"),
+        started_at=bindparam("p_now"),
+    )
+)
 # An attempt's own row says how it ended: only commit_step marks one 'succeeded' and only
 # fail_attempt marks one 'failed', each in the transaction of its fenced update.
 _ATTEMPT_STATUS = select(_a.status).where(
@@ -97,7 +106,7 @@ _ATTEMPT_STATUS = select(_a.status).where(
     _a.attempt == bindparam("p_attempt"),
     step_run_in_project(_a.step_run_id, PROJECT),
 )
-_FINISH_ATTEMPT = (
+_FINISH_ATTEMPT = HotStatement(
     update(t.step_attempts)
     .where(_a.step_run_id == bindparam("p_id"), _a.attempt == bindparam("p_attempt"))
     .values(
@@ -131,14 +140,14 @@ def _run_guard(fenced: bool, run_id: Any = None) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _start_statement(take_over: bool, fenced: bool) -> Any:
-    startable: list[ColumnElement[bool]] = [c.status.in_(_STARTABLE)]
+def _start_statement(take_over: bool, fenced: bool) -> HotStatement:
+    startable: list[ColumnElement[bool]] = [c.status == s for s in _STARTABLE]
     if take_over:
         startable.append(c.status == _TAKE_OVER)
     else:
         startable.append(and_(c.status == _TAKE_OVER, c.lease_expires_at < bindparam("p_now")))
     where = [c.id == bindparam("p_id"), or_(*startable), _run_guard(fenced)]
-    return (
+    return HotStatement(
         update(t.step_runs)
         .where(*where)
         .values(
@@ -169,7 +178,7 @@ _FENCED_SETS = {
 
 
 @functools.cache
-def _fenced_statement(kind: str, fenced: bool) -> Any:
+def _fenced_statement(kind: str, fenced: bool) -> HotStatement:
     where: list[ColumnElement[bool]] = [
         c.id == bindparam("p_id"),
         c.attempt == bindparam("p_attempt"),
@@ -177,7 +186,9 @@ def _fenced_statement(kind: str, fenced: bool) -> Any:
         _run_guard(fenced),
     ]
     values: dict[str, Any] = {col: bindparam(f"v_{col}") for col in _FENCED_SETS[kind]}
-    return update(t.step_runs).where(*where).values(**values).returning(*t.step_runs.c)
+    return HotStatement(
+        update(t.step_runs).where(*where).values(**values).returning(*t.step_runs.c)
+    )
 
 
 def add_step_runs(store: Store, run_id: int, names: Sequence[str]) -> list[StepRunRecord]:
@@ -288,21 +299,15 @@ def _start_in(
     }
     started = []
     for step_run_id in step_run_ids:
-        row = conn.execute(stmt, {**params, "p_id": step_run_id}).first()
+        row = stmt.execute(conn, {**params, "p_id": step_run_id}).first()
         if row is None:
             _refuse_start(conn, store, step_run_id, run_attempt)
         step = StepRunRecord.from_row(row)
         if step.attempt > 1:  # a first attempt has no earlier one to supersede
-            conn.execute(_SUPERSEDE, {"p_id": step_run_id, "p_now": now})
-        conn.execute(
-            _INSERT_ATTEMPT,
-            {
-                "step_run_id": step_run_id,
-                "attempt": step.attempt,
-                "status": "running",
-                "worker": worker,
-                "started_at": now,
-            },
+            _SUPERSEDE.execute(conn, {"p_id": step_run_id, "p_now": now})
+        _INSERT_ATTEMPT.execute(
+            conn,
+            {"p_id": step_run_id, "p_attempt": step.attempt, "p_worker": worker, "p_now": now},
         )
         started.append(step)
     return started
@@ -344,7 +349,7 @@ def _fenced(
     params["p_run_attempt"] = run_attempt
     params["p_project"] = store.project_id
     params.update({f"v_{k}": v for k, v in values.items()})
-    row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
+    row = _fenced_statement(kind, run_attempt is not None).execute(conn, params).first()
     if row is None:
         current = conn.execute(
             select(c.name, c.attempt, c.status).where(
@@ -381,7 +386,7 @@ def _commit_fenced(
     params["p_run_attempt"] = run_attempt
     params["p_project"] = store.project_id
     params.update({f"v_{k}": v for k, v in values.items()})
-    row = conn.execute(_fenced_statement(kind, run_attempt is not None), params).first()
+    row = _fenced_statement(kind, run_attempt is not None).execute(conn, params).first()
     if row is not None:
         return StepRunRecord.from_row(row)
     mine = {"p_id": step_run_id, "p_attempt": attempt, "p_project": store.project_id}
@@ -427,8 +432,8 @@ def heartbeat(
 def _finish_attempt(
     conn: Connection, step_run_id: int, attempt: int, status: str, error: str | None
 ) -> None:
-    conn.execute(
-        _FINISH_ATTEMPT,
+    _FINISH_ATTEMPT.execute(
+        conn,
         {
             "p_id": step_run_id,
             "p_attempt": attempt,
