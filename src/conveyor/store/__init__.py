@@ -31,10 +31,18 @@ from .automation import set_claim_status as set_claim_status
 from .automation import start_claim as start_claim
 from .automation import upsert_trigger as upsert_trigger
 from .data import DatasetRecord as DatasetRecord
+from .data import DatasetSourceRecord as DatasetSourceRecord
 from .data import SnapshotRecord as SnapshotRecord
+from .data import SnapshotUseRecord as SnapshotUseRecord
 from .data import add_snapshot as add_snapshot
+from .data import get_dataset_source as get_dataset_source
+from .data import get_snapshot as get_snapshot
 from .data import list_datasets as list_datasets
 from .data import list_snapshots as list_snapshots
+from .data import record_snapshot_read as record_snapshot_read
+from .data import set_dataset_source as set_dataset_source
+from .data import set_source_state as set_source_state
+from .data import snapshot_uses as snapshot_uses
 from .events import EventRecord as EventRecord
 from .events import append_event as append_event
 from .events import emit_event as emit_event
@@ -112,6 +120,7 @@ __all__ = [
     "ArtifactRecord",
     "ClaimResult",
     "DatasetRecord",
+    "DatasetSourceRecord",
     "DeploymentRecord",
     "EventRecord",
     "LineageEdgeRecord",
@@ -121,6 +130,7 @@ __all__ = [
     "NewArtifact",
     "RunRecord",
     "SnapshotRecord",
+    "SnapshotUseRecord",
     "StepAttemptRecord",
     "StepCommit",
     "StepRunRecord",
@@ -148,10 +158,12 @@ __all__ = [
     "find_cached_steps",
     "follow_events",
     "get_artifact",
+    "get_dataset_source",
     "get_model",
     "get_model_version",
     "get_params",
     "get_run",
+    "get_snapshot",
     "get_step_run",
     "get_step_runs",
     "get_trigger",
@@ -179,6 +191,7 @@ __all__ = [
     "read_events",
     "record_artifact",
     "record_cache_hit",
+    "record_snapshot_read",
     "referenced_digests",
     "register_model_version",
     "renew_claim",
@@ -186,7 +199,10 @@ __all__ = [
     "reset_steps",
     "resolve_alias",
     "set_claim_status",
+    "set_dataset_source",
     "set_model_version_status",
+    "set_source_state",
+    "snapshot_uses",
     "start_attempt",
     "start_attempts",
     "start_claim",

@@ -38,6 +38,7 @@ NO_ID = {
     "source text, not an id",
     "start_run": "creates a run in the caller's own project; takes no id",
     "upsert_trigger": "names are per project: the same name makes the caller's own trigger",
+    "set_dataset_source": "names are per project: the same name makes the caller's own dataset",
     "referenced_digests": "garbage collection roots: spans every project by design (blobs "
     "are shared); returns digests, no ids or records",
 }
@@ -62,6 +63,7 @@ class A:
     reports: int
     trigger: int
     claim: int
+    snapshot: int
 
 
 @dataclass
@@ -101,7 +103,12 @@ def build_a(a: st.Store) -> A:
         files=[("eval.json", digest("eval"), 5)],
         producer_step_run_id=load.id,
     )
-    st.add_snapshot(a, "customers", artifact_id=outs["data"], digest=digest("data"), run_id=run.id)
+    snapshot, _ = st.add_snapshot(
+        a, "customers", artifact_id=outs["data"], digest=digest("data"), run_id=run.id
+    )
+    st.set_dataset_source(a, "customers", spec={"kind": "files", "url": "customers.csv"})
+    st.set_source_state(a, "customers", {"files": {}})
+    st.record_snapshot_read(a, snapshot.id, fit.id)
     st.register_model_version(a, "churn", artifact_id=outs["data"], run_id=run.id)
     st.move_alias(a, "churn", "champion", 1)
     st.upsert_deployment(a, "api", model="churn", alias="champion")
@@ -110,7 +117,9 @@ def build_a(a: st.Store) -> A:
     claim = st.claim_trigger(a, trigger.id, "2026-11-30", "controller-a", lease=0.0).claim
     st.emit_event(a, "io.conveyor.test.emitted", subject="a")
     time.sleep(0.01)
-    return A(queued, run, load, fit, score, outs["data"], reports.id, trigger.id, claim.id)
+    return A(
+        queued, run, load, fit, score, outs["data"], reports.id, trigger.id, claim.id, snapshot.id
+    )
 
 
 def build_b(b: st.Store) -> B:
@@ -133,6 +142,9 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.add_snapshot(s, "customers", artifact_id=a.data, digest=digest("data")),
             lambda s: st.add_snapshot(
                 s, "mine", artifact_id=b.artifact, digest=digest("b"), run_id=a.run.id
+            ),
+            lambda s: st.add_snapshot(
+                s, "mine", artifact_id=b.artifact, digest=digest("b"), step_run_id=a.fit.id
             ),
         ],
         "add_step_runs": [lambda s: st.add_step_runs(s, a.run.id, ["new"])],
@@ -201,6 +213,17 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         "list_models": [lambda s: st.list_models(s)],
         "list_runs": [lambda s: st.list_runs(s), lambda s: st.list_runs(s, statuses=["queued"])],
         "list_snapshots": [lambda s: st.list_snapshots(s, "customers")],
+        "get_snapshot": [
+            lambda s: st.get_snapshot(s, "customers"),
+            lambda s: st.get_snapshot(s, "customers", 1),
+        ],
+        "get_dataset_source": [lambda s: st.get_dataset_source(s, "customers")],
+        "set_source_state": [lambda s: st.set_source_state(s, "customers", {"files": {"x": 1}})],
+        "record_snapshot_read": [
+            lambda s: st.record_snapshot_read(s, a.snapshot, b.step.id),
+            lambda s: st.record_snapshot_read(s, a.snapshot, a.fit.id),
+        ],
+        "snapshot_uses": [lambda s: st.snapshot_uses(s, a.run.id)],
         "log_metric": [
             lambda s: st.log_metric(s, a.run.id, "x", 1.0),
             lambda s: st.log_metric(s, b.run.id, "x", 1.0, step_run_id=a.fit.id),

@@ -30,3 +30,23 @@ class SnapshotRecord(Record):
     n_rows: int | None
     run_id: int | None
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSourceRecord(Record):
+    dataset: str
+    spec: dict[str, Any]
+    appending: bool
+    state: dict[str, Any] | None
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotUseRecord(Record):
+    step_run_id: int
+    step: str
+    direction: str
+    dataset: str
+    version: int
+    digest: str
+    snapshot_id: int

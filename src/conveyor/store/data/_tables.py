@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from .._schema import BigId, Json, fk, metadata
 from .._versioned import names_table
@@ -27,4 +37,29 @@ dataset_snapshots = Table(
     UniqueConstraint("dataset_id", "digest"),
     Index(None, "run_id"),
     Index(None, "artifact_id"),
+)
+
+# How to read a dataset again, and what its source looked like at the last check for new
+# data. The spec and the state are written by ``conveyor.data``; the store keeps them.
+dataset_sources = Table(
+    "dataset_sources",
+    metadata,
+    Column("dataset_id", Integer, fk("datasets.id", cascade=True), primary_key=True),
+    Column("spec", Json, nullable=False),
+    Column("appending", Boolean, nullable=False, default=False),
+    Column("state", Json),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Which step runs read or wrote which snapshots: a run shows the data it stood on.
+snapshot_uses = Table(
+    "snapshot_uses",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("snapshot_id", BigId, fk("dataset_snapshots.id", cascade=True), nullable=False),
+    Column("step_run_id", BigId, fk("step_runs.id", cascade=True), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("snapshot_id", "step_run_id", "direction"),
+    Index(None, "step_run_id"),
 )
