@@ -1,8 +1,8 @@
 """conveyor: MLOps automation in one closed loop.
 
-The package root re-exports the authoring API (``from conveyor import step, pipeline``, and
-``get_step_context`` inside a running step) and the public errors, from light modules only:
-importing conveyor starts no store or executor.
+The package root re-exports the authoring API (``from conveyor import step, pipeline,
+Dataset``, and ``get_step_context`` inside a running step) and the public errors, from light
+modules only: importing conveyor starts no store or executor.
 The engine itself lives in :mod:`conveyor.pipelines`.
 """
 
@@ -14,6 +14,7 @@ from .core import DataValidationError as DataValidationError
 from .core import PipelineDefinitionError as PipelineDefinitionError
 from .core import StepContextError as StepContextError
 from .core import StepFailedError as StepFailedError
+from .data._dataset import Dataset as Dataset
 from .pipelines._context import get_step_context as get_step_context
 from .pipelines._pipeline import pipeline as pipeline
 from .pipelines._step import step as step
@@ -24,6 +25,7 @@ __all__ = [
     "ConveyorError",
     "DataSourceError",
     "DataValidationError",
+    "Dataset",
     "PipelineDefinitionError",
     "StepContextError",
     "StepFailedError",

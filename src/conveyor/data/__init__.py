@@ -7,6 +7,9 @@ call these, never the store.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._compare import ColumnDiff as ColumnDiff
 from ._compare import ProfileDiff as ProfileDiff
 from ._compare import SketchEstimate as SketchEstimate
@@ -15,22 +18,73 @@ from ._compare import jensen_shannon as jensen_shannon
 from ._compare import ks_statistic as ks_statistic
 from ._compare import psi as psi
 from ._compare import wasserstein as wasserstein
+from ._dataset import Dataset as Dataset
 from ._profile import ColumnProfile as ColumnProfile
 from ._profile import TableProfile as TableProfile
 from ._profiler import Profiler as Profiler
 from ._profiler import profile_table as profile_table
+from ._steps import load_dataset as load_dataset
+
+if TYPE_CHECKING:
+    from ._snapshots import NewData as NewData
+    from ._snapshots import check_new_data as check_new_data
+    from ._snapshots import dataset_profile as dataset_profile
+    from ._snapshots import diff_datasets as diff_datasets
+    from ._snapshots import get_dataset as get_dataset
+    from ._snapshots import list_datasets as list_datasets
+    from ._snapshots import list_versions as list_versions
+    from ._snapshots import parse_ref as parse_ref
+    from ._snapshots import snapshot as snapshot
+
+# The services reach the store (SQLAlchemy): imported on first use, so ``from conveyor
+# import Dataset`` in a pipeline module stays light.
+_LAZY = dict.fromkeys(
+    [
+        "NewData",
+        "check_new_data",
+        "dataset_profile",
+        "diff_datasets",
+        "get_dataset",
+        "list_datasets",
+        "list_versions",
+        "parse_ref",
+        "snapshot",
+    ],
+    "._snapshots",
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ColumnDiff",
     "ColumnProfile",
+    "Dataset",
+    "NewData",
     "ProfileDiff",
     "Profiler",
     "SketchEstimate",
     "TableProfile",
+    "check_new_data",
     "compare_profiles",
+    "dataset_profile",
+    "diff_datasets",
+    "get_dataset",
     "jensen_shannon",
     "ks_statistic",
+    "list_datasets",
+    "list_versions",
+    "load_dataset",
+    "parse_ref",
     "profile_table",
     "psi",
+    "snapshot",
     "wasserstein",
 ]

@@ -9,6 +9,7 @@ up in this registry on load; no module named by an artifact is ever imported.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import shutil
@@ -57,7 +58,15 @@ def register_materializer(materializer: Materializer) -> None:
     _REGISTRY[materializer.name] = materializer
 
 
+# Materializers that packages above the engine register when imported, named here so that
+# an artifact of theirs loads in a process that never imported them (a process-mode worker
+# whose step only passes a Dataset on). A lookup by name, not a dependency on them.
+_REGISTERED_ON_IMPORT = {"conveyor.dataset": "conveyor.data"}
+
+
 def get_materializer(name: str) -> Materializer:
+    if name not in _REGISTRY and name in _REGISTERED_ON_IMPORT:
+        importlib.import_module(_REGISTERED_ON_IMPORT[name])
     try:
         return _REGISTRY[name]
     except KeyError:
