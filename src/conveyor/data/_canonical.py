@@ -128,11 +128,10 @@ def canonical_batches(
         InvalidValueError: ``data`` is of another kind, or has two columns of the same name.
     """
     import pandas as pd
-    import pyarrow as pa
 
     types = dict(expected or {})
     offset = 0
-    for piece in _pieces(data, rows, pa, pd):
+    for piece in _pieces(data, rows):
         if isinstance(piece, pd.DataFrame):
             batch = _from_pandas(piece, offset, types)
         else:
@@ -141,8 +140,11 @@ def canonical_batches(
         yield batch
 
 
-def _pieces(data: Any, rows: int, pa: Any, pd: Any) -> Iterator[Any]:
+def _pieces(data: Any, rows: int) -> Iterator[Any]:
     """DataFrame slices and rebatched Arrow record batches, in order."""
+    import pandas as pd
+    import pyarrow as pa
+
     if isinstance(data, pd.DataFrame | pa.Table | pa.RecordBatch):
         data = [data]
     elif not isinstance(data, Iterable) or isinstance(data, str | bytes | Mapping):
@@ -157,13 +159,13 @@ def _pieces(data: Any, rows: int, pa: Any, pd: Any) -> Iterator[Any]:
     for item in data:
         if isinstance(item, pd.DataFrame):
             if pending:
-                yield _join(pending, pa)
+                yield _join(pending)
                 pending, n_pending = [], 0
             for start in range(0, max(len(item), 1), rows):
                 yield item.iloc[start : start + rows]
             continue
         if isinstance(item, pa.Table):
-            arrow = item.to_batches(max_chunksize=rows) or [_empty(item.schema, pa)]
+            arrow = item.to_batches(max_chunksize=rows) or [_empty(item.schema)]
         elif isinstance(item, pa.RecordBatch):
             arrow = [item]
         else:
@@ -172,26 +174,38 @@ def _pieces(data: Any, rows: int, pa: Any, pd: Any) -> Iterator[Any]:
                 f"DataFrames. Got {type(item).__name__}.",
                 hint="Pass a pyarrow Table, a RecordBatchReader or a DataFrame.",
             )
+        # Batches are cut into runs of exactly `rows` rows: small ones joined (pandera costs
+        # a little per call), large ones split.
         for batch in arrow:
-            # Small batches are joined (pandera costs a little per call); large ones split.
-            for start in range(0, max(batch.num_rows, 1), rows):
-                part = batch.slice(start, rows)
-                if pending and (
-                    n_pending + part.num_rows > rows or not part.schema.equals(pending[0].schema)
-                ):
-                    yield _join(pending, pa)
-                    pending, n_pending = [], 0
+            if pending and not batch.schema.equals(pending[0].schema):
+                yield _join(pending)
+                pending, n_pending = [], 0
+            if not batch.num_rows:
+                if not pending:  # keep it: it shows the columns if no row ever comes
+                    pending.append(batch)
+                continue
+            start = 0
+            while start < batch.num_rows:
+                part = batch.slice(start, rows - n_pending)
                 pending.append(part)
                 n_pending += part.num_rows
+                start += part.num_rows
+                if n_pending == rows:
+                    yield _join(pending)
+                    pending, n_pending = [], 0
     if pending:
-        yield _join(pending, pa)
+        yield _join(pending)
 
 
-def _empty(schema: pa.Schema, pa: Any) -> pa.RecordBatch:
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
     return pa.RecordBatch.from_pylist([], schema=schema)
 
 
-def _join(parts: list[pa.RecordBatch], pa: Any) -> pa.RecordBatch:
+def _join(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    import pyarrow as pa
+
     non_empty = [p for p in parts if p.num_rows]
     if len(non_empty) <= 1:
         return non_empty[0] if non_empty else parts[0]

@@ -175,19 +175,24 @@ class ValidationReport:
         if not errors:
             return
         named = ", ".join(
-            f"{v.column + ' ' if v.column else ''}{v.rule} "
-            f"({v.n_failed:,} row{'' if v.n_failed == 1 else 's'})"
+            f"{v.column + ' ' if v.column else ''}{v.rule} ({v.n_failed:,} row{_s(v.n_failed)})"
             for v in errors[:_NAMED_IN_MESSAGE]
         )
-        more = len(errors) - _NAMED_IN_MESSAGE
+        if len(errors) > _NAMED_IN_MESSAGE:
+            named += f", and {len(errors) - _NAMED_IN_MESSAGE} more"
+        n_warned = len(self.warnings)
+        if n_warned:
+            named += f"; {n_warned} warning rule{_s(n_warned)} broken too"
         data = f"Data for {self.dataset!r}" if self.dataset else "The data"
-        warned = f"; {len(self.warnings)} warning rules broken too" if self.warnings else ""
         raise DataValidationError(
-            f"{data} broke {len(errors)} error rule{'s' if len(errors) > 1 else ''} of its "
-            f"schema in {self.n_rows:,} rows: {named}{f', and {more} more' if more > 0 else ''}"
-            f"{warned}.",
+            f"{data} broke {len(errors)} error rule{_s(len(errors))} of its schema in "
+            f"{self.n_rows:,} row{_s(self.n_rows)}: {named}.",
             hint="See the full report with: conveyor data validate "
             f"{source or '<source>'} --schema {schema_path or '<schema file>'}",
             report=self,
             dataset=self.dataset,
         )
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

@@ -269,6 +269,16 @@ class ColumnSchema(_Model):
         return self.required is None or self.required.value
 
     @property
+    def is_nullable(self) -> bool:
+        """Whether nulls are allowed (they are unless ``nullable: false``)."""
+        return self.nullable is None or self.nullable.value
+
+    @property
+    def is_unique(self) -> bool:
+        """Whether values must be unique (``unique: true``)."""
+        return self.unique is not None and self.unique.value
+
+    @property
     def logical_type(self) -> str | None:
         """The column's type, or None when the schema does not constrain it."""
         return self.type.value if self.type else None

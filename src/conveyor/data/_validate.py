@@ -84,7 +84,9 @@ class _Tally:
 
     def add(self, n_failed: int, examples: Sequence[tuple[int, Any]] = ()) -> None:
         self.n_failed += n_failed
-        if len(self.examples) < MAX_EXAMPLES and examples:
+        # One batch may add twice (pandera's repeats, then repeats of earlier batches): keep
+        # the first rows of both.
+        if examples:
             self.examples = sorted([*self.examples, *examples], key=lambda e: e[0])
             del self.examples[MAX_EXAMPLES:]
 
@@ -115,6 +117,7 @@ class _Run:
 
     def _check_shape(self, batch: Batch) -> tuple[str, ...]:
         """Presence, extra columns and types; return the columns whose values get checked."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         present = set(batch.names)
@@ -125,7 +128,8 @@ class _Run:
                     self.tally(name, "required").add(batch.n_rows)
                 continue
             if name in batch.mixed:
-                if spec.logical_type is not None:
+                # Rules on values cannot run on Python objects of several kinds.
+                if spec.logical_type is not None or _has_value_rules(spec):
                     mixed = batch.mixed[name]
                     tally = self.tally(name, "type")
                     tally.add(batch.n_rows, mixed.examples)
@@ -133,7 +137,8 @@ class _Run:
                 continue
             array = batch.arrow.column(name)
             want = self.expected.get(name)
-            if want is not None and not array.type.equals(want):
+            unhashable = spec.is_unique and pa.types.is_nested(array.type)
+            if (want is not None and not array.type.equals(want)) or unhashable:
                 tally = self.tally(name, "type")
                 rows = pc.indices_nonzero(pc.is_valid(array))[:MAX_EXAMPLES].to_pylist()
                 tally.add(batch.n_rows, [(batch.offset + r, array[r]) for r in rows])
@@ -170,11 +175,12 @@ class _Run:
             self._add_failures(exc.failure_cases, rules)
         for name in names:
             spec = self.schema.columns[name]
-            if spec.unique is not None and spec.unique.value:
+            if spec.is_unique:
                 array = batch.arrow.column(name)
                 repeats = self.seen.setdefault(name, SeenValues()).add(array)
                 if len(repeats):
-                    examples = [(batch.offset + int(p), array[int(p)]) for p in repeats[:5]]
+                    first = repeats[:MAX_EXAMPLES]
+                    examples = [(batch.offset + int(p), array[int(p)]) for p in first]
                     self.tally(name, "unique").add(len(repeats), examples)
 
     def _add_failures(self, failures: Any, rules: dict[str, list[RuleName]]) -> None:
@@ -264,14 +270,18 @@ def _pandera_schema(
         columns[name] = pdr.Column(
             pd.ArrowDtype(arrow_type(logical)) if logical is not None else None,
             checks,
-            nullable=spec.nullable is None or spec.nullable.value,
-            unique=spec.unique is not None and spec.unique.value,
+            nullable=spec.is_nullable,
+            unique=spec.is_unique,
             report_duplicates="exclude_first",  # the first row of a value is not a repeat
             coerce=False,
             name=name,
         )
         order[name] = rules
     return pdr.DataFrameSchema(columns, coerce=False, strict=False), order
+
+
+def _has_value_rules(spec: ColumnSchema) -> bool:
+    return not spec.is_nullable or spec.max_null_fraction is not None or spec.is_unique
 
 
 def _plural(n: int, noun: str) -> str:
@@ -292,6 +302,8 @@ def _message(run: _Run, column: str | None, rule: RuleName, tally: _Tally) -> st
     if rule == "required":
         return f"{it} is required but missing" + (f" from {_plural(n, 'row')}" if n else "")
     if rule == "type":
+        if spec.logical_type is None:
+            return f"{it} has type {tally.detail}, on which its rules cannot be checked"
         return f"{it} has type {tally.detail}, expected {spec.logical_type}"
     if rule == "nullable":
         return f"{it} has {_plural(n, 'null value')}; it allows none (nullable: false)"

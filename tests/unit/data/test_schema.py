@@ -178,3 +178,16 @@ def test_importing_conveyor_data_loads_no_data_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_nullable_and_unique_read_as_questions() -> None:
+    s = schema(
+        {
+            "open": {},
+            "closed": {"nullable": False, "unique": True},
+            "said": {"nullable": True, "unique": False},
+        }
+    )
+    assert s.columns["open"].is_nullable and not s.columns["open"].is_unique
+    assert not s.columns["closed"].is_nullable and s.columns["closed"].is_unique
+    assert s.columns["said"].is_nullable and not s.columns["said"].is_unique

@@ -327,7 +327,7 @@ def test_an_error_fails_the_report_and_raise_for_errors_halts() -> None:
     assert error.report is report  # type: ignore[attr-defined]
     assert error.message == (
         "Data for 'flights' broke 5 error rules of its schema in 3 rows: a nullable (1 row), "
-        "a min (2 rows), b categories (1 row), and 2 more; 1 warning rules broken too."
+        "a min (2 rows), b categories (1 row), and 2 more; 1 warning rule broken too."
     )
     assert error.hint == (
         "See the full report with: conveyor data validate flights --schema schemas/flights.yaml"
@@ -341,7 +341,7 @@ def test_the_hint_has_placeholders_when_the_source_is_unknown() -> None:
     assert info.value.hint == (
         "See the full report with: conveyor data validate <source> --schema <schema file>"
     )
-    assert info.value.message.startswith("The data broke 1 error rule of its schema in 1 rows")
+    assert info.value.message.startswith("The data broke 1 error rule of its schema in 1 row:")
 
 
 def test_examples_are_the_first_five_rows_counted_across_batches() -> None:
@@ -501,3 +501,43 @@ def test_the_reference_data_passes_its_inferred_schema_in_any_batch_size() -> No
     schema = infer_schema(frame)
     for batch_rows in (16, 1000):
         assert validate_data(frame, schema, batch_rows=batch_rows).violations == ()
+
+
+# --- columns whose rules cannot run -----------------------------------------------------------
+
+
+def test_mixed_objects_under_a_rule_without_a_type_are_reported_not_passed() -> None:
+    frame = pd.DataFrame({"m": [1, "a", None]})
+    v = only(validate_data(frame, make({"m": {"nullable": False}})), "m", "type")
+    assert v.message.startswith("column 'm' has type object holding int, str, on which its rules")
+    assert validate_data(frame, make({"m": None})).violations == ()  # presence only: fine
+
+
+def test_unique_on_lists_cannot_compare_and_says_so() -> None:
+    data = pa.table({"tags": [["a"], ["a"]]})
+    v = only(validate_data(data, make({"tags": {"unique": True}})), "tags", "type")
+    assert "list<item: string>, on which its rules cannot be checked" in v.message
+    assert validate_data(data, make({"tags": {"nullable": False}})).passed
+
+
+def test_a_type_wrong_in_one_batch_only_counts_that_batch() -> None:
+    batches = [
+        pa.record_batch({"x": [1, 2]}),
+        pa.record_batch({"x": ["3"]}),
+        pa.record_batch({"x": [-4]}),
+    ]
+    report = validate_data(batches, make({"x": {"type": "int64", "min": 0}}), batch_rows=2)
+    assert [(v.rule, v.n_failed, rows_of(v)) for v in report.violations] == [
+        ("type", 1, [2]),
+        ("min", 1, [3]),
+    ]
+
+
+def test_examples_of_repeats_within_and_across_batches_are_the_first_rows() -> None:
+    # Batch 2 (rows 12-23) repeats batch 1 at its first row, then itself five times: pandera
+    # reports its five first, yet the earliest row comes from the check across batches.
+    second = [3, 50, 50, 51, 51, 52, 52, 53, 53, 54, 54, 55]
+    data = pa.table({"id": [*range(12), *second]})
+    schema = make({"id": {"type": "int64", "unique": True}})
+    v = only(validate_data(data, schema, batch_rows=12), "id", "unique")
+    assert v.n_failed == 6 and rows_of(v) == [12, 14, 16, 18, 20]
