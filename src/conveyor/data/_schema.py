@@ -70,13 +70,14 @@ __all__ = [
 
 Severity = Literal["error", "warning"]
 ExtraColumns = Literal["allow", "warn", "forbid"]
+# In the order a file writes them and a report lists them.
 ColumnRule = Literal[
-    "required", "type", "nullable", "max_null_fraction", "min", "max", "categories", "unique"
+    "type", "required", "nullable", "max_null_fraction", "min", "max", "categories", "unique"
 ]
 # What a violation names: a column rule, a row-count bound, or a column the schema lacks.
 RuleName = Literal[
-    "required",
     "type",
+    "required",
     "nullable",
     "max_null_fraction",
     "min",
@@ -218,8 +219,8 @@ class Rule(_Model, Generic[T]):
 class SeverityDefaults(_Model):
     """The severity of each kind of column rule where neither the rule nor its column sets one."""
 
-    required: Severity = "error"
     type: Severity = "error"
+    required: Severity = "error"
     nullable: Severity = "error"
     max_null_fraction: Severity = "error"
     min: Severity = "error"

@@ -149,10 +149,8 @@ def _document(schema: DataSchema) -> dict[str, Any]:
 
 
 def _rules(model: BaseModel, keys: Sequence[str]) -> dict[str, Any]:
-    # `type` first: a reader looks for it before the rest.
-    order = ("type", *(k for k in keys if k != "type")) if "type" in keys else keys
     out: dict[str, Any] = {}
-    for key in order:
+    for key in keys:
         value = getattr(model, key)
         if value is None:
             continue
@@ -265,7 +263,7 @@ def _problem(err: ErrorDetails, raw: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"key {key!r} is missing"
     if kind in {"model_type", "dict_type", "model_attributes_type"}:
-        return f"key {key!r} must be a mapping such as {{min: 1}}. Got {err['input']!r}"
+        return f"key {key!r} must be a mapping such as {_example(loc)}. Got {err['input']!r}"
     msg = msg.replace("Input should be", "must be")
     if not key:  # a rule across keys names them itself
         return msg
@@ -275,6 +273,17 @@ def _problem(err: ErrorDetails, raw: Mapping[str, Any]) -> str:
         suggestion = did_you_mean(err["input"], options)
         got += f".{suggestion}" if suggestion else ""
     return f"key {key!r}: {msg}{got}" if kind == "value_error" else f"key {key!r} {msg}{got}"
+
+
+def _example(loc: Sequence[str | int]) -> str:
+    """A mapping that would fit at ``loc``, for a message."""
+    if list(loc) == ["columns"]:
+        return "{dep_delay: {type: float64}}"
+    if len(loc) == 2 and loc[0] == "columns":
+        return "{type: float64, min: 0}"
+    if list(loc) == ["default_severity"]:
+        return "{min: warning}"
+    return "{min: 1}" if list(loc) == ["rows"] else "{value: 0, severity: warning}"
 
 
 def _at(raw: Any, loc: Sequence[str | int]) -> Any:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conveyor.core import InvalidValueError, NotFoundError
-from conveyor.data import DataSchema, load_schema, save_schema
+from conveyor.data import ColumnSchema, DataSchema, RowsSchema, Rule, load_schema, save_schema
+from conveyor.data._schema_file import schema_from_dict
 
 EXAMPLE = """\
 # conveyor data schema for 'flights'; edit freely.
@@ -215,3 +216,56 @@ def test_a_folder_or_binary_file_is_refused(tmp_path: Path) -> None:
 def test_yaml_tags_that_build_objects_are_refused(tmp_path: Path) -> None:
     message = problem(tmp_path, "dataset: !!python/object/apply:os.system ['true']\n")
     assert "is not valid YAML" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("columns: [a, b]\n", "'columns' must be a mapping such as {dep_delay: {type: float64}}"),
+        ("columns:\n  x: int64\n", "'columns.x' must be a mapping such as {type: float64, min: 0}"),
+        ("default_severity: warning\n", "'default_severity' must be a mapping such as {min: warn"),
+        ("default_severity: {min: warn}\n", "Got 'warn'. Did you mean 'warning'?"),
+        ("dataset: my flights\n", "key 'dataset': The dataset name 'my flights' is not valid"),
+        ("rows: {min: -1}\n", "key 'rows.min': must be a whole number, 0 or more. Got -1"),
+        ("columns:\n  x: {min: {severity: warning}}\n", "key 'columns.x.min.value' is missing"),
+        ("columns:\n  x: {type: 'timestamp[us, Nowhere]'}\n", "time zone 'Nowhere'"),
+        ("columns:\n  x: {categories: AA}\n", "must be a non-empty list such as [AA, DL, UA]"),
+        ("columns:\n  x: {type: int64, max_null_fraction: 5%}\n", "must be a number"),
+    ],
+)
+def test_each_problem_reads_clearly(tmp_path: Path, text: str, expected: str) -> None:
+    message = problem(tmp_path, text)
+    assert expected in message
+    assert message.endswith("describes every key.")  # the hint, after one sentence
+
+
+def test_a_schema_from_plain_data_names_its_source() -> None:
+    with pytest.raises(InvalidValueError) as info:
+        schema_from_dict({"columns": {"x": {"nulable": False}}}, source="the request body")
+    assert str(info.value).startswith("Invalid data schema in the request body: ")
+    assert "Did you mean 'nullable'?" in str(info.value)
+    assert info.value.path == "the request body"  # type: ignore[attr-defined]
+    assert schema_from_dict({"dataset": "a"}) == DataSchema(dataset="a")
+
+
+def test_an_empty_header_writes_no_comment_and_folders_are_made(tmp_path: Path) -> None:
+    path = save_schema(DataSchema(dataset="d"), tmp_path / "a" / "b" / "d.yaml", header_comment="")
+    assert path.read_text() == "dataset: d\ncolumns: {}\n"
+
+
+def test_header_lines_are_commented_without_trailing_spaces(tmp_path: Path) -> None:
+    path = save_schema(DataSchema(), tmp_path / "s.yaml", header_comment="one\n\ntwo  ")
+    assert path.read_text().startswith("# one\n#\n# two\n")
+
+
+def test_a_schema_built_in_python_saves_like_one_from_a_file(tmp_path: Path) -> None:
+    built = DataSchema(
+        dataset="flights",
+        rows=RowsSchema(min=Rule(value=1)),
+        columns={"dep_delay": ColumnSchema(type=Rule(value="float64"), min=Rule(value=-60.0))},
+    )
+    text = save_schema(built, tmp_path / "s.yaml", header_comment="").read_text()
+    assert text == (
+        "dataset: flights\nrows: {min: 1}\ncolumns:\n  dep_delay: {type: float64, min: -60.0}\n"
+    )
+    assert load_schema(tmp_path / "s.yaml") == built

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -541,3 +542,66 @@ def test_examples_of_repeats_within_and_across_batches_are_the_first_rows() -> N
     schema = make({"id": {"type": "int64", "unique": True}})
     v = only(validate_data(data, schema, batch_rows=12), "id", "unique")
     assert v.n_failed == 6 and rows_of(v) == [12, 14, 16, 18, 20]
+
+
+# --- realistic sources ----------------------------------------------------------------------
+
+
+def test_a_parquet_file_read_a_batch_at_a_time(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    table = pa.table(
+        {
+            "flight_id": np.arange(n),
+            "carrier": pa.array(rng.choice(["AA", "DL", "UA"], n)).dictionary_encode(),
+            "dep_delay": rng.normal(10, 5, n),
+        }
+    )
+    path = tmp_path / "flights.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    schema = infer_schema(pq.ParquetFile(path).iter_batches(batch_size=300), dataset="flights")
+    assert schema.columns["carrier"].categories is not None
+    assert schema.columns["flight_id"].is_unique
+
+    broken = table.set_column(0, "flight_id", pa.array(np.r_[np.arange(n - 1), 0]))
+    pq.write_table(broken, path, row_group_size=700)
+    report = validate_data(
+        pq.ParquetFile(path).iter_batches(batch_size=300), schema, batch_rows=1000
+    )
+    v = only(report, "flight_id", "unique")
+    assert v.examples == (Example(n - 1, 0),) and report.n_rows == n
+
+
+def test_float32_bounds_inferred_from_data_hold_exactly() -> None:
+    values = pa.array([0.1, 0.2, 0.7], pa.float32())
+    schema = infer_schema(pa.table({"x": values}))
+    assert validate_data(pa.table({"x": values}), schema).violations == ()
+    bumped = pa.array([0.1, 0.2, np.nextafter(np.float32(0.7), np.float32(1))], pa.float32())
+    assert only(validate_data(pa.table({"x": bumped}), schema), "x", "max").n_failed == 1
+
+
+def test_booleans_dates_and_times_take_presence_nulls_and_uniqueness() -> None:
+    stamp = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    data = pa.table(
+        {
+            "flag": pa.array([True, None, False]),
+            "day": pa.array([datetime.date(2024, 1, 1)] * 3),
+            "at": pa.array([stamp, stamp, None], pa.timestamp("ms", "UTC")),
+        }
+    )
+    schema = make(
+        {
+            "flag": {"type": "bool", "nullable": False},
+            "day": {"type": "date", "unique": True},
+            "at": {"type": "timestamp[ms, UTC]", "unique": True, "max_null_fraction": 0.5},
+        }
+    )
+    report = validate_data(data, schema)
+    assert [(v.column, v.rule, v.n_failed) for v in report.violations] == [
+        ("flag", "nullable", 1),
+        ("day", "unique", 2),
+        ("at", "unique", 1),
+    ]
+    assert report.violations[2].examples == (Example(1, "2024-01-01T00:00:00+00:00"),)
