@@ -36,6 +36,8 @@ __all__ = [
     "canonical_batches",
     "describe_type",
     "logical_type",
+    "pandas_dtype",
+    "pandas_type",
 ]
 
 # Rows per batch: large enough that pandera's cost per call (a few ms for 25 columns) is
@@ -112,6 +114,32 @@ def arrow_type(logical: str) -> pa.DataType:
     return pa.type_for_alias({"float32": "float", "float64": "double"}.get(logical, logical))
 
 
+def pandas_type(arrow: pa.DataType) -> Any:
+    """The pandas dtype a canonical Arrow type is checked as (a ``types_mapper``), or None.
+
+    Arrow-backed (``pd.ArrowDtype``: numbers are not copied, nulls stay nulls), except where
+    pandas would look for duplicates through float64 and lose precision (64-bit integers and
+    timestamps, when there are nulls): integers become pandas' masked integers (``Int64``)
+    and timestamps, for which None is returned, numpy's ``datetime64``.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow):
+        return pd.api.types.pandas_dtype(str(arrow).replace("uint", "UInt").replace("int", "Int"))
+    if pa.types.is_timestamp(arrow):
+        return None
+    return pd.ArrowDtype(arrow)
+
+
+def pandas_dtype(arrow: pa.DataType) -> Any:
+    """The dtype a column of Arrow type ``arrow`` has once converted with :func:`pandas_type`."""
+    import pyarrow as pa
+
+    empty = pa.RecordBatch.from_arrays([pa.array([], arrow)], names=["x"])
+    return empty.to_pandas(types_mapper=pandas_type)["x"].dtype
+
+
 def canonical_batches(
     data: Any, *, rows: int, expected: Mapping[str, pa.DataType] | None = None
 ) -> Iterator[Batch]:
@@ -156,11 +184,12 @@ def _pieces(data: Any, rows: int) -> Iterator[Any]:
         )
     pending: list[Any] = []
     n_pending = 0
+    shown: Any = None  # the schema of the last batch yielded
     for item in data:
         if isinstance(item, pd.DataFrame):
             if pending:
                 yield _join(pending)
-                pending, n_pending = [], 0
+                shown, pending, n_pending = pending[0].schema, [], 0
             for start in range(0, max(len(item), 1), rows):
                 yield item.iloc[start : start + rows]
             continue
@@ -179,9 +208,10 @@ def _pieces(data: Any, rows: int) -> Iterator[Any]:
         for batch in arrow:
             if pending and not batch.schema.equals(pending[0].schema):
                 yield _join(pending)
-                pending, n_pending = [], 0
+                shown, pending, n_pending = pending[0].schema, [], 0
             if not batch.num_rows:
-                if not pending:  # keep it: it shows the columns if no row ever comes
+                # Keep an empty batch only to show columns no batch has shown yet.
+                if not pending and (shown is None or not batch.schema.equals(shown)):
                     pending.append(batch)
                 continue
             start = 0
@@ -192,7 +222,7 @@ def _pieces(data: Any, rows: int) -> Iterator[Any]:
                 start += part.num_rows
                 if n_pending == rows:
                     yield _join(pending)
-                    pending, n_pending = [], 0
+                    shown, pending, n_pending = batch.schema, [], 0
     if pending:
         yield _join(pending)
 

@@ -52,7 +52,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
-from ..core import did_you_mean, validate_name
+from ..core import NotFoundError, did_you_mean, validate_name
 
 __all__ = [
     "COLUMN_RULES",
@@ -341,7 +341,17 @@ class DataSchema(_Model):
         return value
 
     def severity(self, column: str, rule: ColumnRule) -> Severity:
-        """The severity of ``rule`` on ``column``: the rule's own, the column's, the default."""
+        """The severity of ``rule`` on ``column``: the rule's own, the column's, the default.
+
+        Raises:
+            NotFoundError: the schema has no such column.
+        """
+        if column not in self.columns:
+            raise NotFoundError(
+                f"The data schema has no column {column!r}.{did_you_mean(column, self.columns)}",
+                hint="Its columns are: " + ", ".join(map(repr, self.columns)) + ".",
+                column=column,
+            )
         spec = self.columns[column]
         own = getattr(spec, rule)
         return (

@@ -6,8 +6,8 @@ Each canonical Arrow batch (see ``_canonical``) is checked in three parts:
    on Arrow types (an int64 column with nulls stays int64, as it cannot in numpy-backed
    pandas). A column of the wrong type has its other rules skipped: they would compare
    values of the wrong kind. Fix the type first.
-2. Its values, by pandera: the batch becomes pandas with Arrow-backed dtypes (no copy for
-   numbers) and one ``pandera.DataFrameSchema`` per batch shape, built from the
+2. Its values, by pandera: the batch becomes pandas with Arrow-backed dtypes (see
+   ``_canonical.pandas_type``) and one ``pandera.DataFrameSchema`` per batch shape, built from the
    DataSchema, validates it lazily, so every failure is collected: ``dtype`` (coercion off),
    ``nullable``, ``Check.ge``/``le``/``isin`` and ``unique``.
 3. What pandera cannot see in one batch: values repeating a value of an earlier batch (see
@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import InvalidValueError
-from ._canonical import DEFAULT_ROWS, Batch, arrow_type, canonical_batches, describe_type
+from ._canonical import (
+    DEFAULT_ROWS,
+    Batch,
+    arrow_type,
+    canonical_batches,
+    describe_type,
+    pandas_dtype,
+    pandas_type,
+)
 from ._report import MAX_EXAMPLES, Example, ValidationReport, Violation, jsonable
 from ._schema import COLUMN_RULES, ColumnSchema, DataSchema, RuleName, Severity
 from ._seen import SeenValues
@@ -167,7 +175,7 @@ class _Run:
         if names not in self.pandera:
             self.pandera[names] = _pandera_schema(self.schema, names)
         pandera_schema, rules = self.pandera[names]
-        frame = batch.arrow.select(list(names)).to_pandas(types_mapper=pd.ArrowDtype)
+        frame = batch.arrow.select(list(names)).to_pandas(types_mapper=pandas_type)
         frame.index = pd.RangeIndex(batch.offset, batch.offset + batch.n_rows)
         try:
             pandera_schema.validate(frame, lazy=True)
@@ -249,7 +257,6 @@ def _pandera_schema(
     schema: DataSchema, names: Sequence[str]
 ) -> tuple[Any, dict[str, list[RuleName]]]:
     """The pandera schema checking the value rules of ``names``, and each column's check order."""
-    import pandas as pd
     import pandera.pandas as pdr
 
     columns, order = {}, {}
@@ -268,7 +275,7 @@ def _pandera_schema(
             rules.append("categories")
         logical = spec.logical_type
         columns[name] = pdr.Column(
-            pd.ArrowDtype(arrow_type(logical)) if logical is not None else None,
+            pandas_dtype(arrow_type(logical)) if logical is not None else None,
             checks,
             nullable=spec.is_nullable,
             unique=spec.is_unique,

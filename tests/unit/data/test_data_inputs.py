@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conveyor.core import InvalidValueError
 from conveyor.data._canonical import (
@@ -203,3 +205,22 @@ def test_types_without_a_logical_name_are_described_by_arrow(arrow: pa.DataType)
 def test_decimals_from_pandas_keep_their_arrow_type() -> None:
     (batch,) = read(pd.DataFrame({"d": [decimal.Decimal("1.25"), None]}))
     assert pa.types.is_decimal(batch.arrow.schema.field("d").type)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=12), st.integers(1, 7))
+def test_batches_are_full_but_the_last_and_keep_every_row_in_order(
+    lengths: list[int], rows: int
+) -> None:
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    parts = [
+        pa.record_batch({"a": pa.array(range(s, s + n), pa.int64())})
+        for s, n in zip(starts, lengths, strict=True)
+    ]
+    batches = read(parts, rows=rows)
+    total = sum(lengths)
+    assert all(b.n_rows == rows for b in batches[:-1])
+    assert [v for b in batches for v in b.arrow.column("a").to_pylist()] == list(range(total))
+    assert [b.offset for b in batches] == [i * rows for i in range(len(batches))]
+    # An all-empty stream still shows its columns; rows, when any, fill whole batches.
+    assert len(batches) == (max(1, -(-total // rows)) if parts else 0)

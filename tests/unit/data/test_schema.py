@@ -191,3 +191,13 @@ def test_nullable_and_unique_read_as_questions() -> None:
     assert s.columns["open"].is_nullable and not s.columns["open"].is_unique
     assert not s.columns["closed"].is_nullable and s.columns["closed"].is_unique
     assert s.columns["said"].is_nullable and not s.columns["said"].is_unique
+
+
+def test_the_severity_of_an_unknown_column_is_not_found() -> None:
+    from conveyor.core import NotFoundError
+
+    s = schema({"dep_delay": {"type": "float64"}, "carrier": {}})
+    with pytest.raises(NotFoundError) as info:
+        s.severity("dep_dely", "min")
+    assert "no column 'dep_dely'. Did you mean 'dep_delay'?" in str(info.value)
+    assert info.value.hint == "Its columns are: 'dep_delay', 'carrier'."

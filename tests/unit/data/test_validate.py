@@ -605,3 +605,42 @@ def test_booleans_dates_and_times_take_presence_nulls_and_uniqueness() -> None:
         ("at", "unique", 1),
     ]
     assert report.violations[2].examples == (Example(1, "2024-01-01T00:00:00+00:00"),)
+
+
+def test_column_names_are_names_not_patterns() -> None:
+    names = ["dep delay (min)", "a.*", "é", "0"]
+    frame = pd.DataFrame({0: [1, -1], "dep delay (min)": [1, -1], "a.*": [1, -1], "é": [1, -1]})
+    schema = make({name: {"type": "int64", "min": 0} for name in names})
+    report = validate_data(frame, schema)
+    assert sorted((v.column, v.rule, v.n_failed) for v in report.violations) == sorted(
+        (name, "min", 1) for name in names
+    )
+    # 'a.*' as a pattern would match 'ab'; as a name it is missing.
+    renamed = validate_data(frame.rename(columns={"a.*": "ab"}), schema)
+    assert [(v.column, v.rule) for v in renamed.violations if v.column in ("a.*", "ab")] == [
+        ("a.*", "required")
+    ]
+
+
+def test_uniqueness_is_exact_for_64_bit_values_beside_nulls() -> None:
+    # pandas finds duplicates of Arrow-backed 64-bit values with nulls through float64, where
+    # these neighbours are equal; the check must not.
+    near = 2**63 - 512
+    data = pa.table(
+        {
+            "i": pa.array([None, None, near, near + 1]),
+            "u": pa.array([None, None, 2**64 - 2, 2**64 - 1], pa.uint64()),
+            "t": pa.array([None, None, near, near + 1], pa.timestamp("ns")),
+        }
+    )
+    schema = make(
+        {
+            "i": {"type": "int64", "unique": True, "min": near, "max": near + 1},
+            "u": {"type": "uint64", "unique": True},
+            "t": {"type": "timestamp[ns]", "unique": True},
+        }
+    )
+    assert validate_data(data, schema).violations == ()
+    repeated = data.set_column(0, "i", pa.array([None, None, near + 1, near + 1]))
+    v = only(validate_data(repeated, schema), "i", "unique")
+    assert v.examples == (Example(3, near + 1),)
