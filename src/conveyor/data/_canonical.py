@@ -114,30 +114,33 @@ def arrow_type(logical: str) -> pa.DataType:
     return pa.type_for_alias({"float32": "float", "float64": "double"}.get(logical, logical))
 
 
-def pandas_type(arrow: pa.DataType) -> Any:
+def pandas_type(arrow: pa.DataType, *, exact: bool = False) -> Any:
     """The pandas dtype a canonical Arrow type is checked as (a ``types_mapper``), or None.
 
-    Arrow-backed (``pd.ArrowDtype``: numbers are not copied, nulls stay nulls), except where
-    pandas would look for duplicates through float64 and lose precision (64-bit integers and
-    timestamps, when there are nulls): integers become pandas' masked integers (``Int64``)
-    and timestamps, for which None is returned, numpy's ``datetime64``.
+    Arrow-backed (``pd.ArrowDtype``): numbers are not copied, nulls stay nulls and pyarrow
+    computes the checks. But pandas looks for duplicates of Arrow-backed values beside nulls
+    through float64, which merges neighbouring 64-bit integers or timestamps; where ``exact``
+    is asked for (a unique column) those become pandas' masked integers (``Int64``) and, for
+    None, pyarrow's default: numpy ``datetime64``.
     """
     import pandas as pd
     import pyarrow as pa
 
-    if pa.types.is_integer(arrow):
-        return pd.api.types.pandas_dtype(str(arrow).replace("uint", "UInt").replace("int", "Int"))
-    if pa.types.is_timestamp(arrow):
+    if exact and pa.types.is_integer(arrow) and arrow.bit_width == 64:
+        return pd.UInt64Dtype() if pa.types.is_unsigned_integer(arrow) else pd.Int64Dtype()
+    if exact and pa.types.is_timestamp(arrow):
         return None
     return pd.ArrowDtype(arrow)
 
 
-def pandas_dtype(arrow: pa.DataType) -> Any:
-    """The dtype a column of Arrow type ``arrow`` has once converted with :func:`pandas_type`."""
+def pandas_dtype(arrow: pa.DataType, *, exact: bool = False) -> Any:
+    """The dtype a column of type ``arrow`` has in pandas (see :func:`pandas_type`)."""
+    import functools
+
     import pyarrow as pa
 
-    empty = pa.RecordBatch.from_arrays([pa.array([], arrow)], names=["x"])
-    return empty.to_pandas(types_mapper=pandas_type)["x"].dtype
+    mapper = functools.partial(pandas_type, exact=exact)
+    return pa.array([], arrow).to_pandas(types_mapper=mapper).dtype
 
 
 def canonical_batches(

@@ -19,6 +19,7 @@ keep their distinct values.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -176,6 +177,10 @@ class _Run:
             self.pandera[names] = _pandera_schema(self.schema, names)
         pandera_schema, rules = self.pandera[names]
         frame = batch.arrow.select(list(names)).to_pandas(types_mapper=pandas_type)
+        for name in names:
+            if self.schema.columns[name].is_unique:
+                exact = functools.partial(pandas_type, exact=True)
+                frame[name] = batch.arrow.column(name).to_pandas(types_mapper=exact)
         frame.index = pd.RangeIndex(batch.offset, batch.offset + batch.n_rows)
         try:
             pandera_schema.validate(frame, lazy=True)
@@ -275,7 +280,7 @@ def _pandera_schema(
             rules.append("categories")
         logical = spec.logical_type
         columns[name] = pdr.Column(
-            pandas_dtype(arrow_type(logical)) if logical is not None else None,
+            pandas_dtype(arrow_type(logical), exact=spec.is_unique) if logical else None,
             checks,
             nullable=spec.is_nullable,
             unique=spec.is_unique,
