@@ -119,16 +119,16 @@ def pandas_type(arrow: pa.DataType, *, exact: bool = False) -> Any:
 
     Arrow-backed (``pd.ArrowDtype``): numbers are not copied, nulls stay nulls and pyarrow
     computes the checks. But pandas looks for duplicates of Arrow-backed values beside nulls
-    through float64, which merges neighbouring 64-bit integers or timestamps; where ``exact``
-    is asked for (a unique column) those become pandas' masked integers (``Int64``) and, for
-    None, pyarrow's default: numpy ``datetime64``.
+    through float64, which merges neighbouring 64-bit integers or times; where ``exact`` is
+    asked for (a unique column) those become pandas' masked integers (``Int64``) and, for
+    None, pyarrow's default: numpy ``datetime64`` and ``timedelta64``.
     """
     import pandas as pd
     import pyarrow as pa
 
     if exact and pa.types.is_integer(arrow) and arrow.bit_width == 64:
         return pd.UInt64Dtype() if pa.types.is_unsigned_integer(arrow) else pd.Int64Dtype()
-    if exact and pa.types.is_timestamp(arrow):
+    if exact and pa.types.is_temporal(arrow):
         return None
     return pd.ArrowDtype(arrow)
 

@@ -58,7 +58,8 @@ def infer_schema(data: Any, *, dataset: str | None = None) -> DataSchema:
         dataset: The dataset the schema is for, recorded in it.
 
     Returns:
-        A schema the reference data passes; save it with :func:`save_schema` and edit it.
+        A schema the reference data passes (if it has rows: ``rows.min`` is 1); save it
+        with :func:`save_schema` and edit it.
 
     Raises:
         InvalidValueError: ``data`` is not of a kind listed above.

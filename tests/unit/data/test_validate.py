@@ -644,3 +644,9 @@ def test_uniqueness_is_exact_for_64_bit_values_beside_nulls() -> None:
     repeated = data.set_column(0, "i", pa.array([None, None, near + 1, near + 1]))
     v = only(validate_data(repeated, schema), "i", "unique")
     assert v.examples == (Example(3, near + 1),)
+
+
+def test_uniqueness_is_exact_for_untyped_durations_beside_nulls() -> None:
+    near = 2**63 - 512
+    data = pa.table({"d": pa.array([None, None, near, near + 1], pa.duration("ns"))})
+    assert validate_data(data, make({"d": {"unique": True}})).violations == ()
