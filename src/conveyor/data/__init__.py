@@ -19,11 +19,23 @@ from ._compare import ks_statistic as ks_statistic
 from ._compare import psi as psi
 from ._compare import wasserstein as wasserstein
 from ._dataset import Dataset as Dataset
+from ._infer import infer_schema as infer_schema
 from ._profile import ColumnProfile as ColumnProfile
 from ._profile import TableProfile as TableProfile
 from ._profiler import Profiler as Profiler
 from ._profiler import profile_table as profile_table
+from ._report import Example as Example
+from ._report import ValidationReport as ValidationReport
+from ._report import Violation as Violation
+from ._schema import ColumnSchema as ColumnSchema
+from ._schema import DataSchema as DataSchema
+from ._schema import RowsSchema as RowsSchema
+from ._schema import Rule as Rule
+from ._schema import SeverityDefaults as SeverityDefaults
+from ._schema_file import load_schema as load_schema
+from ._schema_file import save_schema as save_schema
 from ._steps import load_dataset as load_dataset
+from ._validate import validate_data as validate_data
 
 if TYPE_CHECKING:
     from ._snapshots import NewData as NewData
@@ -66,25 +78,37 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ColumnDiff",
     "ColumnProfile",
+    "ColumnSchema",
+    "DataSchema",
     "Dataset",
+    "Example",
     "NewData",
     "ProfileDiff",
     "Profiler",
+    "RowsSchema",
+    "Rule",
+    "SeverityDefaults",
     "SketchEstimate",
     "TableProfile",
+    "ValidationReport",
+    "Violation",
     "check_new_data",
     "compare_profiles",
     "dataset_profile",
     "diff_datasets",
     "get_dataset",
+    "infer_schema",
     "jensen_shannon",
     "ks_statistic",
     "list_datasets",
     "list_versions",
     "load_dataset",
+    "load_schema",
     "parse_ref",
     "profile_table",
     "psi",
+    "save_schema",
     "snapshot",
+    "validate_data",
     "wasserstein",
 ]
