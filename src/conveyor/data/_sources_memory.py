@@ -99,13 +99,16 @@ class DataFrameSource(_MemorySource):
     def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        keep_index = any(name is not None for name in self.frame.index.names)
+        frame = self.frame
+        if not all(isinstance(name, str) for name in frame.columns):
+            frame = frame.rename(columns=str)  # Arrow names are strings; no data is copied
+        keep_index = any(name is not None for name in frame.index.names)
         try:
-            schema = pa.Schema.from_pandas(self.frame, preserve_index=keep_index)
+            schema = pa.Schema.from_pandas(frame, preserve_index=keep_index)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise self._conversion_error(exc, self.frame, None) from exc
-        for start in range(0, max(len(self.frame), 1), batch_rows):
-            rows = self.frame.iloc[start : start + batch_rows]
+            raise self._conversion_error(exc, frame, None) from exc
+        for start in range(0, max(len(frame), 1), batch_rows):
+            rows = frame.iloc[start : start + batch_rows]
             try:
                 yield pa.RecordBatch.from_pandas(rows, schema=schema, preserve_index=keep_index)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -192,7 +192,7 @@ class SqlSource(Source):
                 self._check_watermark(conn)
                 sql = f"SELECT * FROM {self._from()}{self._where(engine)}"
             else:
-                sql = self.query
+                sql = self._literal()
             streaming = conn.execution_options(stream_results=True, yield_per=batch_rows)
             with streaming.execute(text(sql), self._params()) as result:
                 # Closed on every exit (an error, or a reader that stops early), so the
@@ -280,9 +280,7 @@ class SqlSource(Source):
 
     def _check_watermark(self, conn: Connection) -> None:
         """A ``DataSourceError`` naming the columns if the watermark is not one of them."""
-        names = list(
-            conn.execute(text(f"SELECT * FROM ({self.query}) AS {_ALIAS} WHERE 1 = 0")).keys()
-        )
+        names = list(conn.execute(text(f"SELECT * FROM {self._from()} WHERE 1 = 0")).keys())
         if self.watermark not in names:
             close = did_you_mean(str(self.watermark), names)
             raise DataSourceError(
@@ -295,7 +293,12 @@ class SqlSource(Source):
     # -- SQL text -------------------------------------------------------------------------
 
     def _from(self) -> str:
-        return f"({self.query}) AS {_ALIAS}"
+        return f"({self._literal()}) AS {_ALIAS}"
+
+    def _literal(self) -> str:
+        """The user's query for ``text()``, its colons escaped: it holds no bound parameter
+        of ours, and ``'10:30'`` or ``x::int`` must reach the database as written."""
+        return self.query.replace(":", "\\:")
 
     def _where(self, engine: Engine) -> str:
         column = self._quoted(engine, str(self.watermark))

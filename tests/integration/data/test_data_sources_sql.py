@@ -444,3 +444,51 @@ def test_a_sqlite_column_of_mixed_types_asks_for_a_cast(tmp_path: Path) -> None:
 def test_a_bounded_source_needs_its_watermark() -> None:
     with pytest.raises(DataSourceError, match="names no watermark column"):
         SqlSource("sqlite://", "SELECT 1", after={"type": "int", "value": 1})
+
+
+def test_numbers_without_a_declared_scale_need_a_cast_to_stream(pg: Database) -> None:
+    pg.execute("CREATE TABLE prices (id INT, p NUMERIC)")
+    pg.execute("INSERT INTO prices VALUES (1, 1.5), (2, 1.25)")
+    loose = make_source(SqlQuery(pg.url, "SELECT p FROM prices ORDER BY id"))
+    fixed = make_source(SqlQuery(pg.url, "SELECT CAST(p AS NUMERIC(18, 4)) AS p FROM prices"))
+
+    with pytest.raises(DataSourceError) as caught:
+        list(loose.iter_batches(batch_rows=1))
+
+    assert "CAST(p AS" in (caught.value.hint or "")
+    assert read_all(fixed, batch_rows=1).column("p").to_pylist() == [
+        decimal.Decimal("1.5000"),
+        decimal.Decimal("1.2500"),
+    ]
+
+
+def test_sqlite_booleans_are_integers(tmp_path: Path) -> None:
+    db = Database("sqlite", f"sqlite:///{tmp_path}/flags.db")
+    db.execute("CREATE TABLE f (id INTEGER, ok BOOLEAN)")
+    db.execute("INSERT INTO f VALUES (1, 1), (2, 0)")
+
+    table = read_all(make_source(SqlQuery(db.url, "SELECT * FROM f ORDER BY id")))
+
+    assert table.schema.field("ok").type == pa.int64()  # SQLite stores no booleans
+    assert table.column("ok").to_pylist() == [1, 0]
+
+
+def test_percent_signs_in_the_query_are_not_placeholders(db: Database) -> None:
+    db.add_events(0, 5)
+    query = "SELECT id FROM events WHERE city LIKE 'pa%' ORDER BY id"
+
+    assert read_all(make_source(SqlQuery(db.url, query))).column("id").to_pylist() == [0, 4]
+
+
+def test_colons_in_the_query_reach_the_database_as_written(db: Database) -> None:
+    db.add_events(0, 3)
+    cast = "CAST(id AS TEXT)" if db.backend == "sqlite" else "id::text"
+    query = f"SELECT {cast} || ' :at 10:30' AS label FROM events ORDER BY id"
+    source = make_source(SqlQuery(db.url, query, watermark="label"))
+
+    assert read_all(source).column("label").to_pylist() == [
+        "0 :at 10:30",
+        "1 :at 10:30",
+        "2 :at 10:30",
+    ]
+    assert source.scan().detail["watermark"]["value"] == "2 :at 10:30"

@@ -582,3 +582,113 @@ def test_pandas_csv_reads_the_same_values(tmp_path: Path) -> None:
 
     assert table.column("id").to_pylist() == frame["id"].tolist()
     assert table.column("amount").to_pylist() == frame["amount"].tolist()
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+def test_files_are_read_one_at_a_time(tmp_path: Path) -> None:
+    for i in range(3):
+        write_parquet(sample_table(100, start=100 * i), tmp_path / f"part-{i}.parquet")
+    batches = make_source(tmp_path).iter_batches(batch_rows=50)
+
+    first = next(batches)
+    (tmp_path / "part-2.parquet").unlink()  # listed, but not opened yet
+    seen = [first.num_rows] + [next(batches).num_rows for _ in range(3)]
+
+    assert seen == [50, 50, 50, 50]  # the first two files read fine
+    with pytest.raises(DataSourceError) as caught:
+        list(batches)
+    assert "part-2.parquet" in caught.value.message
+    assert "disappeared" in caught.value.message
+
+
+def test_many_row_groups_stream_in_batches(tmp_path: Path) -> None:
+    path = write_parquet(sample_table(10_000), tmp_path / "d.parquet", row_group_size=999)
+
+    sizes = [b.num_rows for b in make_source(path).iter_batches(batch_rows=1024)]
+
+    assert max(sizes) <= 1024 and sum(sizes) == 10_000
+    assert len(sizes) >= 10
+
+
+def test_a_recursive_glob(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    write_csv(sample_table(2), tmp_path / "a" / "x.csv")
+    write_csv(sample_table(2, start=2), tmp_path / "a" / "b" / "y.csv")
+
+    # Sorted by path: a/b/y.csv comes before a/x.csv.
+    assert ids(make_source(str(tmp_path / "**" / "*.csv"))) == [2, 3, 0, 1]
+
+
+def test_the_state_records_size_and_time_of_each_file(tmp_path: Path) -> None:
+    path = write_parquet(sample_table(3), tmp_path / "a.parquet")
+
+    (entry,) = make_source(path).scan().detail["files"]
+
+    assert entry == {
+        "path": str(path),
+        "size": path.stat().st_size,
+        "mtime": path.stat().st_mtime_ns / 1e9,
+        "etag": None,
+    }
+
+
+def test_a_touched_file_with_the_same_bytes_is_changed(tmp_path: Path) -> None:
+    # Without reading the files, a new time is all a scan can see; the snapshot of the
+    # unchanged bytes will still be the same snapshot.
+    path = write_parquet(sample_table(3), tmp_path / "a.parquet")
+    source = make_source(path)
+    state = source.scan()
+    bump_mtime(path)
+
+    changes = source.changes(state)
+
+    assert changes.changed == (str(path),)
+
+
+def test_the_describe_names_an_explicit_format(tmp_path: Path) -> None:
+    source = make_source(str(tmp_path / "exports" / "*"), format="csv")
+
+    assert source.describe() == f"'{tmp_path / 'exports' / '*'}' (CSV)"
+    many = make_source([tmp_path / f"{i}.csv" for i in range(5)])
+    assert many.describe().endswith("and 2 more")
+
+
+def test_a_spec_merges_the_storage_options_given_back(memory_root: str) -> None:
+    put_memory(f"{memory_root}/a.csv", csv_bytes(sample_table(2)))
+    source = make_source(f"{memory_root}/a.csv", storage_options={"skip_instance_cache": True})
+    spec = source.spec()
+
+    rebuilt = source_from_spec(spec, storage_options={"token": "x"})
+
+    assert isinstance(rebuilt, FilesSource)
+    assert rebuilt.storage_options == {"skip_instance_cache": True, "token": "x"}
+    assert "secrets_omitted" not in spec
+
+
+def test_a_missing_fsspec_file_is_one_clear_error(memory_root: str) -> None:
+    with pytest.raises(DataSourceError) as caught:
+        list(make_source(f"{memory_root}/missing.parquet").iter_batches())
+
+    assert caught.value.message == (
+        f"The data source '{memory_root}/missing.parquet' does not exist."
+    )
+    assert "bucket and prefix" in (caught.value.hint or "")
+
+
+def test_an_empty_fsspec_folder_is_an_error(memory_root: str) -> None:
+    put_memory(f"{memory_root}/notes.txt", b"x")
+
+    with pytest.raises(DataSourceError, match="holds no .parquet"):
+        make_source(memory_root).scan()
+
+
+def test_a_state_of_another_kind_means_everything_is_new(tmp_path: Path) -> None:
+    write_csv(sample_table(2), tmp_path / "a.csv")
+    sql_state = {"kind": "sql", "source_id": "0123456789abcdef", "n_rows": 2, "watermark": None}
+
+    changes = make_source(tmp_path).changes(sql_state)
+
+    assert changes.previous is None and changes.has_new
+    assert ids(changes.new_part()) == [0, 1]

@@ -286,3 +286,46 @@ def test_public_options_drop_credentials_at_any_depth() -> None:
         "client_kwargs": {"region_name": "eu-west-1"},
         "anon": False,
     }
+
+
+# -- the same rows from pandas -----------------------------------------------------------------
+
+
+def test_a_categorical_column_is_its_values(tmp_path: Path) -> None:
+    table = sample_table(300)
+    frame = table.to_pandas()
+    frame["city"] = frame["city"].astype("category")
+
+    batch = next(make_source(frame).iter_batches())
+    as_categories = snapshot_of(make_source(frame), tmp_path / "c.snap", batch_rows=50)
+
+    assert pa.types.is_dictionary(batch.schema.field("city").type)  # read as pandas has it
+    assert as_categories.digest == snapshot_of(make_source(table), tmp_path / "t.snap").digest
+
+
+def test_time_zones_and_units_from_pandas_are_kept(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"at": pd.to_datetime(["2024-01-01 10:00", "2024-06-01 10:00"]).tz_localize("Europe/Oslo")}
+    )
+
+    written = snapshot_of(make_source(frame), tmp_path / "s.snap")
+
+    kind = written.schema.field("at").type
+    assert pa.types.is_timestamp(kind) and kind.tz == "Europe/Oslo"
+
+
+def test_the_batches_of_a_reader_are_cut_to_size() -> None:
+    table = sample_table(1000)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+    sizes = [b.num_rows for b in make_source(reader).iter_batches(batch_rows=300)]
+
+    assert sizes == [300, 300, 300, 100]
+
+
+def test_a_dataframe_with_non_string_column_names() -> None:
+    frame = pd.DataFrame({0: [1, 2], 1: ["a", "b"]})
+
+    table = read_all(make_source(frame))
+
+    assert table.schema.names == ["0", "1"]

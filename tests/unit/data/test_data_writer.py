@@ -361,3 +361,53 @@ def test_floats_are_not_dictionary_encoded(tmp_path: Path) -> None:
     }
     assert "RLE_DICTIONARY" not in encodings["amount"]
     assert "RLE_DICTIONARY" in encodings["city"]
+
+
+def test_an_existing_destination_is_replaced(tmp_path: Path) -> None:
+    dest = tmp_path / "s.parquet"
+    dest.write_bytes(b"x" * 10_000_000)
+
+    written = write_snapshot(sample_table(10).to_batches(), dest)
+
+    assert dest.stat().st_size == written.n_bytes < 10_000_000
+
+
+def test_a_column_of_nulls_is_written(tmp_path: Path) -> None:
+    table = pa.table({"id": [1, 2], "nothing": pa.array([None, None], type=pa.null())})
+    dest = tmp_path / "s.parquet"
+
+    written = write_snapshot(table.to_batches(), dest)
+
+    assert written.schema.field("nothing").type == pa.null()
+    assert pq.read_table(dest).column("nothing").to_pylist() == [None, None]
+
+
+def test_decimals_dates_and_binaries_round_trip(tmp_path: Path) -> None:
+    import datetime as dt
+    import decimal
+
+    table = pa.table(
+        {
+            "price": pa.array([decimal.Decimal("1.25"), None], type=pa.decimal128(38, 2)),
+            "day": pa.array([dt.date(2024, 1, 31), dt.date(2024, 2, 1)]),
+            "raw": pa.array([b"\x00\x01", b""], type=pa.large_binary()),
+        }
+    )
+    dest = tmp_path / "s.parquet"
+
+    written = write_snapshot(table.to_batches(), dest)
+    back = pq.read_table(dest)
+
+    assert back.column("price").to_pylist() == [decimal.Decimal("1.25"), None]
+    assert back.column("day").to_pylist() == [dt.date(2024, 1, 31), dt.date(2024, 2, 1)]
+    assert back.schema.field("raw").type == pa.binary() == written.schema.field("raw").type
+
+
+def test_the_written_schema_is_the_normalised_input_schema(tmp_path: Path) -> None:
+    table = sample_table(5)
+    encoded = table.set_column(2, "city", table["city"].dictionary_encode())
+
+    written = write_snapshot(encoded.to_batches(), tmp_path / "s.parquet")
+
+    assert written.schema == normalize_schema(encoded.schema) == normalize_schema(table.schema)
+    assert written.schema.field("city").type == pa.string()
