@@ -46,6 +46,12 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_ROWS = 65_536
+# URL schemes of databases (SQLAlchemy dialects), for a helpful error when one is given
+# where files are expected.
+_DATABASE_URL = re.compile(
+    r"^(postgresql|postgres|sqlite|mysql|mariadb|mssql|oracle|snowflake|duckdb)(\+\w+)?://",
+    re.IGNORECASE,
+)
 # Errors of conveyor's own code, not of the source: never dressed up as a source problem.
 _BUGS = (NameError, AssertionError, SyntaxError, RecursionError)
 
@@ -322,6 +328,14 @@ def make_source(
         from ._sources_files import FilesSource
 
         paths = [obj] if isinstance(obj, str | os.PathLike) else list(obj)
+        for path in paths:
+            if _DATABASE_URL.match(os.fspath(path)):
+                raise InvalidValueError(
+                    f"{mask_url(os.fspath(path))!r} is a database URL, not files; a database "
+                    "is read through a query.",
+                    hint="Pass make_source(SqlQuery(url, 'SELECT ... ORDER BY ...')).",
+                    value=mask_url(os.fspath(path)),
+                )
         return FilesSource(paths, format=format, storage_options=storage_options)
     if format is not None or storage_options is not None:
         _not_for(obj, "format" if format is not None else "storage_options", "files")

@@ -196,6 +196,18 @@ def test_make_source_refuses_what_it_cannot_read() -> None:
         make_source(42)
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://app:pw@db/prod", "sqlite:///x.db", "mysql+pymysql://h/d"]
+)
+def test_a_database_url_is_not_files(url: str) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        make_source(url)
+
+    assert "is a database URL, not files" in caught.value.message
+    assert "SqlQuery(url" in (caught.value.hint or "")
+    assert ":pw@" not in str(caught.value)
+
+
 def test_options_that_do_not_apply_are_refused(tmp_path: Path) -> None:
     table = sample_table(2)
     with pytest.raises(InvalidValueError, match="'watermark' option applies to a SqlQuery"):
