@@ -1,4 +1,5 @@
-"""Fixtures shared by the integration tests: throw-away projects on each store backend."""
+"""Fixtures shared by the integration tests: throw-away projects on each store backend, and
+a real S3 API (moto's server)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ import pytest
 from conveyor.core import Config
 from conveyor.workspace import Workspace, init_project
 from support.projects import MakeProject
+from support.s3 import S3Server, run_s3_server
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server on a free loopback port, with a bucket; AWS_* set only meanwhile."""
+    with run_s3_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
 
 
 @pytest.fixture

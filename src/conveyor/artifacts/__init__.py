@@ -20,6 +20,7 @@ from ._types import BlobStat as BlobStat
 from ._types import DirEntry as DirEntry
 from ._types import DirInfo as DirInfo
 from ._types import GcReport as GcReport
+from ._urls import url_filesystem as url_filesystem
 
 __all__ = [
     "MANIFEST_PREFIX",
@@ -37,4 +38,5 @@ __all__ = [
     "expand_references",
     "extract_archive",
     "open_artifact_store",
+    "url_filesystem",
 ]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from artifacts_backend_suite import ArtifactStoreSuite, UploadSuite
-from artifacts_s3_server import S3Server
 
 from conveyor.artifacts import (
     ArtifactStore,
@@ -18,6 +17,7 @@ from conveyor.artifacts import (
     open_artifact_store,
 )
 from conveyor.core import ArtifactError, ChecksumMismatchError, InvalidValueError
+from support.s3 import S3Server
 
 pytestmark = pytest.mark.integration
 
