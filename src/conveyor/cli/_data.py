@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,7 +11,7 @@ from ._common import JsonOpt, open_workspace
 from ._output import out, print_json, table, when
 
 if TYPE_CHECKING:
-    from ..data import ColumnDiff, Dataset, ProfileDiff
+    from ..data import ColumnDiff, DataCheck, Dataset, ProfileDiff
 
 app = typer.Typer(
     help="Datasets: snapshots with statistics, new data, diffs, validation.",
@@ -99,13 +100,13 @@ def _column_row(stats: dict[str, Any]) -> list[str]:
 @app.command("snapshot")
 def snapshot(
     source: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="A Parquet or CSV file, folder, glob or URL (s3://...), or with --query a "
-            "database URL."
+            "database URL. Omitted: the dataset's registered source, read again."
         ),
-    ],
-    name: Annotated[str, typer.Option("--name", "-n", help="The dataset's name.")],
+    ] = None,
+    name: Annotated[str, typer.Option("--name", "-n", help="The dataset's name.")] = "",
     query: Annotated[
         str | None, typer.Option("--query", help="SQL to run on the database URL SOURCE.")
     ] = None,
@@ -135,10 +136,24 @@ def snapshot(
     Example:
         conveyor data snapshot data/flights.parquet --name flights
     """
+    from ..core import InvalidValueError
     from ..data import SqlQuery
     from ..data import snapshot as take
 
-    obj: Any = SqlQuery(source, query, watermark=watermark) if query is not None else source
+    if not name:
+        raise InvalidValueError(
+            "conveyor data snapshot needs the dataset's name.",
+            hint="Add --name NAME, e.g. conveyor data snapshot data/flights.csv --name flights",
+        )
+    obj: Any = source
+    if query is not None:
+        if source is None:
+            raise InvalidValueError(
+                "--query needs the database URL as SOURCE.",
+                hint='e.g. conveyor data snapshot postgresql://host/db --query "SELECT ..." '
+                "--name NAME",
+            )
+        obj = SqlQuery(source, query, watermark=watermark)
     with open_workspace() as ws:
         dataset = take(
             ws,
@@ -244,3 +259,102 @@ def _diff_row(column: ColumnDiff) -> list[str]:
         pair(quantiles.get("p95")),
         "; ".join(changes) or "-",
     ]
+
+
+@app.command("schema")
+def schema(
+    ref: RefArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write it (default schemas/NAME.yaml)."),
+    ] = None,
+) -> None:
+    """Infer a schema from a snapshot and save it as an editable YAML file.
+
+    Types, nullability and uniqueness are error rules; ranges and categories, which new
+    data legitimately moves, are warnings. Edit the file to taste.
+
+    Example:
+        conveyor data schema flights
+    """
+    from ..data import infer_dataset_schema, parse_ref
+
+    name, version = parse_ref(ref)
+    with open_workspace() as ws:
+        path = infer_dataset_schema(ws, name, version, path=output)
+    out.print(f"Wrote {path}")
+
+
+@app.command("validate")
+def validate(
+    source: Annotated[
+        str,
+        typer.Argument(help="A snapshot (flights, flights/3) or a file, folder, glob or URL."),
+    ],
+    schema_file: Annotated[
+        Path | None,
+        typer.Option("--schema", help="The schema file (default: schemas/DATASET.yaml)."),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="A snapshot to check skew against: flights/3."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Validate data against a schema (and skew against a reference); exit 1 if an error
+    rule broke.
+
+    Every broken rule is listed with its column, severity, row count and example rows.
+    The report is also stored as an artifact and announced as an event.
+
+    Example:
+        conveyor data validate data/new.parquet --schema schemas/flights.yaml
+    """
+    from ..data import validate as check_data
+
+    with open_workspace() as ws:
+        check = check_data(ws, source, schema=schema_file, reference=reference)
+    if json_:
+        print_json(check.to_dict())
+    else:
+        _print_check(check)
+    check.raise_for_errors()
+
+
+def _print_check(check: DataCheck) -> None:
+    report = check.report
+    verdict = "[green]passed[/]" if check.passed else "[red]failed[/]"
+    out.print(
+        f"Validation of {check.source} {verdict} · {report.n_rows:,} rows · "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+        + (f" · schema {check.schema_path}" if check.schema_path else "")
+    )
+    table(
+        ["severity", "column", "rule", "rows", "examples (row: value)"],
+        (
+            [
+                v.severity,
+                v.column or "-",
+                v.rule,
+                f"{v.n_failed:,}",
+                ", ".join(f"{e.row}: {e.value!r}" for e in v.examples) or "-",
+            ]
+            for v in report.violations
+        ),
+        title="Violations",
+    )
+    if check.skew is not None:
+        table(
+            ["column", "measure", "value", "threshold", "moved"],
+            (
+                [
+                    c.column,
+                    c.measure,
+                    f"{c.value:.3f}",
+                    f"{c.threshold:g}",
+                    "yes" if c.moved else "",
+                ]
+                for c in check.skew.columns
+            ),
+            title=f"Skew against {check.skew.reference}",
+        )

@@ -57,6 +57,8 @@ from ._event_types import RUN_QUEUED as RUN_QUEUED
 from ._event_types import RUN_STARTED as RUN_STARTED
 from ._event_types import RUN_SUCCEEDED as RUN_SUCCEEDED
 from ._event_types import SNAPSHOT_CREATED as SNAPSHOT_CREATED
+from ._event_types import VALIDATION_FAILED as VALIDATION_FAILED
+from ._event_types import VALIDATION_PASSED as VALIDATION_PASSED
 from ._hashing import canonical_json as canonical_json
 from ._hashing import parse_digest as parse_digest
 from ._hashing import sha256_bytes as sha256_bytes
@@ -124,6 +126,8 @@ __all__ = [
     "STEP_UNSUCCESSFUL",
     "STORE_RETRY_BACKOFF",
     "STORE_RETRY_MAX_DELAY",
+    "VALIDATION_FAILED",
+    "VALIDATION_PASSED",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactSettings",

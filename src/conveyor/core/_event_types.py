@@ -27,6 +27,8 @@ __all__ = [
     "RUN_STARTED",
     "RUN_SUCCEEDED",
     "SNAPSHOT_CREATED",
+    "VALIDATION_FAILED",
+    "VALIDATION_PASSED",
 ]
 
 EVENT_PREFIX: Final = "io.conveyor."
@@ -43,6 +45,8 @@ MODEL_VERSION_ARCHIVED: Final = "io.conveyor.model_version.archived"
 ALIAS_MOVED: Final = "io.conveyor.alias.moved"
 DEPLOYMENT_UPDATED: Final = "io.conveyor.deployment.updated"
 SNAPSHOT_CREATED: Final = "io.conveyor.snapshot.created"
+VALIDATION_PASSED: Final = "io.conveyor.validation.passed"
+VALIDATION_FAILED: Final = "io.conveyor.validation.failed"
 
 # The event a run emits on entering each state.
 RUN_EVENT_TYPES: Final[Mapping[RunStatus, str]] = {

@@ -34,10 +34,24 @@ from ._schema import Rule as Rule
 from ._schema import SeverityDefaults as SeverityDefaults
 from ._schema_file import load_schema as load_schema
 from ._schema_file import save_schema as save_schema
+from ._sources import Changes as Changes
+from ._sources import Source as Source
+from ._sources import SourceState as SourceState
+from ._sources import SqlQuery as SqlQuery
+from ._sources import make_source as make_source
+from ._sources import source_from_spec as source_from_spec
 from ._steps import load_dataset as load_dataset
+from ._steps import validate_dataset as validate_dataset
 from ._validate import validate_data as validate_data
 
 if TYPE_CHECKING:
+    from ._checks import ColumnSkew as ColumnSkew
+    from ._checks import DataCheck as DataCheck
+    from ._checks import SkewReport as SkewReport
+    from ._checks import check_skew as check_skew
+    from ._checks import infer_dataset_schema as infer_dataset_schema
+    from ._checks import schema_path as schema_path
+    from ._checks import validate as validate
     from ._snapshots import NewData as NewData
     from ._snapshots import check_new_data as check_new_data
     from ._snapshots import dataset_profile as dataset_profile
@@ -50,20 +64,34 @@ if TYPE_CHECKING:
 
 # The services reach the store (SQLAlchemy): imported on first use, so ``from conveyor
 # import Dataset`` in a pipeline module stays light.
-_LAZY = dict.fromkeys(
-    [
-        "NewData",
-        "check_new_data",
-        "dataset_profile",
-        "diff_datasets",
-        "get_dataset",
-        "list_datasets",
-        "list_versions",
-        "parse_ref",
-        "snapshot",
-    ],
-    "._snapshots",
-)
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "ColumnSkew",
+            "DataCheck",
+            "SkewReport",
+            "check_skew",
+            "infer_dataset_schema",
+            "schema_path",
+            "validate",
+        ],
+        "._checks",
+    ),
+    **dict.fromkeys(
+        [
+            "NewData",
+            "check_new_data",
+            "dataset_profile",
+            "diff_datasets",
+            "get_dataset",
+            "list_datasets",
+            "list_versions",
+            "parse_ref",
+            "snapshot",
+        ],
+        "._snapshots",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -76,9 +104,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Changes",
     "ColumnDiff",
     "ColumnProfile",
     "ColumnSchema",
+    "ColumnSkew",
+    "DataCheck",
     "DataSchema",
     "Dataset",
     "Example",
@@ -89,14 +120,20 @@ __all__ = [
     "Rule",
     "SeverityDefaults",
     "SketchEstimate",
+    "SkewReport",
+    "Source",
+    "SourceState",
+    "SqlQuery",
     "TableProfile",
     "ValidationReport",
     "Violation",
     "check_new_data",
+    "check_skew",
     "compare_profiles",
     "dataset_profile",
     "diff_datasets",
     "get_dataset",
+    "infer_dataset_schema",
     "infer_schema",
     "jensen_shannon",
     "ks_statistic",
@@ -104,11 +141,16 @@ __all__ = [
     "list_versions",
     "load_dataset",
     "load_schema",
+    "make_source",
     "parse_ref",
     "profile_table",
     "psi",
     "save_schema",
+    "schema_path",
     "snapshot",
+    "source_from_spec",
+    "validate",
     "validate_data",
+    "validate_dataset",
     "wasserstein",
 ]

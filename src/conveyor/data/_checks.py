@@ -9,8 +9,10 @@ event log and the run that made it, not only in a terminal.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +162,8 @@ class DataCheck:
         artifact_id: The JSON report stored in the artifact store.
         schema_path: The schema file used, if any.
         source: What was checked.
+        command_arg: What to type after ``conveyor data validate`` to check it again (a
+            path or URL as given, shell-quoted), or None for data in memory.
     """
 
     report: ValidationReport
@@ -167,7 +171,7 @@ class DataCheck:
     artifact_id: int | None = None
     schema_path: str | None = None
     source: str = ""
-    _fields: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    command_arg: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -176,7 +180,7 @@ class DataCheck:
 
     def raise_for_errors(self) -> None:
         """Raise :class:`~conveyor.core.DataValidationError` if an ``error`` rule broke."""
-        self.report.raise_for_errors(source=self.source, schema_path=self.schema_path)
+        self.report.raise_for_errors(source=self.command_arg, schema_path=self.schema_path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -223,6 +227,8 @@ def validate(
     from ._validate import validate_data
 
     batches, label, dataset_name = _batches(ws, data)
+    # What to type after ``conveyor data validate`` to see this report again.
+    command_arg = shlex.quote(str(data)) if isinstance(data, str | os.PathLike) else None
     path: Path | None = None
     if isinstance(schema, DataSchema):
         loaded = schema
@@ -266,7 +272,13 @@ def validate(
                 js_threshold=js_threshold,
             )
     schema_text = None if path is None else str(_rel(ws, path))
-    check = DataCheck(report=report, skew=skew, schema_path=schema_text, source=label)
+    check = DataCheck(
+        report=report,
+        skew=skew,
+        schema_path=schema_text,
+        source=label,
+        command_arg=command_arg,
+    )
     return _record(ws, check, dataset_name)
 
 

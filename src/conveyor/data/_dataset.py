@@ -58,7 +58,7 @@ class Dataset:
     columns: dict[str, str]
     snapshot_id: int
     source: str = ""
-    created: bool = False
+    created: bool = field(default=False, compare=False)
     _ws: Workspace | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import re
 import secrets
@@ -85,16 +86,34 @@ def snapshot(
         return _take(ws, name, _rebuild(registered.spec), batch_rows=batch_rows)
     from ._sources import make_source
 
-    src = make_source(source, format=format, storage_options=storage_options, watermark=watermark)
+    src = make_source(
+        _absolute(source), format=format, storage_options=storage_options, watermark=watermark
+    )
+    spec = src.spec()
+    rereadable = _rereadable(spec)
+    # Scanned before reading: what the snapshot holds is not new to the next check (a file
+    # that changes meanwhile is, and the same content is the same snapshot anyway).
+    state = src.scan() if rereadable else None
     taken = _take(ws, name, src, batch_rows=batch_rows)
     # Registered only once a snapshot of it landed: a source that cannot be read leaves
     # no trace.
-    spec = src.spec()
-    if _rereadable(spec):
+    if rereadable:
         st.set_dataset_source(
             ws.store, name, spec=spec, appending=bool(appending), description=description
         )
+        if state is not None:
+            st.set_source_state(ws.store, name, state.to_dict())
     return taken
+
+
+def _absolute(source: Any) -> Any:
+    """A relative local path (or glob) made absolute, so the registered source reads the
+    same files from any folder later; URLs and objects pass through."""
+    if isinstance(source, str | os.PathLike):
+        text = os.fspath(source)
+        if "://" not in text and not os.path.isabs(text):
+            return os.path.join(os.getcwd(), text)
+    return source
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ maximum already seen, are not new.
 
 from __future__ import annotations
 
+import datetime
 import datetime as dt
 import decimal
 import re
@@ -349,7 +350,7 @@ def _to_batch(
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = []
     for index, name in enumerate(names):
-        values = columns[index]
+        values = _aware_in_utc(columns[index])
         target = schema.field(index).type if schema is not None else None
         try:
             if target is None:
@@ -361,6 +362,23 @@ def _to_batch(
         arrays.append(array)
     batch = pa.RecordBatch.from_arrays(arrays, names=list(names))
     return batch, (schema if schema is not None else batch.schema)
+
+
+def _aware_in_utc(values: Sequence[Any]) -> Sequence[Any]:
+    """Time-zone-aware datetimes moved to UTC in Python, before pyarrow sees them.
+
+    pyarrow's own conversion of an aware datetime with a fixed offset is not reliable: with
+    pandera imported (as validation does), ``pa.array`` stored the wall-clock time as UTC,
+    two hours off for ``+02:00`` (pyarrow 26, pandera 0.35). Only columns holding aware
+    datetimes pay for the loop.
+    """
+    first = next((v for v in values if v is not None), None)
+    if not isinstance(first, datetime.datetime) or first.tzinfo is None:
+        return values
+    return [
+        v.astimezone(datetime.UTC) if isinstance(v, datetime.datetime) and v.tzinfo else v
+        for v in values
+    ]
 
 
 def _widened(array: pa.Array) -> pa.Array:

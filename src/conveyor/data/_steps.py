@@ -23,3 +23,25 @@ def load_dataset(name: str, version: int | None = None) -> Dataset:
     from ._snapshots import get_dataset
 
     return get_dataset(get_step_context().workspace, name, version)
+
+
+@step(cache=False)
+def validate_dataset(
+    data: Dataset, schema: str | None = None, reference: str | None = None
+) -> Dataset:
+    """Validate ``data`` against its schema (``schemas/<dataset>.yaml`` by default) and
+    hand it on; a broken ``error`` rule fails the step, so every step after it is skipped
+    and nothing reaches the registry. Warnings and skew are recorded in the report.
+
+    Example:
+        >>> from conveyor import pipeline
+        >>> from conveyor.data import load_dataset, validate_dataset
+        >>> @pipeline
+        ... def retrain(dataset: str = "flights"):
+        ...     clean = validate_dataset(load_dataset(dataset))
+    """
+    from ._checks import validate
+
+    check = validate(get_step_context().workspace, data, schema=schema, reference=reference)
+    check.raise_for_errors()
+    return data

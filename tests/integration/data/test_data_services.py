@@ -29,7 +29,6 @@ from conveyor.data import (
     snapshot,
 )
 from conveyor.pipelines import run_pipeline
-from conveyor.workspace import Workspace
 from support.projects import MakeProject
 from support.waits import wait_for
 
@@ -133,17 +132,20 @@ def test_references_and_bad_input_are_refused_with_what_to_do(
     assert not list((ws.config.state_dir / "tmp").glob("snapshot-*"))
 
 
-def test_new_files_are_new_data_once(make_project: MakeProject, tmp_path: Path) -> None:
+def test_new_files_are_new_data_once(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ws = make_project("")
     drop = tmp_path / "drop"
     drop.mkdir()
     flights(100).to_parquet(drop / "day1.parquet", index=False)
-    snapshot(ws, str(drop / "*.parquet"), name="flights")
-    first = check_new_data(ws, "flights")
-    assert first.snapshot is not None  # no scan recorded yet: everything is new
+    monkeypatch.chdir(tmp_path)
+    snapshot(ws, "drop/*.parquet", name="flights")  # relative: registered absolute
+    # The snapshot recorded what the source held: nothing of it is new.
     nothing = check_new_data(ws, "flights")
-    assert nothing.snapshot is None and "no" in nothing.summary.lower()
+    assert nothing.snapshot is None and nothing.summary == "0 new files (1 in all)"
     flights(50, shift=1.0).to_parquet(drop / "day2.parquet", index=False)
+    monkeypatch.chdir(tmp_path.parent)  # the registered source does not depend on the folder
     found = check_new_data(ws, "flights")
     assert found.snapshot is not None and found.snapshot.n_rows == 50  # only what is new
     assert check_new_data(ws, "flights").snapshot is None
@@ -158,7 +160,7 @@ def test_an_appending_dataset_snapshots_everything_so_far(
     drop.mkdir()
     flights(100).to_parquet(drop / "day1.parquet", index=False)
     snapshot(ws, str(drop), name="flights", appending=True)
-    check_new_data(ws, "flights")  # the first scan
+    assert check_new_data(ws, "flights").snapshot is None
     flights(50, shift=1.0).to_parquet(drop / "day2.parquet", index=False)
     found = check_new_data(ws, "flights")
     assert found.snapshot is not None and found.snapshot.n_rows == 150
@@ -254,6 +256,7 @@ def test_a_snapshot_killed_mid_write_leaves_nothing_visible(
     wait_for(lambda: list((ws.config.state_dir / "tmp").glob("snapshot-*")), timeout=30)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
+    proc.stdout.close()
     assert list_datasets(ws) == []
     assert st.list_artifacts(ws.store) == []
     assert st.read_events(ws.store, types=["io.conveyor.snapshot.created"]) == []
@@ -265,7 +268,3 @@ def test_a_snapshot_of_an_empty_table_keeps_its_columns(make_project: MakeProjec
     taken = snapshot(ws, empty, name="empty")
     assert (taken.n_rows, taken.columns) == (0, {"a": "int64", "b": "string"})
     assert taken.to_arrow().num_rows == 0 and dataset_profile(ws, "empty").n_rows == 0
-
-
-def _unused(ws: Workspace) -> None:  # keeps the import for type checkers
-    del ws

@@ -132,3 +132,14 @@ def test_an_in_memory_sqlite_query_reads() -> None:
 
     assert pa.Table.from_batches(batches).to_pydict() == {"a": [1, 2], "b": ["x", None]}
     assert source.scan().detail == {"n_rows": 2, "watermark": None}
+
+
+def test_aware_times_are_right_even_with_pandera_imported() -> None:
+    import pandera.pandas  # noqa: F401 - with it imported, pyarrow misconverted offsets
+
+    at = dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    batch, schema = _to_batch(["at"], [(at,), (None,)], None, SOURCE)
+    assert schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert batch.column(0)[0].as_py() == dt.datetime(2023, 12, 31, 22, tzinfo=dt.UTC)
+    later, _ = _to_batch(["at"], [(at,)], schema, SOURCE)
+    assert later.column(0)[0].as_py() == dt.datetime(2023, 12, 31, 22, tzinfo=dt.UTC)
