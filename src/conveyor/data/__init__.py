@@ -94,10 +94,34 @@ _LAZY = {
 }
 
 
+# What the services need beyond the base install: the 'data' extra.
+_EXTRA = ("numpy", "pandas", "pyarrow", "datasketches", "pandera", "yaml")
+
+
+def require_data_extra() -> None:
+    """Raise :class:`~conveyor.core.ConfigError` naming the install command if a library
+    of the ``data`` extra is missing."""
+    missing = []
+    for library in _EXTRA:
+        try:
+            importlib.import_module(library)
+        except ImportError:
+            missing.append(library)
+    if missing:
+        from ..core import ConfigError
+
+        raise ConfigError(
+            f"conveyor.data needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed.",
+            hint="Install the data extra with: pip install 'conveyor[data]'",
+        )
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require_data_extra()
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
@@ -145,6 +169,7 @@ __all__ = [
     "parse_ref",
     "profile_table",
     "psi",
+    "require_data_extra",
     "save_schema",
     "schema_path",
     "snapshot",

@@ -68,7 +68,10 @@ class Dataset:
 
     def path(self) -> Path:
         """A local Parquet file holding the snapshot, checksum verified (read-only)."""
+        from . import require_data_extra
         from ._read import local_parquet
+
+        require_data_extra()
 
         ws = self._workspace()
         self._note_read(ws)
