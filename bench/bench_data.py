@@ -6,7 +6,7 @@ Measures, in one run:
 * **write time**: a generated table of 1M rows x 25 columns (10 float, 10 integer and 5
   categorical string columns) written by plain ``pyarrow.parquet.write_table`` (the
   baseline), by conveyor's ``write_snapshot`` alone (deterministic row groups, pinned
-  options, sha256 while writing), and by the whole ``conveyor.data.snapshot`` service
+  options, sha256 of the file), and by the whole ``conveyor.data.snapshot`` service
   (statistics in a second thread, the file into the artifact store, the metadata row), in
   a fresh project each run; target: the service at most 1.5x the baseline.
 * **peak memory**: a 10M-row source (the same columns, generated once into a Parquet or CSV
@@ -483,7 +483,7 @@ def render_text(report: dict[str, Any]) -> str:
         "",
         "vs write_table = median time / median write_table time, alternated in this run. "
         "write_snapshot is fed by make_source(table).iter_batches() (65,536-row batches) and "
-        "hashes the file while writing; conveyor.data.snapshot adds the column statistics "
+        "hashes the file once written; conveyor.data.snapshot adds the column statistics "
         "(a second thread), the copy into the artifact store and the metadata row, each run "
         "in a fresh project.",
     ]

@@ -120,3 +120,39 @@ def test_bad_input_is_one_line_with_what_to_do(cli: Cli, project: Path) -> None:
         "Did you mean 'type'",
     )
     assert cli("data", "list", "--json", cwd=project).stdout.strip() == "[]"
+
+
+PIPELINES = """
+from conveyor import Dataset, pipeline, step
+from conveyor.data import load_dataset, validate_dataset
+
+@step
+def count(data: Dataset) -> int:
+    return data.to_arrow().num_rows
+
+@pipeline
+def retrain(dataset: str = "flights"):
+    count(validate_dataset(load_dataset(dataset)))
+"""
+
+
+def test_a_pipeline_on_the_latest_snapshot_and_the_run_that_shows_it(
+    cli: Cli, project: Path
+) -> None:
+    (project / "pipelines.py").write_text(PIPELINES)
+    assert cli("data", "snapshot", "jan.csv", "--name", "flights", cwd=project).returncode == 0
+    assert cli("data", "schema", "flights", cwd=project).returncode == 0
+    ran = cli("run", "retrain", cwd=project)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    shown = cli("runs", "show", "1", cwd=project)
+    assert "Datasets" in shown.stdout and "datasets:/flights/1" in shown.stdout
+    assert cli("data", "snapshot", "feb.csv", "--name", "flights", cwd=project).returncode == 0
+    halted = cli("run", "retrain", cwd=project)  # v2 has a null carrier: an error rule
+    assert halted.returncode == 1
+    runs = json.loads(cli("runs", "show", "2", "--json", cwd=project).stdout)
+    statuses = {s["name"]: s["status"] for s in runs["steps"]}
+    assert statuses == {
+        "load_dataset": "succeeded",
+        "validate_dataset": "failed",
+        "count": "upstream_failed",
+    }

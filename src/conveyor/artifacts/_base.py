@@ -144,6 +144,29 @@ class ArtifactStore(abc.ABC):
         with open_source(path) as source:
             return self._put_stream(source, os.fstat(source.fileno()).st_size)
 
+    def adopt_file(self, path: str | os.PathLike[str], digest: str) -> BlobInfo:
+        """Take a finished local file whose sha256 the caller computed (as it wrote it);
+        the file is gone afterwards (moved in, or removed if the content is stored already).
+
+        This default stores a copy and checks its digest; stores on the local disk rename
+        the file in instead (no copy, no second hash). Reads verify every blob either way.
+
+        Raises:
+            ChecksumMismatchError: the file does not hash to ``digest`` (copying stores).
+        """
+        expected = parse_digest(digest)
+        info = self.put_file(path)
+        if info.digest != expected:
+            raise ChecksumMismatchError(
+                f"The file {os.fspath(path)!r} hashed to sha256:{info.digest[:12]} while "
+                f"stored, not the sha256:{expected[:12]} its writer computed: it changed on "
+                "disk in between.",
+                hint="Write it again.",
+                digest=expected,
+            )
+        Path(path).unlink(missing_ok=True)
+        return info
+
     def put_dir(self, path: str | os.PathLike[str]) -> DirInfo:
         """Store every regular file under ``path``, then a manifest listing them.
 

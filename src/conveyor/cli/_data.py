@@ -118,12 +118,13 @@ def snapshot(
         str | None, typer.Option("--format", help="parquet or csv, if the name does not say.")
     ] = None,
     appending: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--appending",
-            help="New-data snapshots hold all the data so far, not only what is new.",
+            "--appending/--not-appending",
+            help="New-data snapshots hold all the data so far, not only what is new "
+            "(default: as registered before).",
         ),
-    ] = False,
+    ] = None,
     description: Annotated[
         str | None, typer.Option("--description", help="A line about the dataset.")
     ] = None,

@@ -53,7 +53,7 @@ def show(
     run_id: Annotated[int, typer.Argument(help="The run's number (see `conveyor runs list`).")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show one run: status, params, metrics, and its steps.
+    """Show one run: status, params, metrics, its steps, and the snapshots they read and wrote.
 
     Example:
         conveyor runs show 42
@@ -100,6 +100,15 @@ def show(
                 ),
                 title="Steps",
             )
+    if details.datasets:
+        table(
+            ["step", "", "snapshot", "digest"],
+            (
+                [u.step, u.direction, f"datasets:/{u.dataset}/{u.version}", u.digest[:12]]
+                for u in details.datasets
+            ),
+            title="Datasets",
+        )
 
 
 def _step_seconds(s: StepRunRecord) -> float | None:

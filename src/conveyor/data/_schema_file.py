@@ -167,6 +167,9 @@ class _Flow(dict[str, Any]):
     """A mapping written on one line: ``{type: int64, min: 0}``."""
 
 
+_LINE_BREAKS = "\x85\u2028\u2029"
+
+
 @functools.cache
 def _dumper() -> type:
     import yaml
@@ -181,8 +184,16 @@ def _dumper() -> type:
         # A column with no rule reads `notes:`, not `notes: null`.
         return dumper.represent_scalar("tag:yaml.org,2002:null", "")
 
+    def text(dumper: yaml.SafeDumper, data: str) -> Any:
+        # PyYAML with allow_unicode writes NEL and the Unicode line and paragraph separators
+        # raw, and reads them back as line breaks: quote those strings so they are escaped.
+        if any(c in data for c in _LINE_BREAKS):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return dumper.represent_str(data)
+
     Dumper.add_representer(_Flow, flow)
     Dumper.add_representer(type(None), blank)
+    Dumper.add_representer(str, text)
     return Dumper
 
 

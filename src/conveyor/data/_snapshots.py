@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import InvalidValueError, StepContextError, validate_name
+from ..core import InvalidValueError, NotFoundError, StepContextError, validate_name
 from ._dataset import MEDIA_TYPE, Dataset
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 65_536
 # Batches waiting for the statistics thread: enough to keep both threads busy, few enough
-# that memory stays bounded (each is at most one batch of the source).
+# that memory stays bounded (each is at most one batch of the source). Joining batches into
+# bigger chunks for it measured slower: the statistics then trail the writer at the end.
 _PROFILE_QUEUE = 4
 _TMP = Path("tmp")
 
@@ -71,7 +72,8 @@ def snapshot(
         storage_options: fsspec options for a URL (``endpoint_url``, ...).
         watermark: For SQL: a column that grows with new rows (new-data detection).
         appending: Whether each new-data snapshot holds all the data so far (True) or only
-            what is new (False, the default). Kept with the registered source.
+            what is new (False). Kept with the registered source; None keeps what was
+            registered (False for a new dataset).
         description: A line about the dataset, shown by ``conveyor data list``.
         batch_rows: Rows per record batch while streaming the source.
 
@@ -98,8 +100,13 @@ def snapshot(
     # Registered only once a snapshot of it landed: a source that cannot be read leaves
     # no trace.
     if rereadable:
+        if appending is None:  # unsaid: as registered before, else not appending
+            try:
+                appending = st.get_dataset_source(ws.store, name).appending
+            except NotFoundError:
+                appending = False
         st.set_dataset_source(
-            ws.store, name, spec=spec, appending=bool(appending), description=description
+            ws.store, name, spec=spec, appending=appending, description=description
         )
         if state is not None:
             st.set_source_state(ws.store, name, state.to_dict())
@@ -266,15 +273,10 @@ def _take(ws: Workspace, name: str, src: Source, *, batch_rows: int) -> Dataset:
         with _profiling() as feed:
             written = write_snapshot(src.iter_batches(batch_rows), temp, on_batch=feed.put)
         profile = feed.result(written.schema)
-        blob = ws.artifacts.put_file(temp)
+        # The writer hashed the bytes as it wrote them: a local store renames the file in.
+        blob = ws.artifacts.adopt_file(temp, written.digest)
     finally:
         temp.unlink(missing_ok=True)
-    if blob.digest != written.digest:  # the bytes moved between writing and storing
-        raise InvalidValueError(
-            f"The snapshot of {name!r} changed on disk while it was stored (written as "
-            f"sha256:{written.digest[:12]}, stored as sha256:{blob.digest[:12]}).",
-            hint="Take the snapshot again.",
-        )
     ctx = _step_context()
     artifact = st.record_artifact(
         ws.store,

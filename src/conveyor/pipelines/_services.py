@@ -6,7 +6,7 @@ The CLI, the REST API and the UI call these (never the store), so all three beha
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
@@ -23,18 +23,21 @@ MODES = ("thread", "process")
 
 @dataclass(frozen=True)
 class RunDetails:
-    """A run with its params, the latest value of each metric, and its step runs."""
+    """A run with its params, the latest value of each metric, its step runs, and the
+    dataset snapshots its steps read and wrote."""
 
     run: st.RunRecord
     params: dict[str, Any]
     metrics: dict[str, float]
     steps: list[st.StepRunRecord]
+    datasets: list[st.SnapshotUseRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return self.run.to_dict() | {
             "params": self.params,
             "metrics": self.metrics,
             "steps": [s.to_dict() for s in self.steps],
+            "datasets": [d.to_dict() for d in self.datasets],
         }
 
 
@@ -136,13 +139,14 @@ def get_run(ws: Workspace, run_id: int) -> st.RunRecord:
 
 
 def describe_run(ws: Workspace, run_id: int) -> RunDetails:
-    """Run ``run_id`` with its params, latest metrics and step runs."""
+    """Run ``run_id`` with its params, latest metrics, step runs and dataset snapshots."""
     run = st.get_run(ws.store, run_id)
     return RunDetails(
         run=run,
         params=st.get_params(ws.store, run_id) or dict(run.params),
         metrics=st.latest_metrics(ws.store, run_id),
         steps=st.get_step_runs(ws.store, run_id),
+        datasets=st.snapshot_uses(ws.store, run_id),
     )
 
 

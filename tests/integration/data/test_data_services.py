@@ -28,7 +28,7 @@ from conveyor.data import (
     parse_ref,
     snapshot,
 )
-from conveyor.pipelines import run_pipeline
+from conveyor.pipelines import describe_run, run_pipeline
 from support.projects import MakeProject
 from support.waits import wait_for
 
@@ -160,6 +160,8 @@ def test_an_appending_dataset_snapshots_everything_so_far(
     drop.mkdir()
     flights(100).to_parquet(drop / "day1.parquet", index=False)
     snapshot(ws, str(drop), name="flights", appending=True)
+    snapshot(ws, str(drop), name="flights")  # unsaid: stays appending
+    assert st.get_dataset_source(ws.store, "flights").appending
     assert check_new_data(ws, "flights").snapshot is None
     flights(50, shift=1.0).to_parquet(drop / "day2.parquet", index=False)
     found = check_new_data(ws, "flights")
@@ -210,6 +212,11 @@ def test_a_run_shows_the_snapshots_it_wrote_and_read(make_project: MakeProject) 
     assert latest.output("positives") == 2  # the latest snapshot, version 2
     read = [(u.step, u.version) for u in st.snapshot_uses(ws.store, latest.run.id)]
     assert ("positives", 2) in read
+    shown = describe_run(ws, made.run.id).to_dict()["datasets"]
+    assert [(d["step"], d["direction"], d["version"]) for d in shown] == [
+        ("ingest", "wrote", 1),
+        ("count", "read", 1),
+    ]
 
 
 def test_a_dataset_outside_a_step_needs_a_workspace() -> None:

@@ -87,3 +87,13 @@ def test_every_schema_round_trips_through_its_file(schema: DataSchema) -> None:
         assert load_schema(path) == schema
         first = path.read_text(encoding="utf-8")
         assert save_schema(load_schema(path), path).read_text(encoding="utf-8") == first
+
+
+def test_categories_with_unicode_line_breaks_round_trip(tmp_path: Path) -> None:
+    # Found by the property above: PyYAML wrote NEL raw and read it back as a space.
+    schema = DataSchema.model_validate(
+        {"columns": {"c": {"type": "string", "categories": ["\x85", "x\u2028y", "Zürich"]}}}
+    )
+    path = save_schema(schema, tmp_path / "s.yaml")
+    assert load_schema(path) == schema
+    assert "Zürich" in path.read_text(encoding="utf-8")  # readable, not escaped
