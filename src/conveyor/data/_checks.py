@@ -22,8 +22,8 @@ from ..core import (
     VALIDATION_PASSED,
     InvalidValueError,
     NotFoundError,
-    StepContextError,
 )
+from ..pipelines import current_step_context
 from ._dataset import Dataset
 
 if TYPE_CHECKING:
@@ -341,7 +341,7 @@ def _record(ws: Workspace, check: DataCheck, dataset: str | None) -> DataCheck:
 
     body = json.dumps(check.to_dict(), sort_keys=True, allow_nan=False).encode()
     blob = ws.artifacts.put_bytes(body)
-    ctx = _step_context()
+    ctx = current_step_context()
     artifact = st.record_artifact(
         ws.store,
         blob.digest,
@@ -372,12 +372,3 @@ def _record(ws: Workspace, check: DataCheck, dataset: str | None) -> DataCheck:
 
 def _brief(violation: Any) -> Mapping[str, Any]:
     return {"column": violation.column, "rule": violation.rule, "n_failed": violation.n_failed}
-
-
-def _step_context() -> Any:
-    from ..pipelines import get_step_context
-
-    try:
-        return get_step_context()
-    except StepContextError:
-        return None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import InvalidValueError, StepContextError
-from ..pipelines import Materializer, register_materializer
+from ..pipelines import Materializer, current_step_context, register_materializer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,29 +128,23 @@ class Dataset:
     def _workspace(self) -> Workspace:
         if self._ws is not None:
             return self._ws
-        from ..pipelines import get_step_context
-
-        try:
-            return get_step_context().workspace
-        except StepContextError:
-            raise StepContextError(
-                f"Dataset {self.uri} is not bound to a project, so its rows cannot be read here.",
-                hint="Get it with conveyor.data.get_dataset(ws, name), or read it inside a "
-                "step of a pipeline run.",
-                dataset=self.name,
-            ) from None
+        ctx = current_step_context()
+        if ctx is not None:
+            return ctx.workspace
+        raise StepContextError(
+            f"Dataset {self.uri} is not bound to a project, so its rows cannot be read here.",
+            hint="Get it with conveyor.data.get_dataset(ws, name), or read it inside a "
+            "step of a pipeline run.",
+            dataset=self.name,
+        )
 
     def _note_read(self, ws: Workspace) -> None:
         """Inside a step, record (once) that its step run read this snapshot."""
-        from ..pipelines import get_step_context
+        ctx = current_step_context()
+        if ctx is not None:
+            from .. import store as st
 
-        try:
-            ctx = get_step_context()
-        except StepContextError:
-            return
-        from .. import store as st
-
-        st.record_snapshot_read(ws.store, self.snapshot_id, ctx.step_run_id)
+            st.record_snapshot_read(ws.store, self.snapshot_id, ctx.step_run_id)
 
 
 # -- materializer: a Dataset between steps is a JSON reference ---------------------------

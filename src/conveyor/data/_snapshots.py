@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import InvalidValueError, NotFoundError, StepContextError, validate_name
+from ..core import InvalidValueError, NotFoundError, validate_name
+from ..pipelines import current_step_context
 from ._dataset import MEDIA_TYPE, Dataset
 
 if TYPE_CHECKING:
@@ -277,7 +278,7 @@ def _take(ws: Workspace, name: str, src: Source, *, batch_rows: int) -> Dataset:
         blob = ws.artifacts.adopt_file(temp, written.digest)
     finally:
         temp.unlink(missing_ok=True)
-    ctx = _step_context()
+    ctx = current_step_context()
     artifact = st.record_artifact(
         ws.store,
         blob.digest,
@@ -318,15 +319,6 @@ def _handle(ws: Workspace, name: str, record: st.SnapshotRecord, *, created: boo
         source=record.source,
         created=created,
     ).bind(ws)
-
-
-def _step_context() -> Any:
-    from ..pipelines import get_step_context
-
-    try:
-        return get_step_context()
-    except StepContextError:
-        return None
 
 
 class _Feed:

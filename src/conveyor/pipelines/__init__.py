@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._context import StepContext as StepContext
+from ._context import current_step_context as current_step_context
 from ._context import get_step_context as get_step_context
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
@@ -100,6 +101,7 @@ __all__ = [
     "StepLog",
     "StepOptions",
     "StepOutput",
+    "current_step_context",
     "describe_run",
     "discover",
     "find_pipeline",

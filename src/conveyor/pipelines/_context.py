@@ -146,6 +146,12 @@ def get_step_context() -> StepContext:
     return ctx
 
 
+def current_step_context() -> StepContext | None:
+    """The context of the step running in this thread, or None outside a step (for code
+    that also runs outside steps, such as a snapshot taken from a notebook)."""
+    return _CURRENT.get()
+
+
 @contextlib.contextmanager
 def step_context(ctx: StepContext) -> Iterator[StepContext]:
     """Make ``ctx`` the current step context for the block; close what it opened after."""
