@@ -13,6 +13,7 @@ from ._config import STORE_RETRY_MAX_DELAY as STORE_RETRY_MAX_DELAY
 from ._config import ArtifactSettings as ArtifactSettings
 from ._config import Config as Config
 from ._config import ExecutorSettings as ExecutorSettings
+from ._config import FeaturesSettings as FeaturesSettings
 from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
 from ._config import StoreSettings as StoreSettings
@@ -142,6 +143,7 @@ __all__ = [
     "DataSourceError",
     "DataValidationError",
     "ExecutorSettings",
+    "FeaturesSettings",
     "InvalidNameError",
     "InvalidValueError",
     "ModelVersionStatus",

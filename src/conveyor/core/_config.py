@@ -180,6 +180,30 @@ class PipelinesSettings(_Section):
         return v
 
 
+class FeaturesSettings(_Section):
+    online_store: str = Field(
+        f"sqlite:///{STATE_DIR}/online.db",
+        description="The online feature store: `sqlite:///relative/or/absolute.db` (relative "
+        "to the project folder) or `redis://host:6379/0` (needs `conveyor[redis]`).",
+    )
+    online_prefix: str = Field(
+        "conveyor",
+        description="Prefix of the online store's Redis keys, so projects can share one Redis; "
+        "the project's name is added after it.",
+    )
+
+    @field_validator("online_store")
+    @classmethod
+    def _online_url(cls, v: str) -> str:
+        scheme = v.split(":", 1)[0].lower() if ":" in v else ""
+        if scheme not in ("sqlite", "redis", "rediss"):
+            raise ValueError(
+                "must be a sqlite:/// or redis:// URL, e.g. 'sqlite:///.conveyor/online.db' or "
+                "'redis://127.0.0.1:6379/0'"
+            )
+        return v
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -188,6 +212,7 @@ class Config(_Section):
     artifacts: ArtifactSettings = Field(default_factory=lambda: ArtifactSettings())
     executor: ExecutorSettings = Field(default_factory=lambda: ExecutorSettings())
     pipelines: PipelinesSettings = Field(default_factory=lambda: PipelinesSettings())
+    features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")
@@ -237,21 +262,27 @@ class Config(_Section):
 
     def resolved(self) -> Config:
         """Return a copy whose relative SQLite and artifact paths are absolute under ``root``."""
-        store_url = self.store.url
-        prefix = "sqlite:///"
-        if store_url.startswith(prefix) and not store_url.startswith(prefix + "/"):
-            rest = store_url[len(prefix) :]
-            if rest and not rest.startswith(":memory:"):
-                store_url = prefix + str(self.root / rest)
         art = self.artifacts.url
         if "://" not in art and not os.path.isabs(art):
             art = str(self.root / art)
+        online = self._absolute_sqlite(self.features.online_store)
         return self.model_copy(
             update={
-                "store": self.store.model_copy(update={"url": store_url}),
+                "store": self.store.model_copy(
+                    update={"url": self._absolute_sqlite(self.store.url)}
+                ),
                 "artifacts": self.artifacts.model_copy(update={"url": art}),
+                "features": self.features.model_copy(update={"online_store": online}),
             }
         )
+
+    def _absolute_sqlite(self, url: str) -> str:
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and not rest.startswith(":memory:"):
+                return prefix + str(self.root / rest)
+        return url
 
     @property
     def state_dir(self) -> Path:

@@ -49,6 +49,16 @@ from .events import emit_event as emit_event
 from .events import follow_events as follow_events
 from .events import last_event_id as last_event_id
 from .events import read_events as read_events
+from .features import FeatureViewRecord as FeatureViewRecord
+from .features import FeatureViewUseRecord as FeatureViewUseRecord
+from .features import MaterializationRecord as MaterializationRecord
+from .features import feature_view_uses as feature_view_uses
+from .features import get_feature_view as get_feature_view
+from .features import last_materialization as last_materialization
+from .features import list_feature_views as list_feature_views
+from .features import record_feature_view_use as record_feature_view_use
+from .features import record_materialization as record_materialization
+from .features import register_feature_view as register_feature_view
 from .lineage import ArtifactRecord as ArtifactRecord
 from .lineage import LineageEdgeRecord as LineageEdgeRecord
 from .lineage import NewArtifact as NewArtifact
@@ -123,7 +133,10 @@ __all__ = [
     "DatasetSourceRecord",
     "DeploymentRecord",
     "EventRecord",
+    "FeatureViewRecord",
+    "FeatureViewUseRecord",
     "LineageEdgeRecord",
+    "MaterializationRecord",
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
@@ -154,11 +167,13 @@ __all__ = [
     "current_revision",
     "emit_event",
     "fail_attempt",
+    "feature_view_uses",
     "find_cached_step",
     "find_cached_steps",
     "follow_events",
     "get_artifact",
     "get_dataset_source",
+    "get_feature_view",
     "get_model",
     "get_model_version",
     "get_params",
@@ -169,11 +184,13 @@ __all__ = [
     "get_trigger",
     "heartbeat",
     "last_event_id",
+    "last_materialization",
     "latest_metrics",
     "list_artifacts",
     "list_claims",
     "list_datasets",
     "list_deployments",
+    "list_feature_views",
     "list_model_versions",
     "list_models",
     "list_runs",
@@ -191,8 +208,11 @@ __all__ = [
     "read_events",
     "record_artifact",
     "record_cache_hit",
+    "record_feature_view_use",
+    "record_materialization",
     "record_snapshot_read",
     "referenced_digests",
+    "register_feature_view",
     "register_model_version",
     "renew_claim",
     "renew_run_lease",

@@ -39,6 +39,7 @@ NO_ID = {
     "start_run": "creates a run in the caller's own project; takes no id",
     "upsert_trigger": "names are per project: the same name makes the caller's own trigger",
     "set_dataset_source": "names are per project: the same name makes the caller's own dataset",
+    "register_feature_view": "names are per project: the same name makes the caller's own view",
     "referenced_digests": "garbage collection roots: spans every project by design (blobs "
     "are shared); returns digests, no ids or records",
 }
@@ -109,6 +110,11 @@ def build_a(a: st.Store) -> A:
     st.set_dataset_source(a, "customers", spec={"kind": "files", "url": "customers.csv"})
     st.set_source_state(a, "customers", {"files": {}})
     st.record_snapshot_read(a, snapshot.id, fit.id)
+    st.register_feature_view(a, "weather", digest=digest("view"), definition={"name": "weather"})
+    st.record_materialization(
+        a, "weather", digest=digest("view"), start_us=None, watermark_us=1, n_rows=1
+    )
+    st.record_feature_view_use(a, "weather", fit.id, digest("view"))
     st.register_model_version(a, "churn", artifact_id=outs["data"], run_id=run.id)
     st.move_alias(a, "churn", "champion", 1)
     st.upsert_deployment(a, "api", model="churn", alias="champion")
@@ -224,6 +230,19 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.record_snapshot_read(s, a.snapshot, a.fit.id),
         ],
         "snapshot_uses": [lambda s: st.snapshot_uses(s, a.run.id)],
+        "get_feature_view": [lambda s: st.get_feature_view(s, "weather")],
+        "last_materialization": [lambda s: st.last_materialization(s, "weather", digest("view"))],
+        "record_materialization": [
+            lambda s: st.record_materialization(
+                s, "weather", digest=digest("view"), start_us=None, watermark_us=2, n_rows=1
+            )
+        ],
+        "record_feature_view_use": [
+            lambda s: st.record_feature_view_use(s, "weather", b.step.id, digest("view")),
+            lambda s: st.record_feature_view_use(s, "weather", a.fit.id, digest("view")),
+        ],
+        "feature_view_uses": [lambda s: st.feature_view_uses(s, a.run.id)],
+        "list_feature_views": [lambda s: st.list_feature_views(s)],
         "log_metric": [
             lambda s: st.log_metric(s, a.run.id, "x", 1.0),
             lambda s: st.log_metric(s, b.run.id, "x", 1.0, step_run_id=a.fit.id),
@@ -335,6 +354,7 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
         *st.list_models(a),
         *st.list_datasets(a),
         *st.list_deployments(a),
+        *st.list_feature_views(a),
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)
