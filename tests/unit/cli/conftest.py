@@ -25,6 +25,18 @@ from conveyor.workspace import init_project
 from support.inprocess_cli import Invoke, MakeCliProject, Result
 
 
+@pytest.fixture(autouse=True)
+def _forget_project_modules(tmp_path: Path) -> Iterator[None]:
+    """Projects' modules (``conveyor init`` names one ``pipelines``) are imported into this
+    process: forget them afterwards, so the next test's project imports its own."""
+    path_before = list(sys.path)
+    yield
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+    sys.path[:] = path_before
+
+
 @pytest.fixture
 def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run the CLI in-process with a clean ``CONVEYOR_*`` environment."""
@@ -49,10 +61,8 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path, migrated_db: Path) -> Iterator[MakeCliProject]:
+def make_project(tmp_path: Path, migrated_db: Path) -> MakeCliProject:
     """A project folder under ``tmp_path``; ``source`` replaces the example pipelines."""
-    modules: list[str] = []
-    path_before = list(sys.path)
 
     def make(source: str | None = None, *, name: str = "p") -> Path:
         root = tmp_path / name
@@ -60,7 +70,6 @@ def make_project(tmp_path: Path, migrated_db: Path) -> Iterator[MakeCliProject]:
         (root / ".conveyor").mkdir()
         shutil.copyfile(migrated_db, root / ".conveyor" / "conveyor.db")
         module = "cli_pipes_" + uuid.uuid4().hex[:10]
-        modules.append(module)
         example = (root / "pipelines.py").read_text()
         (root / "pipelines.py").unlink()
         text = example if source is None else textwrap.dedent(source)
@@ -69,7 +78,4 @@ def make_project(tmp_path: Path, migrated_db: Path) -> Iterator[MakeCliProject]:
             f.write(f'\n[pipelines]\nmodules = ["{module}"]\n')
         return root
 
-    yield make
-    for module in modules:
-        sys.modules.pop(module, None)
-    sys.path[:] = path_before
+    return make
