@@ -55,6 +55,26 @@ def wait_for_release():
 
 def quick():
     return "quick"
+
+def chatty(tag, n):
+    for i in range(n):
+        print(f"{tag} line {i}")
+        print(f"{tag} warning {i}", file=sys.stderr)
+        time.sleep(0.001)
+    return tag
+
+RUNNING = {"now": 0, "most": 0}
+LOCK = threading.Lock()
+GATE = threading.Event()
+
+def counted():
+    with LOCK:
+        RUNNING["now"] += 1
+        RUNNING["most"] = max(RUNNING["most"], RUNNING["now"])
+    GATE.wait(30)
+    with LOCK:
+        RUNNING["now"] -= 1
+    return RUNNING["most"]
 """
 
 
@@ -275,3 +295,41 @@ def test_make_executor_refuses_an_unknown_kind() -> None:
         make_executor(settings)
     assert info.value.message == "Unknown executor 'rey'. Did you mean 'ray'?"
     assert info.value.hint == "Set executor.kind to 'local' or 'ray'."
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_each_attempt_captures_only_its_own_output(
+    executor: LocalExecutor, store: LocalArtifactStore, tmp_path: Path, module: str, mode: str
+) -> None:
+    # Two attempts print at the same time; each one's logs hold its lines, stdout and stderr.
+    futures = [
+        executor.submit(
+            task(store, tmp_path, module, "chatty", tag=tag, n=50), mode=mode, timeout=60
+        )
+        for tag in ("left", "right")
+    ]
+    for tag, future in zip(("left", "right"), futures, strict=True):
+        logs = result(future).logs.decode().splitlines()
+        assert sorted(logs) == sorted(
+            [f"{tag} line {i}" for i in range(50)] + [f"{tag} warning {i}" for i in range(50)]
+        )
+
+
+def test_no_more_attempts_run_at_once_than_max_workers(
+    store: LocalArtifactStore, tmp_path: Path, module: str
+) -> None:
+    ex = LocalExecutor(max_workers=2, store=store)
+    try:
+        futures = [
+            ex.submit(task(store, tmp_path, module, "counted"), mode=None, timeout=None)
+            for _ in range(5)
+        ]
+        steps = wait_for(lambda: sys.modules.get(module), what="the steps to be imported")
+        wait_for(lambda: steps.RUNNING["now"] == 2, timeout=30, what="two attempts to start")
+        assert sum(f.running() for f in futures) == 2  # the other three wait their turn
+        steps.GATE.set()
+        assert max(result(f).value for f in futures) == 2
+    finally:
+        if module in sys.modules:
+            sys.modules[module].GATE.set()
+        ex.shutdown()

@@ -17,7 +17,7 @@ import pytest
 
 from conveyor.artifacts import LocalArtifactStore
 from conveyor.core import Config, ConfigError, ExecutorSettings
-from conveyor.pipelines import Runner, find_pipeline, make_executor
+from conveyor.pipelines import Runner, find_pipeline, make_executor, run_pipeline
 from conveyor.pipelines._ray import RayExecutor, _require_token_auth
 from conveyor.pipelines._worker import Outcome, Task
 from conveyor.workspace import Workspace, init_project
@@ -220,6 +220,16 @@ def test_a_crashing_step_fails_alone_and_the_run_ends(executor: RayExecutor, roo
     assert result.run.status == "failed"
     assert result.statuses == {"crash": "failed", "fine": "succeeded"}
     assert result.errors["crash"].startswith("the step's Ray task failed: ")
+
+
+def test_a_run_may_choose_ray_and_leaves_the_workspace_local(cluster: Any, root: Path) -> None:
+    with workspace(root) as ws:
+        assert ws.config.executor.kind == "local"
+        result = run_pipeline(ws, "crashing", executor="ray")
+        assert result.statuses["fine"] == "succeeded"
+        assert result.errors["crash"].startswith("the step's Ray task failed: ")
+        assert ws.config.executor.kind == "local"
+    assert cluster.is_initialized()  # joined, not started: still up for the other tests
 
 
 # -- token authentication (no cluster needed) ---------------------------------------------

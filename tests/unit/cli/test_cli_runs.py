@@ -111,6 +111,19 @@ def test_run_prints_each_step_then_a_summary(invoke: Invoke, project: Path) -> N
     assert "conveyor runs resume" not in result.out and result.err == ""
 
 
+def test_run_prints_fan_outs_and_retries_without_one_line_per_item(
+    invoke: Invoke, project: Path
+) -> None:
+    result = invoke("-p", str(project), "run", "squares", "--param", "n=20")
+    assert result.code == 0, result
+    assert "square: succeeded" in result.out.splitlines()
+    assert "square[" not in result.out  # 20 items, shown in the live view only
+    assert result.out.splitlines()[-1].endswith(": 2 succeeded.")
+    (project / "fail-total").write_text("flaky")
+    failed = invoke("-p", str(project), "run", "sums").out.splitlines()
+    assert failed.index("total: retrying") < failed.index("total: failed")  # retries=1
+
+
 def test_run_json_is_the_run_with_its_steps_and_errors(invoke: Invoke, project: Path) -> None:
     run = cli(invoke, project, "run", "sums", "--param", "n=5", "-P", "label=b")
     assert run["id"] == 1 and run["pipeline"] == "sums" and run["status"] == "succeeded"
