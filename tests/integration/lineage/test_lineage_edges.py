@@ -96,6 +96,17 @@ def test_unsafe_names_store_nothing(make_project: MakeProject, files: Path, name
     assert list_artifacts(ws) == [] and list(ws.artifacts.iter_blobs()) == []
 
 
+def test_a_directory_with_a_special_file_records_and_stores_nothing(
+    make_project: MakeProject, files: Path
+) -> None:
+    ws = make_project(SOURCE)
+    os.mkfifo(files / "data" / "pipe")
+    with pytest.raises(InvalidNameError) as info:
+        put_artifact(ws, files / "data")
+    assert "'pipe'" in info.value.message and "special file" in info.value.message
+    assert list_artifacts(ws) == [] and list(ws.artifacts.iter_blobs()) == []
+
+
 def test_export_a_file_into_a_new_folder(make_project: MakeProject, files: Path) -> None:
     ws = make_project(SOURCE)
     record = put_artifact(ws, files / "model.bin")

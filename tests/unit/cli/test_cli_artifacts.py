@@ -260,3 +260,17 @@ def test_gc_refuses_a_bad_grace(invoke: Invoke, project: Path, grace: str, fragm
     assert result.code == 1
     assert fragment in result.err
     assert blobs(project).exists(orphan)
+
+
+def test_add_refuses_a_directory_with_a_link_out_and_stores_nothing(
+    invoke: Invoke, project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not yours")
+    (project / "data" / "leak").symlink_to(outside)
+    result = invoke("-p", str(project), "artifacts", "add", str(project / "data"))
+    assert result.code == 1
+    assert "'leak'" in result.err and "symbolic link" in result.err
+    assert "Traceback" not in result.err
+    assert cli(invoke, project, "list") == []
+    assert list(blobs(project).iter_blobs()) == []  # checked before a byte was stored

@@ -251,3 +251,15 @@ def test_pipelines_show_of_an_unknown_pipeline(
     result = invoke("-p", str(root), "pipelines", "show", "retrian")
     assert result.code == 1
     assert "No pipeline 'retrian'" in result.err and "Did you mean 'retrain'?" in result.err
+
+
+def test_pipelines_show_labels_conditions_fan_outs_and_joins(
+    invoke: Invoke, make_project: MakeCliProject
+) -> None:
+    root = make_project()  # the example pipeline of conveyor init
+    text = invoke("-p", str(root), "pipelines", "show", "train").out
+    assert (
+        "score_threshold (map) when <output of validate.ok> after make_customers, validate" in text
+    )
+    assert "promote when <output of evaluate.passed> after evaluate, pick_best" in text
+    assert "alert when ~<output of evaluate.passed>" in text

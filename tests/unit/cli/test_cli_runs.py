@@ -438,3 +438,12 @@ def test_runs_resume_refuses_what_cannot_be_resumed(
     assert result.code == 1
     assert fragment in result.err
     assert [r["status"] for r in cli(invoke, project, "runs", "list")] == ["succeeded"]
+
+
+def test_runs_show_json_lists_each_fan_out_item(invoke: Invoke, project: Path) -> None:
+    cli(invoke, project, "run", "squares", "--param", "n=3")
+    steps = {s["name"]: s for s in cli(invoke, project, "runs", "show", "1")["steps"]}
+    assert set(steps) == {"load", "square", "square[0]", "square[1]", "square[2]"}
+    assert all(s["status"] == "succeeded" for s in steps.values())
+    logs = invoke("-p", str(project), "runs", "logs", "1", "square[1]")
+    assert logs.code == 0 and "square[1] · succeeded · attempt 1" in logs.out
