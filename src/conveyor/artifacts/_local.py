@@ -168,6 +168,11 @@ class LocalArtifactStore(ArtifactStore):
             # If GC claimed the blob meanwhile (renamed it away), utime fails and we write
             # a fresh copy; if utime lands first, GC sees the new time and gives it back.
             os.utime(final)
+            # But utime finds its file by path before it sets the time: a claim can fall in
+            # between, and the new time then lands on the claimed file after GC read it. So
+            # look again: a blob still at the path was claimed after the time was set (GC
+            # will see it and give it back), or is another writer's fresh copy.
+            final.stat()
         except FileNotFoundError:
             return False
         return True

@@ -24,11 +24,30 @@ class State:
 state = State()
 
 
-def open_workspace() -> Workspace:
-    """Open the project named by ``--project`` / ``CONVEYOR_PROJECT``, or found upwards."""
-    from ..workspace import Workspace
+def project_root() -> Path:
+    """The project named by ``--project`` / ``CONVEYOR_PROJECT``, or found upwards.
+
+    Raises:
+        ProjectNotFoundError: the folder named has no ``conveyor.toml``, or none was found.
+    """
+    from ..core import CONFIG_FILE, Config, ProjectNotFoundError
 
     project = state.project or (
         Path(os.environ["CONVEYOR_PROJECT"]) if os.environ.get("CONVEYOR_PROJECT") else None
     )
-    return Workspace.open(project)
+    if project is None:
+        return Config.find()
+    if not (project / CONFIG_FILE).is_file():
+        raise ProjectNotFoundError(
+            f"No {CONFIG_FILE} in {project.resolve()}: it is not a conveyor project.",
+            hint=f"Check --project (or CONVEYOR_PROJECT), or create one: conveyor init {project}",
+            path=str(project),
+        )
+    return project
+
+
+def open_workspace() -> Workspace:
+    """Open the project named by ``--project`` / ``CONVEYOR_PROJECT``, or found upwards."""
+    from ..workspace import Workspace
+
+    return Workspace.open(project_root())

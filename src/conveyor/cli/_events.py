@@ -18,7 +18,9 @@ def events(
         list[str] | None,
         typer.Option("--type", "-t", help="Only this type; a trailing * matches a prefix."),
     ] = None,
-    after: Annotated[int, typer.Option("--after", help="Only events after this id.")] = 0,
+    after: Annotated[
+        int | None, typer.Option("--after", min=0, help="Only events after this id.")
+    ] = None,
     limit: LimitOpt = 100,
     json_: JsonOpt = False,
 ) -> None:
@@ -33,9 +35,9 @@ def events(
     from ..lineage import follow_events, last_event_id, read_events
 
     with open_workspace() as ws:
-        start = after if after or follow else max(0, last_event_id(ws) - limit)
+        # ``--after 0`` is a cursor like any other (everything from the start), not "unset".
         if follow:
-            start = after or last_event_id(ws)
+            start = after if after is not None else last_event_id(ws)
             try:
                 for ev in follow_events(ws, after=start, types=type_ or ()):
                     if json_:
@@ -47,6 +49,7 @@ def events(
             except KeyboardInterrupt:
                 return
             return
+        start = after if after is not None else max(0, last_event_id(ws) - limit)
         batch = read_events(ws, after=start, types=type_ or (), limit=limit)
     if json_:
         print_json([e.to_cloudevent() for e in batch])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOpt, state
+from ._common import JsonOpt, project_root
 from ._output import out, print_json
 
 db_app = typer.Typer(help="The metadata store's schema.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def db_upgrade(json_: JsonOpt = False) -> None:
     from ..core import Config, redact_url
     from ..workspace import upgrade_schema
 
-    config = Config.load(state.project or Config.find())
+    config = Config.load(project_root())
     before, head = upgrade_schema(config)
     url = redact_url(config.store.url)
     if json_:

@@ -8,7 +8,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..core import PipelineDefinitionError, validate_name
+from ..core import ConveyorError, PipelineDefinitionError, validate_name
 from ._graph import Graph, StepOutput, building, done_building
 
 _COERCE: dict[type, Callable[[str], Any]] = {
@@ -84,6 +84,16 @@ class Pipeline:
             ) from None
         return values
 
+    def coerce_param(self, pname: str, value: Any) -> Any:
+        """``value`` of parameter ``pname`` coerced from text (``--param``) to its type.
+
+        Anything but a string, and a name the pipeline does not have, come back unchanged:
+        :meth:`resolve_params` reports those.
+        """
+        if not isinstance(value, str) or pname not in self.signature.parameters:
+            return value
+        return self._coerce(pname, value)
+
     def _coerce(self, pname: str, text: str) -> Any:
         hint = self.hints.get(pname)
         target = typing.get_origin(hint) or hint
@@ -130,6 +140,15 @@ class Pipeline:
         token = building(graph)
         try:
             result = self.fn(**values)
+        except ConveyorError:
+            raise
+        except Exception as exc:  # the user's function: wrapped once, here, like a step's
+            raise PipelineDefinitionError(
+                f"Pipeline {self.name!r} raised {type(exc).__name__}: {exc} while building "
+                f"its graph with params {values!r}; nothing ran.",
+                hint="Fix the pipeline function (it runs before any step, to trace the DAG).",
+                pipeline=self.name,
+            ) from exc
         finally:
             done_building(token)
         if result is not None and not isinstance(result, StepOutput | list | tuple | dict):

@@ -128,9 +128,23 @@ class RayExecutor(Executor):
             else:
                 options.setdefault("resources", {})[key] = value
         ref = self._remote.options(**options).remote(task) if options else self._remote.remote(task)
-        future: Future[Outcome] = ref.future()
+        # The contract is an Outcome, never an exception: a task that never returned one
+        # (its worker crashed, or it was cancelled) is a failed attempt like any other.
+        future: Future[Outcome] = Future()
         self._refs[future] = ref
-        future.add_done_callback(lambda f: self._refs.pop(f, None))
+
+        def settle(done: Future[Outcome]) -> None:
+            self._refs.pop(future, None)
+            try:
+                outcome = done.result()
+            except BaseException as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                outcome = Outcome(
+                    ok=False, error=f"the step's Ray task failed: {type(exc).__name__}: {first}"
+                )
+            future.set_result(outcome)
+
+        ref.future().add_done_callback(settle)
         return future
 
     def cancel(self, future: Future[Outcome]) -> None:

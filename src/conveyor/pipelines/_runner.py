@@ -121,8 +121,11 @@ class Runner:
     ) -> RunResult:
         """Create a run with ``params`` and drive it to the end."""
         configured = self.ws.config.pipelines.params.get(self.pipeline.name, {})
-        values = self.pipeline.resolve_params(configured)  # conveyor.toml, type-checked
-        values = self.pipeline.resolve_params({**values, **(params or {})}, from_text=from_text)
+        given = dict(params or {})
+        if from_text:  # --param values are text; conveyor.toml's are typed and not coerced
+            given = {k: self.pipeline.coerce_param(k, v) for k, v in given.items()}
+        # One check of both together: a required parameter may come from either.
+        values = self.pipeline.resolve_params({**configured, **given})
         self.graph = self.pipeline.build(values)
         run = st.start_run(
             self.store,

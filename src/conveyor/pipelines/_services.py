@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import ExecutorSettings, InvalidValueError, NotFoundError, did_you_mean
+from ..core import RUN_STATES, ExecutorSettings, InvalidValueError, NotFoundError, did_you_mean
 from ._discovery import find_pipeline
 
 if TYPE_CHECKING:
@@ -129,7 +129,18 @@ def list_runs(
     statuses: Collection[str] = (),
     limit: int = 50,
 ) -> list[st.RunRecord]:
-    """The project's runs, newest first, optionally of one pipeline or in some statuses."""
+    """The project's runs, newest first, optionally of one pipeline or in some statuses.
+
+    Raises:
+        InvalidValueError: a status is not one a run can have.
+    """
+    for status in statuses:
+        if status not in RUN_STATES:
+            raise InvalidValueError(
+                f"A run's status is one of {', '.join(RUN_STATES)}. Got {status!r}."
+                f"{did_you_mean(status, RUN_STATES)}",
+                hint="For example: conveyor runs list --status failed",
+            )
     return st.list_runs(ws.store, pipeline=pipeline, statuses=statuses, limit=limit)
 
 

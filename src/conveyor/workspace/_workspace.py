@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import ArtifactStore, open_artifact_store
-from ..core import Config
+from ..core import CONFIG_FILE, Config, ProjectNotFoundError
 from ..store import Store, open_store_from_config, upgrade_store
 
 
@@ -37,10 +37,18 @@ class Workspace:
         """Open the project at ``project`` (default: the nearest ``conveyor.toml`` upwards).
 
         Raises:
-            ProjectNotFoundError: no project folder was found.
+            ProjectNotFoundError: no project folder was found, or ``project`` has no
+                ``conveyor.toml``.
             ConfigError: its settings are invalid.
         """
         root = Path(project) if project is not None else Config.find(Path.cwd())
+        if not (root / CONFIG_FILE).is_file():
+            # Never lay a new store into a folder that is not a project (a typo in --project).
+            raise ProjectNotFoundError(
+                f"No {CONFIG_FILE} in {root.resolve()}: it is not a conveyor project.",
+                hint=f"Create one with: conveyor init {root}",
+                path=str(root),
+            )
         config = Config.load(root, env=env)
         return cls.from_config(config, migrate=migrate)
 

@@ -1,0 +1,253 @@
+"""Every setting: its environment variable, its bad values and their messages, and how paths
+resolve. (The basics of loading are in ``test_config.py``.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.core import Config, ConfigError, settings_reference
+
+# One valid override per setting, as text (the environment only holds strings), and the
+# value it must become. A new setting without a row here fails the completeness test.
+OVERRIDES: dict[str, tuple[str, Any]] = {
+    "project.name": ("churn-2", "churn-2"),
+    "store.url": ("postgresql://u@db:5432/meta", "postgresql://u@db:5432/meta"),
+    "store.busy_timeout": ("2s", 2.0),
+    "store.retries": ("7", 7),
+    "store.pool_size": ("12", 12),
+    "artifacts.url": ("s3://bucket/prefix", "s3://bucket/prefix"),
+    "artifacts.storage_options": ('{"endpoint_url": "http://s3"}', {"endpoint_url": "http://s3"}),
+    "executor.kind": ("ray", "ray"),
+    "executor.max_workers": ("4", 4),
+    "executor.address": ("ray://head:10001", "ray://head:10001"),
+    "pipelines.modules": ("jobs.nightly, pipelines ,", ["jobs.nightly", "pipelines"]),
+    "pipelines.lease": ("2m", 120.0),
+    "pipelines.params": ('{"train": {"n_rows": 500}}', {"train": {"n_rows": 500}}),
+}
+
+REFERENCE = {key: env for key, env, _, _ in settings_reference()}
+
+
+def load(root: Path, text: str = "", **env: str) -> Config:
+    (root / "conveyor.toml").write_text(text)
+    return Config.load(root, env=env)
+
+
+def value(config: Config, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def test_every_setting_has_an_override_case() -> None:
+    assert set(OVERRIDES) == set(REFERENCE)
+
+
+@pytest.mark.parametrize("key", sorted(OVERRIDES))
+def test_every_setting_is_overridden_by_its_environment_variable(tmp_path: Path, key: str) -> None:
+    text, expected = OVERRIDES[key]
+    config = load(tmp_path, **{REFERENCE[key]: text})
+    assert value(config, key) == expected
+
+
+def test_environment_names_are_the_shortcuts_or_section_and_key() -> None:
+    assert REFERENCE["store.url"] == "CONVEYOR_STORE"
+    assert REFERENCE["artifacts.url"] == "CONVEYOR_ARTIFACTS"
+    assert REFERENCE["executor.kind"] == "CONVEYOR_EXECUTOR"
+    assert REFERENCE["store.busy_timeout"] == "CONVEYOR_STORE_BUSY_TIMEOUT"
+    assert REFERENCE["pipelines.params"] == "CONVEYOR_PIPELINES_PARAMS"
+
+
+def test_the_reference_gives_each_default_as_python_text() -> None:
+    defaults = {key: default for key, _, default, _ in settings_reference()}
+    assert defaults["store.busy_timeout"] == "10.0"
+    assert defaults["executor.kind"] == "'local'"
+    assert defaults["pipelines.modules"] == "['pipelines']"
+    assert defaults["pipelines.params"] == "{}"
+
+
+def test_the_environment_wins_over_the_file_key_by_key(tmp_path: Path) -> None:
+    text = (
+        '[store]\nurl = "sqlite:///from-file.db"\nretries = 9\n'
+        "[pipelines.params.train]\nn_rows = 1\n"
+    )
+    config = load(
+        tmp_path,
+        text,
+        CONVEYOR_STORE_RETRIES="2",
+        CONVEYOR_PIPELINES_PARAMS='{"score": {"k": 3}}',
+    )
+    assert config.store.retries == 2
+    assert config.store.url == f"sqlite:///{tmp_path.resolve()}/from-file.db"  # kept
+    assert config.pipelines.params == {"score": {"k": 3}}  # a key's value is replaced whole
+
+
+def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        CONVEYOR_STORE_ULR="x",  # no such key in [store]
+        CONVEYOR_NOSECTION_KEY="x",
+        CONVEYOR_TEST_POSTGRES_URL="postgresql://elsewhere",  # the test suite's own
+        OTHER_STORE="x",
+    )
+    assert config == load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("[store]\nretries = 51\n", ["key 'store.retries'", "less than or equal to 50", "Got 51"]),
+        ("[store]\nretries = -1\n", ["greater than or equal to 0", "Got -1"]),
+        ("[store]\npool_size = 0\n", ["key 'store.pool_size'", "greater than or equal to 1"]),
+        ("[store]\npool_size = 101\n", ["key 'store.pool_size'", "Got 101"]),
+        ("[store]\nbusy_timeout = -5\n", ["busy_timeout must not be negative. Got -5."]),
+        ("[store]\nbusy_timeout = true\n", ["busy_timeout must be a duration such as '30m'"]),
+        ('[store]\nurl = "redis://x"\n', ["'postgresql://postgres@127.0.0.1:5432/conveyor'"]),
+        ("[executor]\nmax_workers = 1025\n", ["key 'executor.max_workers'", "Got 1025"]),
+        ('[executor]\nmax_workers = "many"\n', ["key 'executor.max_workers'", "Got 'many'"]),
+        ('[pipelines]\nlease = "100ms"\n', ["key 'pipelines.lease'", "at least 500ms"]),
+        ('[pipelines]\nlease = "soon"\n', ["lease must be a duration such as '30m'"]),
+        ("[pipelines]\nmodules = 3\n", ["key 'pipelines.modules'", "Got 3"]),
+        ("[pipelines.params]\ntrain = 5\n", ["key 'pipelines.params.train'", "Got 5"]),
+        ('[project]\nname = ""\n', ["The project name '' is not valid"]),
+        ("[artifacts]\nstorage_options = 3\n", ["key 'artifacts.storage_options'"]),
+    ],
+)
+def test_bad_values_name_the_key_the_value_and_what_is_allowed(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    message = info.value.message
+    assert message.startswith(f"Invalid settings in {tmp_path.resolve()}/conveyor.toml")
+    for fragment in fragments:
+        assert fragment in message
+    assert "\n" not in message
+    assert info.value.hint == "See the configuration reference in the README."
+
+
+@pytest.mark.parametrize(
+    ("var", "text", "fragment"),
+    [
+        ("CONVEYOR_ARTIFACTS_STORAGE_OPTIONS", "anon=true", "must be a JSON object such as"),
+        ("CONVEYOR_PIPELINES_PARAMS", "train.n=5", '\'{"train": {"n_rows": 500}}\''),
+        ("CONVEYOR_STORE_RETRIES", "five", "key 'store.retries'"),
+        ("CONVEYOR_PIPELINES_LEASE", "1 fortnight", "lease must be a duration"),
+        ("CONVEYOR_PROJECT_NAME", "a/b", "project name 'a/b'"),
+    ],
+)
+def test_bad_environment_values_are_reported_like_file_values(
+    tmp_path: Path, var: str, text: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, **{var: text})
+    assert fragment in info.value.message
+    assert "(or CONVEYOR_* environment)" in info.value.message
+
+
+def test_without_a_file_the_message_names_the_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config.load(tmp_path, env={"CONVEYOR_STORE_POOL_SIZE": "0"})
+    assert info.value.message.startswith("Invalid settings in the configuration ")
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = '[store]\nretries = 99\nulr = "x"\n[executor]\nkind = "k8s"\n'
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    problems = info.value.message.split(": ", 1)[1].split("; ")
+    assert len(problems) == 3
+    assert any("store.retries" in p for p in problems)
+    assert any("unknown key 'store.ulr'. Did you mean 'url'?" in p for p in problems)
+    assert any("executor.kind" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('[stor]\nurl = "x"\n', ["unknown key 'stor'. Did you mean 'store'?", "'pipelines'"]),
+        ("[executor]\nworkers = 2\n", ["Did you mean 'max_workers'?", "'kind', 'max_workers'"]),
+        ('[pipelines]\nmodule = ["a"]\n', ["Did you mean 'modules'?"]),
+        ('[project]\nname = "x"\nowner = "me"\n', ["unknown key 'project.owner'.", "'name'"]),
+    ],
+)
+def test_unknown_sections_and_keys_list_the_known_ones(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    for fragment in fragments:
+        assert fragment in info.value.message
+    assert "'root'" not in info.value.message  # not a setting
+
+
+def test_a_file_that_is_not_utf8_is_invalid_toml(tmp_path: Path) -> None:
+    (tmp_path / "conveyor.toml").write_bytes(b'[project]\nname = "\xff\xfe"\n')
+    with pytest.raises(ConfigError) as info:
+        Config.load(tmp_path, env={})
+    assert "is not valid TOML" in info.value.message
+    assert info.value.hint is not None and "conveyor init" in info.value.hint
+    assert info.value.path == str(tmp_path.resolve() / "conveyor.toml")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///state/meta.db", "sqlite:///{root}/state/meta.db"),
+        ("sqlite:////abs/meta.db", "sqlite:////abs/meta.db"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_store_urls_resolve_relative_sqlite_paths_only(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    config = load(tmp_path, f'[store]\nurl = "{url}"\n')
+    assert config.store.url == expected.format(root=tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("blobs", "{root}/blobs"),
+        ("../shared/blobs", "{root}/../shared/blobs"),
+        ("/abs/blobs", "/abs/blobs"),
+        ("file:///abs/blobs", "file:///abs/blobs"),
+        ("memory://x", "memory://x"),
+    ],
+)
+def test_artifact_urls_resolve_relative_folders_only(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    config = load(tmp_path, f'[artifacts]\nurl = "{url}"\n')
+    assert config.artifacts.url == expected.format(root=tmp_path.resolve())
+
+
+def test_the_state_folder_is_under_the_project(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    assert config.state_dir == tmp_path.resolve() / ".conveyor"
+    assert config.root == tmp_path.resolve()
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    with pytest.raises(ValueError, match="frozen"):
+        config.store.retries = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("lease", "busy", "ok"),
+    [("30s", "10s", True), ("29s", "10s", False), ("1500ms", "500ms", True), ("1s", "1s", False)],
+)
+def test_the_lease_must_outlast_three_busy_timeouts(
+    tmp_path: Path, lease: str, busy: str, ok: bool
+) -> None:
+    text = f'[store]\nbusy_timeout = "{busy}"\n[pipelines]\nlease = "{lease}"\n'
+    if ok:
+        config = load(tmp_path, text)
+        assert config.pipelines.lease >= 3 * config.store.busy_timeout
+    else:
+        with pytest.raises(ConfigError, match="must be at least 3 times store.busy_timeout"):
+            load(tmp_path, text)
