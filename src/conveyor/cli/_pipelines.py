@@ -287,6 +287,7 @@ def resume(
 def logs(
     run_id: Annotated[int, typer.Argument(help="The run.")],
     step: Annotated[str | None, typer.Argument(help="Only this step (default: all).")] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Print the captured stdout, stderr and tracebacks of a run's steps.
 
@@ -296,12 +297,27 @@ def logs(
     from ..pipelines import step_logs
 
     with open_workspace() as ws:
-        for log in step_logs(ws, run_id, step):
-            s = log.step
-            out.rule(f"{s.name} · {s.status} · attempt {s.attempt}", align="left")
-            if log.text is not None:
-                out.print(log.text.rstrip() or "(no output)", markup=False, highlight=False)
-            elif s.error:
-                out.print(s.error, markup=False)
-            else:
-                out.print("(no output)")
+        found = step_logs(ws, run_id, step)
+    if json_:
+        print_json(
+            [
+                {
+                    "step": log.step.name,
+                    "status": log.step.status,
+                    "attempt": log.step.attempt,
+                    "error": log.step.error,
+                    "text": log.text,
+                }
+                for log in found
+            ]
+        )
+        return
+    for log in found:
+        s = log.step
+        out.rule(f"{s.name} · {s.status} · attempt {s.attempt}", align="left")
+        if log.text is not None:
+            out.print(log.text.rstrip() or "(no output)", markup=False, highlight=False)
+        elif s.error:
+            out.print(s.error, markup=False)
+        else:
+            out.print("(no output)")

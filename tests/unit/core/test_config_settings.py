@@ -16,7 +16,7 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "project.name": ("churn-2", "churn-2"),
     "store.url": ("postgresql://u@db:5432/meta", "postgresql://u@db:5432/meta"),
     "store.busy_timeout": ("2s", 2.0),
-    "store.retries": ("7", 7),
+    "store.retries": ("3", 3),
     "store.pool_size": ("12", 12),
     "artifacts.url": ("s3://bucket/prefix", "s3://bucket/prefix"),
     "artifacts.storage_options": ('{"endpoint_url": "http://s3"}', {"endpoint_url": "http://s3"}),
@@ -26,6 +26,8 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "pipelines.modules": ("jobs.nightly, pipelines ,", ["jobs.nightly", "pipelines"]),
     "pipelines.lease": ("2m", 120.0),
     "pipelines.params": ('{"train": {"n_rows": 500}}', {"train": {"n_rows": 500}}),
+    "features.online_store": ("redis://cache:6379/1", "redis://cache:6379/1"),
+    "features.online_prefix": ("team-a", "team-a"),
 }
 
 REFERENCE = {key: env for key, env, _, _ in settings_reference()}
@@ -62,7 +64,7 @@ def test_environment_names_are_the_shortcuts_or_section_and_key() -> None:
 
 def test_the_reference_gives_each_default_as_python_text() -> None:
     defaults = {key: default for key, _, default, _ in settings_reference()}
-    assert defaults["store.busy_timeout"] == "10.0"
+    assert defaults["store.busy_timeout"] == "5.0"
     assert defaults["executor.kind"] == "'local'"
     assert defaults["pipelines.modules"] == "['pipelines']"
     assert defaults["pipelines.params"] == "{}"
@@ -113,6 +115,10 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
         ("[pipelines.params]\ntrain = 5\n", ["key 'pipelines.params.train'", "Got 5"]),
         ('[project]\nname = ""\n', ["The project name '' is not valid"]),
         ("[artifacts]\nstorage_options = 3\n", ["key 'artifacts.storage_options'"]),
+        (
+            '[features]\nonline_store = "mysql://x"\n',
+            ["key 'features.online_store'", "'redis://127.0.0.1:6379/0'"],
+        ),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(
@@ -208,6 +214,13 @@ def test_store_urls_resolve_relative_sqlite_paths_only(
     assert config.store.url == expected.format(root=tmp_path.resolve())
 
 
+def test_a_relative_sqlite_online_store_resolves_under_the_project(tmp_path: Path) -> None:
+    default = load(tmp_path)
+    assert default.features.online_store == f"sqlite:///{tmp_path.resolve()}/.conveyor/online.db"
+    redis = load(tmp_path, '[features]\nonline_store = "redis://h:6379/2"\n')
+    assert redis.features.online_store == "redis://h:6379/2"
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -238,16 +251,25 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lease", "busy", "ok"),
-    [("30s", "10s", True), ("29s", "10s", False), ("1500ms", "500ms", True), ("1s", "1s", False)],
+    ("lease", "busy", "retries", "ok"),
+    [
+        ("47s", "5s", 5, True),  # 1.5 x (6 x 5 s + 1.24 s back-off) = 46.9 s
+        ("46s", "5s", 5, False),
+        ("2s", "500ms", 1, True),  # 1.5 x (2 x 0.5 s + 0.04 s) = 1.56 s
+        ("1500ms", "500ms", 1, False),
+        ("1s", "1s", 0, False),
+    ],
 )
-def test_the_lease_must_outlast_three_busy_timeouts(
-    tmp_path: Path, lease: str, busy: str, ok: bool
+def test_the_lease_must_outlast_a_heartbeat_through_every_retry(
+    tmp_path: Path, lease: str, busy: str, retries: int, ok: bool
 ) -> None:
-    text = f'[store]\nbusy_timeout = "{busy}"\n[pipelines]\nlease = "{lease}"\n'
+    text = (
+        f'[store]\nbusy_timeout = "{busy}"\nretries = {retries}\n[pipelines]\nlease = "{lease}"\n'
+    )
     if ok:
         config = load(tmp_path, text)
-        assert config.pipelines.lease >= 3 * config.store.busy_timeout
+        worst = (retries + 1) * config.store.busy_timeout
+        assert config.pipelines.lease >= 1.5 * worst
     else:
-        with pytest.raises(ConfigError, match="must be at least 3 times store.busy_timeout"):
+        with pytest.raises(ConfigError, match="is too short for the store"):
             load(tmp_path, text)
