@@ -7,4 +7,82 @@ call these, never the store.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._steps import historical_features as historical_features
+from ._view import FEATURE_TYPES as FEATURE_TYPES
+from ._view import FeatureView as FeatureView
+from ._view import parse_feature_refs as parse_feature_refs
+
+if TYPE_CHECKING:
+    from ._services import Materialized as Materialized
+    from ._services import Miss as Miss
+    from ._services import OnlineFeatures as OnlineFeatures
+    from ._services import get_historical_features as get_historical_features
+    from ._services import get_online_features as get_online_features
+    from ._services import get_view as get_view
+    from ._services import list_views as list_views
+    from ._services import materializations as materializations
+    from ._services import materialize as materialize
+    from ._services import open_online as open_online
+    from ._services import view_rows as view_rows
+
+# The services reach the store (SQLAlchemy) and DuckDB: imported on first use, so defining
+# a FeatureView in a pipeline module stays light.
+_LAZY = dict.fromkeys(
+    [
+        "Materialized",
+        "Miss",
+        "OnlineFeatures",
+        "get_historical_features",
+        "get_online_features",
+        "get_view",
+        "list_views",
+        "materializations",
+        "materialize",
+        "open_online",
+        "view_rows",
+    ],
+    "._services",
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ..data import require_data_extra
+
+    require_data_extra()
+    try:
+        importlib.import_module("duckdb")
+    except ImportError:
+        from ..core import ConfigError
+
+        raise ConfigError(
+            "conveyor.features needs DuckDB, which is not installed.",
+            hint="Install the features extra with: pip install 'conveyor[features]'",
+        ) from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "FEATURE_TYPES",
+    "FeatureView",
+    "Materialized",
+    "Miss",
+    "OnlineFeatures",
+    "get_historical_features",
+    "get_online_features",
+    "get_view",
+    "historical_features",
+    "list_views",
+    "materializations",
+    "materialize",
+    "open_online",
+    "parse_feature_refs",
+    "view_rows",
+]

@@ -14,6 +14,7 @@ from ._context import current_step_context as current_step_context
 from ._context import get_step_context as get_step_context
 from ._discovery import discover as discover
 from ._discovery import find_pipeline as find_pipeline
+from ._discovery import project_modules as project_modules
 from ._graph import Condition as Condition
 from ._graph import Graph as Graph
 from ._graph import Node as Node
@@ -111,6 +112,7 @@ __all__ = [
     "list_runs",
     "make_executor",
     "pipeline",
+    "project_modules",
     "register_materializer",
     "resume_run",
     "run_pipeline",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ..core import NotFoundError, PipelineDefinitionError, did_you_mean
@@ -20,10 +21,25 @@ def discover(config: Config) -> dict[str, Pipeline]:
     Raises:
         PipelineDefinitionError: a module cannot be imported, or defines a broken pipeline.
     """
+    found: dict[str, Pipeline] = {}
+    for module in project_modules(config):
+        for value in vars(module).values():
+            if isinstance(value, Pipeline):
+                found.setdefault(value.name, value)
+    return found
+
+
+def project_modules(config: Config) -> list[ModuleType]:
+    """The project's modules (``[pipelines] modules``), imported from its folder; what
+    defines its pipelines and its feature views.
+
+    Raises:
+        PipelineDefinitionError: a module cannot be imported.
+    """
     root = str(Path(config.root).resolve())
     if root not in sys.path:
         sys.path.insert(0, root)
-    found: dict[str, Pipeline] = {}
+    modules: list[ModuleType] = []
     for module_name in config.pipelines.modules:
         try:
             module = importlib.import_module(module_name)
@@ -45,10 +61,8 @@ def discover(config: Config) -> dict[str, Pipeline]:
                 f"Importing pipeline module {module_name!r} raised {type(exc).__name__}: {exc}.",
                 hint=f"Fix the error in {module_name} (run `python -c 'import {module_name}'`).",
             ) from exc
-        for value in vars(module).values():
-            if isinstance(value, Pipeline):
-                found.setdefault(value.name, value)
-    return found
+        modules.append(module)
+    return modules
 
 
 def find_pipeline(config: Config, name: str) -> Pipeline:

@@ -56,6 +56,7 @@ from .features import feature_view_uses as feature_view_uses
 from .features import get_feature_view as get_feature_view
 from .features import last_materialization as last_materialization
 from .features import list_feature_views as list_feature_views
+from .features import list_materializations as list_materializations
 from .features import record_feature_view_use as record_feature_view_use
 from .features import record_materialization as record_materialization
 from .features import register_feature_view as register_feature_view
@@ -191,6 +192,7 @@ __all__ = [
     "list_datasets",
     "list_deployments",
     "list_feature_views",
+    "list_materializations",
     "list_model_versions",
     "list_models",
     "list_runs",

@@ -9,6 +9,7 @@ from ._views import feature_view_uses as feature_view_uses
 from ._views import get_feature_view as get_feature_view
 from ._views import last_materialization as last_materialization
 from ._views import list_feature_views as list_feature_views
+from ._views import list_materializations as list_materializations
 from ._views import record_feature_view_use as record_feature_view_use
 from ._views import record_materialization as record_materialization
 from ._views import register_feature_view as register_feature_view
@@ -21,6 +22,7 @@ __all__ = [
     "get_feature_view",
     "last_materialization",
     "list_feature_views",
+    "list_materializations",
     "record_feature_view_use",
     "record_materialization",
     "register_feature_view",

@@ -122,6 +122,17 @@ def last_materialization(store: Store, view: str, digest: str) -> Materializatio
     return store.query(read)
 
 
+def list_materializations(store: Store, view: str) -> list[MaterializationRecord]:
+    """Every materialisation of ``view`` (any definition), newest first."""
+
+    def read(conn: Connection) -> list[MaterializationRecord]:
+        view_id = _view(conn, store, view).id
+        query = select(t.feature_materializations).where(m.view_id == view_id).order_by(m.id.desc())
+        return [MaterializationRecord.from_row(r) for r in conn.execute(query)]
+
+    return store.query(read)
+
+
 def record_feature_view_use(store: Store, view: str, step_run_id: int, digest: str) -> None:
     """Record that step run ``step_run_id`` read ``view`` at ``digest`` (once).
 
