@@ -10,6 +10,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._online import OnlineStore as OnlineStore
+from ._online import open_online_store as open_online_store
+from ._online_schema import OnlineRow as OnlineRow
+from ._online_schema import OnlineSchema as OnlineSchema
+from ._online_schema import OnlineSchemaMismatchError as OnlineSchemaMismatchError
+from ._online_schema import OnlineStoreError as OnlineStoreError
+from ._online_schema import OnlineStoreUnavailableError as OnlineStoreUnavailableError
 from ._steps import historical_features as historical_features
 from ._view import FEATURE_TYPES as FEATURE_TYPES
 from ._view import FeatureView as FeatureView
@@ -75,6 +82,12 @@ __all__ = [
     "Materialized",
     "Miss",
     "OnlineFeatures",
+    "OnlineRow",
+    "OnlineSchema",
+    "OnlineSchemaMismatchError",
+    "OnlineStore",
+    "OnlineStoreError",
+    "OnlineStoreUnavailableError",
     "get_historical_features",
     "get_online_features",
     "get_view",
@@ -83,6 +96,7 @@ __all__ = [
     "materializations",
     "materialize",
     "open_online",
+    "open_online_store",
     "parse_feature_refs",
     "view_rows",
 ]
