@@ -129,16 +129,19 @@ def test_json_values_keep_their_meaning(store: LocalArtifactStore, workdir: Work
     json.loads(store.get_bytes(spec.digest), parse_constant=lambda c: pytest.fail(c))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a user dict whose only key is '__float__' is taken for the tag NaN and infinity "
-    "are stored under, so it does not load as itself",
-)
 def test_a_dict_shaped_like_the_float_tag_round_trips(
     store: LocalArtifactStore, workdir: Workdir
 ) -> None:
-    value = {"__float__": "1.5"}
-    assert round_trip(store, workdir, value)[0] == value
+    # The shapes the tags use, nested, beside the tags themselves.
+    value = {
+        "a": {"__float__": "1.5"},
+        "b": {"__dict__": [["x", 1]]},
+        "c": [{"__float__": {"__float__": "nan"}}],
+        "d": float("inf"),
+    }
+    loaded = round_trip(store, workdir, value)[0]
+    assert loaded == value
+    assert round_trip(store, workdir, {"__float__": "1.5"})[0] == {"__float__": "1.5"}
 
 
 def test_bytearrays_are_stored_as_bytes(store: LocalArtifactStore, workdir: Workdir) -> None:
