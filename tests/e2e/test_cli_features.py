@@ -88,6 +88,11 @@ def test_list_show_materialize_and_get(cli: Cli, project: Path) -> None:
         "rows": [{"temp": None, "wind": None}],
         "misses": [{"row": 0, "view": "weather", "reason": "expired"}],
     }
+    at = ["--at", "2026-01-01T04:00:00+00:00", "--json"]
+    fresh = json.loads(
+        cli("features", "get", "weather", "-e", "origin=JFK", *at, cwd=project).stdout
+    )
+    assert fresh == {"rows": [{"temp": 43.0, "wind": 3}], "misses": []}
     unknown = json.loads(
         cli("features", "get", "weather:temp", "-e", "origin=SFO", "--json", cwd=project).stdout
     )
