@@ -7,4 +7,10 @@ call these, never the store.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._offline import ViewData as ViewData
+from ._offline import point_in_time_join as point_in_time_join
+
+__all__ = [
+    "ViewData",
+    "point_in_time_join",
+]
