@@ -466,3 +466,17 @@ def test_importing_the_package_loads_neither_duckdb_nor_pyarrow() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+def test_joins_in_many_threads_at_once_keep_to_their_own_tables() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(offset: int) -> list[Any]:
+        # Each thread's tables are registered under the same names in DuckDB.
+        source = rates([1, 2], [0, 0], [float(offset), float(offset + 1)])
+        return served(point_in_time_join(entities([2, 1, 3], [1, 1, 1]), [view(source)]))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, range(0, 40, 2)))
+
+    assert results == [[float(o + 1), float(o), None] for o in range(0, 40, 2)]

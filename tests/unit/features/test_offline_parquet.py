@@ -247,6 +247,18 @@ def test_files_that_disagree_on_a_column_are_a_data_source_error(tmp_path: Path)
         point_in_time_join(entities([1], [5]), [view(str(tmp_path / "*.parquet"))])
 
 
+def test_a_join_failing_inside_duckdb_leaves_the_next_one_unharmed(tmp_path: Path) -> None:
+    write(tmp_path / "bad" / "a.parquet", driver=[1], ts=stamps(0), rate=[1.0])
+    write(tmp_path / "bad" / "b.parquet", driver=["x"], ts=stamps(1), rate=[2.0])
+    good = write(tmp_path / "good.parquet", driver=[1], ts=stamps(0), rate=[3.0])
+    with pytest.raises(DataSourceError):
+        point_in_time_join(entities([1], [5]), [view(str(tmp_path / "bad" / "*.parquet"))])
+
+    out = point_in_time_join(entities([1], [5]), [view(str(good))])
+
+    assert out.column("rate").to_pylist() == [3.0]
+
+
 def test_a_missing_parquet_column_is_named_like_an_arrow_one(tmp_path: Path) -> None:
     path = write(tmp_path / "a.parquet", driver=[1], ts=stamps(0), rate=[1.0])
 
