@@ -133,6 +133,10 @@ def get(
         list[str],
         typer.Option("--entity", "-e", help="An entity column's value: -e origin=JFK."),
     ],
+    at: Annotated[
+        datetime.datetime | None,
+        typer.Option("--at", help="Measure TTLs at this time instead of now."),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Look features up in the online store for one entity.
@@ -152,7 +156,7 @@ def get(
             )
         row[key] = int(value) if value.lstrip("-").isdigit() else value
     with open_workspace() as ws:
-        found = get_online_features(ws, [row], features)
+        found = get_online_features(ws, [row], features, now=at)
     if json_:
         print_json(found.to_dict())
         return

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._offline import ViewData as ViewData
+from ._offline import point_in_time_join as point_in_time_join
 from ._online import OnlineStore as OnlineStore
 from ._online import open_online_store as open_online_store
 from ._online_schema import OnlineRow as OnlineRow
@@ -88,6 +90,7 @@ __all__ = [
     "OnlineStore",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
+    "ViewData",
     "get_historical_features",
     "get_online_features",
     "get_view",
@@ -98,5 +101,6 @@ __all__ = [
     "open_online",
     "open_online_store",
     "parse_feature_refs",
+    "point_in_time_join",
     "view_rows",
 ]

@@ -135,13 +135,21 @@ def _is_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
+# NaN and infinities are not JSON: they are stored as {"__float__": "nan"}. A user's own
+# dict of that shape (or of the escape's) is stored as {"__dict__": [[key, value]]}: a
+# list, which the loader's object hook never takes for a tag.
+_TAGS = ({"__float__"}, {"__dict__"})
+
+
 def _json_bytes(value: Any) -> bytes:
-    def clean(v: Any) -> Any:  # NaN/inf are not JSON: store them tagged, restore on load
+    def clean(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             return {"__float__": repr(v)}
         if isinstance(v, list | tuple):
             return [clean(x) for x in v]
         if isinstance(v, dict):
+            if set(v) in _TAGS:
+                return {"__dict__": [[k, clean(x)] for k, x in v.items()]}
             return {k: clean(x) for k, x in v.items()}
         return v
 
@@ -152,6 +160,8 @@ def _json_value(data: bytes) -> Any:
     def hook(obj: dict[str, Any]) -> Any:
         if set(obj) == {"__float__"}:
             return float(obj["__float__"])
+        if set(obj) == {"__dict__"} and isinstance(obj["__dict__"], list):
+            return dict(obj["__dict__"])
         return obj
 
     return json.loads(data, object_hook=hook)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -95,8 +96,7 @@ class Pipeline:
         return self._coerce(pname, value)
 
     def _coerce(self, pname: str, text: str) -> Any:
-        hint = self.hints.get(pname)
-        target = typing.get_origin(hint) or hint
+        target, _ = _target(self.hints.get(pname))
         try:
             if target in _COERCE:
                 return _COERCE[target](text)
@@ -112,9 +112,8 @@ class Pipeline:
         return text
 
     def _check_type(self, pname: str, value: Any) -> None:
-        hint = self.hints.get(pname)
-        target = typing.get_origin(hint) or hint
-        if target is None or not isinstance(target, type):
+        target, optional = _target(self.hints.get(pname))
+        if target is None or not isinstance(target, type) or (value is None and optional):
             return
         ok = isinstance(value, target) and not (target is int and isinstance(value, bool))
         if target is float and isinstance(value, int) and not isinstance(value, bool):
@@ -166,6 +165,19 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
+
+
+def _target(hint: Any) -> tuple[Any, bool]:
+    """The class an annotation asks for, and whether it allows None too: ``int | None`` and
+    ``Optional[int]`` are ``(int, True)``; a union of several classes is ``(None, ...)``."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(hint)
+        kept = [a for a in args if a is not type(None)]
+        if len(kept) != 1:
+            return None, len(kept) < len(args)
+        return typing.get_origin(kept[0]) or kept[0], len(kept) < len(args)
+    return origin or hint, False
 
 
 def _example(target: Any) -> str:

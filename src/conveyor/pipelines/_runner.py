@@ -140,6 +140,9 @@ class Runner:
         )
         if run.lease_owner != self.owner:  # the key's run exists: resume it if nobody holds it
             run = st.acquire_run(self.store, run.id, self.owner, lease=self.lease)
+            # As a resume does: with the run's own params, and its failed steps run again.
+            self.graph = self.pipeline.build(run.params)
+            return self._drive(run, resumed=True)
         return self._drive(run)
 
     def resume(self, run_id: int, *, force: bool = False) -> RunResult:

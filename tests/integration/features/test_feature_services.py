@@ -151,19 +151,21 @@ def test_training_rows_get_the_values_as_of_their_time(ws: Workspace) -> None:
         ("JFK", T0 + dt.timedelta(hours=9)),  # hour 5 is 4 h old, past the 2 h TTL
         ("LGA", T0 + dt.timedelta(hours=3, minutes=1)),  # exactly... 1 min past hour 3
     )
-    joined = get_historical_features(ws, rows, ["weather:temp", "weather:temp_c", "weather:wind"])
+    joined = get_historical_features(
+        ws, rows, ["weather:temp", "weather:temp_c", "weather:wind"], timestamp="sched"
+    )
     assert joined.column_names == ["origin", "sched", "temp", "temp_c", "wind"]
     assert joined.column("temp").to_pylist() == [61.0, 61.0, 71.0, None, None, 73.0]
     assert joined.column("wind").type == pa.int64()
     assert joined.column("wind").to_pylist() == [11, 11, 21, None, None, 23]
     assert joined.column("temp_c").to_pylist()[0] == pytest.approx((61.0 - 32) * 5 / 9)
-    whole = get_historical_features(ws, rows[:1], ["weather"])
+    whole = get_historical_features(ws, rows.slice(0, 1), ["weather"], timestamp="sched")
     assert whole.column_names == ["origin", "sched", "temp", "temp_c", "wind", "sky"]
 
 
 def test_bad_references_and_rows_say_what_to_fix(ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="has no feature 'tmp'. Did you mean 'temp'"):
-        get_historical_features(ws, entities(("JFK", T0)), ["weather:tmp"])
+        get_historical_features(ws, entities(("JFK", T0)), ["weather:tmp"], timestamp="sched")
     with pytest.raises(NotFoundError, match="No feature view 'weathr'"):
         get_online_features(ws, [{"origin": "JFK"}], ["weathr"])
     with pytest.raises(InvalidValueError, match="Entity row 0 has no 'origin'"):
@@ -212,7 +214,8 @@ def test_online_values_equal_the_offline_values_as_of_materialisation(ws: Worksp
     moment = T0 + dt.timedelta(hours=4, minutes=10)
     materialize(ws, end=moment)
     features = ["weather:temp", "weather:temp_c", "weather:wind", "weather:sky"]
-    offline = get_historical_features(ws, entities(*((a, moment) for a in AIRPORTS)), features)
+    rows = entities(*((a, moment) for a in AIRPORTS))
+    offline = get_historical_features(ws, rows, features, timestamp="sched")
     online = get_online_features(ws, [{"origin": a} for a in AIRPORTS], features, now=moment)
     expected = [
         {name: offline.column(name)[i].as_py() for name in ("temp", "temp_c", "wind", "sky")}
