@@ -65,6 +65,7 @@ def show(
     with open_workspace() as ws:
         view = features.get_view(ws, name)
         runs = features.materializations(ws, name)
+        current = features.materialization_key(ws, view)
     if json_:
         print_json(
             view.definition()
@@ -77,17 +78,18 @@ def show(
         out.print(view.description)
     table(["feature", "type"], view.features.items(), title="Features")
     table(
-        ["up to (UTC)", "rows", "at (UTC)", "current definition"],
+        ["up to (UTC)", "rows", "at (UTC)", "current view and store"],
         (
-            [when(m.watermark_us // 1000), f"{m.n_rows:,}", when(m.created_at), _yes(m, view)]
+            [
+                when(m.watermark_us // 1000),
+                f"{m.n_rows:,}",
+                when(m.created_at),
+                "yes" if m.digest == current else "no",
+            ]
             for m in runs
         ),
         title="Materializations",
     )
-
-
-def _yes(record: Any, view: Any) -> str:
-    return "yes" if record.digest == view.digest else "no"
 
 
 @app.command("materialize")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._services import get_online_features as get_online_features
     from ._services import get_view as get_view
     from ._services import list_views as list_views
+    from ._services import materialization_key as materialization_key
     from ._services import materializations as materializations
     from ._services import materialize as materialize
     from ._services import open_online as open_online
@@ -48,6 +49,7 @@ _LAZY = dict.fromkeys(
         "get_online_features",
         "get_view",
         "list_views",
+        "materialization_key",
         "materializations",
         "materialize",
         "open_online",
@@ -96,6 +98,7 @@ __all__ = [
     "get_view",
     "historical_features",
     "list_views",
+    "materialization_key",
     "materializations",
     "materialize",
     "open_online",

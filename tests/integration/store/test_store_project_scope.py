@@ -243,6 +243,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         ],
         "feature_view_uses": [lambda s: st.feature_view_uses(s, a.run.id)],
         "list_feature_views": [lambda s: st.list_feature_views(s)],
+        "list_materializations": [lambda s: st.list_materializations(s, "weather")],
         "log_metric": [
             lambda s: st.log_metric(s, a.run.id, "x", 1.0),
             lambda s: st.log_metric(s, b.run.id, "x", 1.0, step_run_id=a.fit.id),

@@ -53,6 +53,10 @@ def test_the_cli_has_the_documented_commands() -> None:
         "data diff",
         "data schema",
         "data validate",
+        "features list",
+        "features show",
+        "features materialize",
+        "features get",
     }
 
 
