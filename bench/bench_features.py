@@ -52,7 +52,14 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from bench_store import _load, _tail, _venv_python, align_table, hide_password, log  # noqa: E402
+from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
+    _load,
+    _tail,
+    align_table,
+    ensure_venv,
+    hide_password,
+    log,
+)
 
 import conveyor  # noqa: E402
 
@@ -447,54 +454,18 @@ def delete_redis_keys(ws: Any, url: str, prefix: str) -> int:
 # --- Feast ------------------------------------------------------------------------------
 
 
-def _probe_feast(python: Path) -> tuple[str | None, str]:
-    code = (
-        "import os; os.environ['FEAST_USAGE'] = 'False';"
-        "import feast, dask;"
-        "from feast.infra.offline_stores.dask import DaskOfflineStore;"
-        "from feast.infra.online_stores.sqlite import SqliteOnlineStore;"
-        "print(feast.__version__)"
-    )
-    try:
-        done = subprocess.run(
-            [str(python), "-c", code], capture_output=True, text=True, timeout=300
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    if done.returncode != 0:
-        return None, _tail(done.stderr)
-    return done.stdout.strip(), ""
+FEAST_PROBE = (
+    "import os; os.environ['FEAST_USAGE'] = 'False';"
+    "import feast, dask;"
+    "from feast.infra.offline_stores.dask import DaskOfflineStore;"
+    "from feast.infra.online_stores.sqlite import SqliteOnlineStore;"
+    "print(feast.__version__)"
+)
 
 
 def ensure_feast_venv() -> tuple[Path | None, str]:
     """The Feast venv's python, building the venv first if needed; else ``(None, why)``."""
-    python = _venv_python(FEAST_VENV)
-    if python.exists() and _probe_feast(python)[0]:
-        return python, ""
-    log(f"Building the Feast venv {FEAST_VENV} (first use; this can take a few minutes)...")
-    try:
-        if not python.exists():
-            made = subprocess.run(
-                [sys.executable, "-m", "venv", str(FEAST_VENV)],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            if made.returncode != 0:
-                return None, f"python -m venv failed: {_tail(made.stderr + made.stdout)}"
-        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        installed = subprocess.run(
-            [*pip, *FEAST_REQUIREMENTS], capture_output=True, text=True, timeout=1800
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"building the venv failed: {type(exc).__name__}: {exc}"
-    if installed.returncode != 0:
-        wanted = " ".join(FEAST_REQUIREMENTS)
-        return None, f"pip install {wanted} failed: {_tail(installed.stderr)}"
-    version, why = _probe_feast(python)
-    if not version:
-        return None, f"Feast installed but does not import: {why}"
-    return python, ""
+    return ensure_venv(FEAST_VENV, FEAST_REQUIREMENTS, what="Feast", probe=FEAST_PROBE)
 
 
 def bench_feast(

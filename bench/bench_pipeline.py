@@ -54,6 +54,7 @@ from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
     log,
     postgres_base_url,
     postgres_schema,
+    probe_venv,
 )
 
 import conveyor  # noqa: E402
@@ -158,20 +159,14 @@ def bench_conveyor(
 
 def _probe_prefect(python: Path) -> tuple[str | None, str]:
     """Prefect's version if it and its local API server import; else ``(None, why)``."""
-    code = (
-        "import prefect, fastapi;"
-        "import prefect.server.api.server;"
-        "print(prefect.__version__, fastapi.__version__)"
-    )
-    try:
-        done = subprocess.run(
-            [str(python), "-c", code], capture_output=True, text=True, timeout=300
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    if done.returncode != 0:
-        return None, _tail(done.stderr)
-    return done.stdout.strip(), ""
+    return probe_venv(python, PREFECT_PROBE)
+
+
+PREFECT_PROBE = (
+    "import prefect, fastapi;"
+    "import prefect.server.api.server;"
+    "print(prefect.__version__, fastapi.__version__)"
+)
 
 
 def _pip(python: Path, *requirements: str) -> tuple[bool, str]:

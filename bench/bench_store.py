@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -157,12 +157,8 @@ def _tail(text: str, lines: int = 5) -> str:
     return " | ".join(kept[-lines:]) or "(no output)"
 
 
-def _probe_mlflow(python: Path) -> tuple[str | None, str]:
-    code = (
-        "import mlflow, sqlalchemy, alembic;"
-        "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore;"
-        "print(mlflow.__version__)"
-    )
+def probe_venv(python: Path, code: str) -> tuple[str | None, str]:
+    """What ``code`` prints when run by ``python`` (a version), else ``(None, why)``."""
     try:
         done = subprocess.run(
             [str(python), "-c", code], capture_output=True, text=True, timeout=300
@@ -174,18 +170,20 @@ def _probe_mlflow(python: Path) -> tuple[str | None, str]:
     return done.stdout.strip(), ""
 
 
-def ensure_mlflow_venv() -> tuple[Path | None, str]:
-    """The MLflow venv's python, building the venv first if needed; else ``(None, why)``."""
-    python = _venv_python(MLFLOW_VENV)
-    if python.exists():
-        version, _ = _probe_mlflow(python)
-        if version:
-            return python, ""
-    log(f"Building the MLflow venv {MLFLOW_VENV} (first use; this can take a few minutes)...")
+def ensure_venv(
+    venv: Path, requirements: Sequence[str], *, what: str, probe: str
+) -> tuple[Path | None, str]:
+    """The python of the baseline's own ``venv`` (a competitor is never a dependency of
+    conveyor), built with ``requirements`` on first use and checked by running ``probe``
+    (code that prints the version); else ``(None, why)``."""
+    python = _venv_python(venv)
+    if python.exists() and probe_venv(python, probe)[0]:
+        return python, ""
+    log(f"Building the {what} venv {venv} (first use; this can take a few minutes)...")
     try:
         if not python.exists():
             made = subprocess.run(
-                [sys.executable, "-m", "venv", str(MLFLOW_VENV)],
+                [sys.executable, "-m", "venv", str(venv)],
                 capture_output=True,
                 text=True,
                 timeout=600,
@@ -194,17 +192,28 @@ def ensure_mlflow_venv() -> tuple[Path | None, str]:
                 return None, f"python -m venv failed: {_tail(made.stderr + made.stdout)}"
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         installed = subprocess.run(
-            [*pip, *MLFLOW_REQUIREMENTS], capture_output=True, text=True, timeout=1800
+            [*pip, *requirements], capture_output=True, text=True, timeout=1800
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"building the venv failed: {type(exc).__name__}: {exc}"
     if installed.returncode != 0:
-        wanted = " ".join(MLFLOW_REQUIREMENTS)
-        return None, f"pip install {wanted} failed: {_tail(installed.stderr)}"
-    version, why = _probe_mlflow(python)
+        return None, f"pip install {' '.join(requirements)} failed: {_tail(installed.stderr)}"
+    version, why = probe_venv(python, probe)
     if not version:
-        return None, f"MLflow installed but does not import: {why}"
+        return None, f"{what} installed but does not import: {why}"
     return python, ""
+
+
+MLFLOW_PROBE = (
+    "import mlflow, sqlalchemy, alembic;"
+    "from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore;"
+    "print(mlflow.__version__)"
+)
+
+
+def ensure_mlflow_venv() -> tuple[Path | None, str]:
+    """The MLflow venv's python, building the venv first if needed; else ``(None, why)``."""
+    return ensure_venv(MLFLOW_VENV, MLFLOW_REQUIREMENTS, what="MLflow", probe=MLFLOW_PROBE)
 
 
 def bench_mlflow(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, str]:
