@@ -291,7 +291,7 @@ def _tee(batches: Any, sink: list[Any]) -> Any:
 def _batches(ws: Workspace, data: Any) -> tuple[Any, str, str | None]:
     """(record batches, a label for messages, the dataset's name if it is one)."""
     if isinstance(data, Dataset):
-        bound = data if data._ws is not None else _bound_or_context(ws, data)
+        bound = data if data._ws is not None else data.bind(ws)
         return bound.iter_batches(), bound.uri, data.name
     if isinstance(data, str) and _looks_like_ref(ws, data):
         from ._snapshots import parse_ref
@@ -322,10 +322,6 @@ def _bound(ws: Workspace, name: str, version: int | None) -> Dataset:
     from ._snapshots import get_dataset
 
     return get_dataset(ws, name, version)
-
-
-def _bound_or_context(ws: Workspace, dataset: Dataset) -> Dataset:
-    return dataset.bind(ws)
 
 
 def _rel(ws: Workspace, path: Path) -> Path:

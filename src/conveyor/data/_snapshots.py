@@ -369,9 +369,3 @@ def _profiling() -> Iterator[_Feed]:
         yield feed
     finally:
         feed.close()
-
-
-def _tmp_files(ws: Workspace) -> list[Path]:
-    """Temporary snapshot files left by killed processes (for diagnostics and tests)."""
-    folder = ws.config.state_dir / _TMP
-    return sorted(folder.glob("snapshot-*.part")) if folder.is_dir() else []
