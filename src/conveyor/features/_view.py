@@ -15,6 +15,7 @@ modules``), beside the pipelines that use them.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import inspect
 import json
@@ -149,9 +150,12 @@ class FeatureView:
             "description": self.description,
         }
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """sha256 of :meth:`definition`: a changed view (code included) is a new digest."""
+        """sha256 of :meth:`definition`: a changed view (code included) is a new digest.
+
+        Computed once per view object: it reads the transform's source file, and the
+        serving path asks for it on every lookup."""
         body = json.dumps(self.definition(), sort_keys=True).encode()
         return hashlib.sha256(body).hexdigest()
 
