@@ -86,11 +86,13 @@ from ._states import STEP_NOT_RUN as STEP_NOT_RUN
 from ._states import STEP_STATES as STEP_STATES
 from ._states import STEP_TRANSITIONS as STEP_TRANSITIONS
 from ._states import STEP_UNSUCCESSFUL as STEP_UNSUCCESSFUL
+from ._states import TRIAL_STATES as TRIAL_STATES
 from ._states import AttemptStatus as AttemptStatus
 from ._states import ClaimStatus as ClaimStatus
 from ._states import ModelVersionStatus as ModelVersionStatus
 from ._states import RunStatus as RunStatus
 from ._states import StepStatus as StepStatus
+from ._states import TrialStatus as TrialStatus
 from ._states import can_move as can_move
 from ._states import sources as sources
 
@@ -109,6 +111,7 @@ __all__ = [
     "MODEL_VERSION_READY",
     "MODEL_VERSION_REGISTERED",
     "MODEL_VERSION_STATES",
+    "TRIAL_STATES",
     "MODEL_VERSION_TRANSITIONS",
     "RUN_CANCELLED",
     "RUN_EVENT_TYPES",
@@ -157,6 +160,7 @@ __all__ = [
     "StepContextError",
     "StepFailedError",
     "StepStatus",
+    "TrialStatus",
     "StepTimeoutError",
     "StoreError",
     "StoreSettings",

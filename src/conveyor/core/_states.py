@@ -12,6 +12,7 @@ One place for every status set: the store's CHECK constraints, its guarded trans
     model version ready ─▶ failed | archived, failed ─▶ archived, archived ─▶ ready;
                   an alias points only at a ready version
     trigger claim claimed ─▶ started | coalesced | failed, claimed ─▶ claimed (takeover)
+    tuning trial  running ─▶ complete | pruned | failed; running ─▶ failed (attempt lost)
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ __all__ = [
     "STEP_STATES",
     "STEP_TRANSITIONS",
     "STEP_UNSUCCESSFUL",
+    "TRIAL_STATES",
     "AttemptStatus",
     "ClaimStatus",
     "ModelVersionStatus",
     "RunStatus",
     "StepStatus",
+    "TrialStatus",
     "can_move",
     "sources",
 ]
@@ -51,12 +54,15 @@ AttemptStatus = Literal["running", "succeeded", "failed", "superseded"]
 # What became of one firing of a trigger (a row of ``trigger_claims``).
 ClaimStatus = Literal["claimed", "started", "coalesced", "failed"]
 ModelVersionStatus = Literal["ready", "failed", "archived"]
+# A tuning trial's state, as Optuna names its own (lower case).
+TrialStatus = Literal["running", "complete", "pruned", "failed"]
 
 RUN_STATES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 STEP_STATES: Final[tuple[StepStatus, ...]] = get_args(StepStatus)
 ATTEMPT_STATES: Final[tuple[AttemptStatus, ...]] = get_args(AttemptStatus)
 CLAIM_STATES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
 MODEL_VERSION_STATES: Final[tuple[ModelVersionStatus, ...]] = get_args(ModelVersionStatus)
+TRIAL_STATES: Final[tuple[TrialStatus, ...]] = get_args(TrialStatus)
 
 RUN_FINISHED: Final[frozenset[RunStatus]] = frozenset({"succeeded", "failed", "cancelled"})
 # A step in one of these will not change again in this run attempt.

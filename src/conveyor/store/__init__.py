@@ -13,6 +13,7 @@ the statement that reads or writes (`_sql.run_in_project` and its siblings).
 
 from __future__ import annotations
 
+from . import tuning as tuning  # its tables (functions arrive with tuning)
 from ._engine import Store as Store
 from ._migrate import HEAD as HEAD
 from ._migrate import current_revision as current_revision

@@ -74,3 +74,14 @@ operations = Table(
     Column("created_at", BigInteger, nullable=False),
     Index(None, "created_at"),
 )
+
+# The project's secret for signing what the store vouches for (pickled model files,
+# evaluations): an artifact store that others can write cannot forge a signature, because
+# the key lives in the metadata store. Created on first use; one per project.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("project_id", Integer, fk("projects.id", cascade=True), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

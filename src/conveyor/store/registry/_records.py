@@ -24,6 +24,7 @@ class ModelVersionRecord(Record):
     version: int
     run_id: int | None
     artifact_id: int | None
+    parent_version_id: int | None
     flavor: str
     signature: dict[str, Any]
     metrics: dict[str, Any]

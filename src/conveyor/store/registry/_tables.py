@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -27,6 +28,8 @@ model_versions = Table(
     Column("version", Integer, nullable=False),
     Column("run_id", BigId, fk("runs.id", nullable=True)),
     Column("artifact_id", BigId, fk("artifacts.id", nullable=True)),
+    # The version this one was trained from (incremental training), if any.
+    Column("parent_version_id", BigId, fk("model_versions.id", nullable=True)),
     Column("flavor", String(64), nullable=False, default=""),
     Column("signature", Json, nullable=False, default=dict),
     Column("metrics", Json, nullable=False, default=dict),
@@ -39,6 +42,7 @@ model_versions = Table(
     states("status", MODEL_VERSION_STATES),
     Index(None, "run_id"),
     Index(None, "artifact_id"),
+    Index(None, "parent_version_id"),
 )
 
 aliases = Table(
@@ -67,4 +71,24 @@ alias_history = Table(
     Index(None, "model_id", "alias", "id"),
     Index(None, "from_version_id"),
     Index(None, "to_version_id"),
+)
+
+# An evaluation of one version (against a baseline version, the champion, when there was
+# one): the full report, its digest, and the store's signature over both, so a promotion
+# can prove which evaluation allowed it and a report edited afterwards no longer verifies.
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("model_version_id", BigId, fk("model_versions.id", cascade=True), nullable=False),
+    Column("baseline_version_id", BigId, fk("model_versions.id", nullable=True)),
+    Column("step_run_id", BigId, fk("step_runs.id", nullable=True)),
+    Column("passed", Boolean, nullable=False),
+    Column("report", Json, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("signature", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "model_version_id", "id"),
+    Index(None, "baseline_version_id"),
+    Index(None, "step_run_id"),
 )
