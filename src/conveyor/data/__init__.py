@@ -40,6 +40,7 @@ from ._sources import SourceState as SourceState
 from ._sources import SqlQuery as SqlQuery
 from ._sources import make_source as make_source
 from ._sources import source_from_spec as source_from_spec
+from ._steps import DATASET_PINS_TAG as DATASET_PINS_TAG
 from ._steps import load_dataset as load_dataset
 from ._steps import validate_dataset as validate_dataset
 from ._validate import validate_data as validate_data
@@ -128,6 +129,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DATASET_PINS_TAG",
     "Changes",
     "ColumnDiff",
     "ColumnProfile",

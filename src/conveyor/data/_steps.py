@@ -5,6 +5,9 @@ from __future__ import annotations
 from ..pipelines import get_step_context, step
 from ._dataset import Dataset
 
+# Run tag: {dataset name: snapshot version} that ``load_dataset`` reads instead of the latest.
+DATASET_PINS_TAG = "conveyor.dataset_pins"
+
 
 @step(cache=False)
 def load_dataset(name: str, version: int | None = None) -> Dataset:
@@ -22,7 +25,12 @@ def load_dataset(name: str, version: int | None = None) -> Dataset:
     """
     from ._snapshots import get_dataset
 
-    return get_dataset(get_step_context().workspace, name, version)
+    ctx = get_step_context()
+    if version is None:
+        # A reproduction of a model pins the snapshots its original run read.
+        pinned = ctx.run_tags.get(DATASET_PINS_TAG, {})
+        version = pinned.get(name) if isinstance(pinned, dict) else None
+    return get_dataset(ctx.workspace, name, version)
 
 
 @step(cache=False)

@@ -58,6 +58,7 @@ class StepContext:
         self._config = config
         self._owned: Workspace | None = None  # opened here, so closed here
         self._lock = threading.Lock()
+        self._run_tags: dict[str, Any] | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -82,6 +83,15 @@ class StepContext:
                     )
                 self._owned = self._workspace = opened
             return self._workspace
+
+    @property
+    def run_tags(self) -> dict[str, Any]:
+        """The run's tags (read once per attempt)."""
+        if self._run_tags is None:
+            from .. import store as st
+
+            self._run_tags = dict(st.get_run(self.workspace.store, self.run_id).tags)
+        return self._run_tags
 
     def log_metric(self, key: str, value: float, *, step: int = 0) -> None:
         """Log one metric value, e.g. ``ctx.log_metric("loss", 0.3, step=1)``."""

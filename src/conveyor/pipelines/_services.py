@@ -60,6 +60,7 @@ def run_pipeline(
     cache: bool = True,
     fail_fast: bool = False,
     on_change: Callable[[str, str], None] | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run ``pipeline`` to its end and return the result (a failed run is returned, not raised).
 
@@ -70,6 +71,7 @@ def run_pipeline(
         cache: Reuse results of steps whose code, inputs and params are unchanged.
         fail_fast: On the first failure, cancel every step not yet started.
         on_change: Called with ``(step name, status)`` as steps change (for live views).
+        tags: Recorded on the run (JSON values).
     """
     from ._executor import make_executor
     from ._runner import Runner
@@ -101,7 +103,7 @@ def run_pipeline(
             mode=mode,
             on_change=on_change,
         )
-        return runner.start(params, from_text=from_text)
+        return runner.start(params, from_text=from_text, tags=tags)
     finally:
         if chosen is not None:
             chosen.shutdown()

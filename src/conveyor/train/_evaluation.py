@@ -1,0 +1,142 @@
+"""``Evaluation``: the verdict of one evaluation of a model version, as steps pass it on.
+
+A handle on a row the registry signed: which version was judged, against which baseline
+(the champion, when there was one), whether every gate passed, and each gate's figure,
+threshold, interval and reason. Passed between steps it is a small JSON reference
+(materializer ``conveyor.evaluation``); a promotion presents its ``id`` and the registry
+verifies the signature before moving the champion alias.
+
+This module is imported by ``import conveyor``: nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import InvalidValueError
+from ..pipelines import Materializer, register_materializer
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One gate's verdict.
+
+    Attributes:
+        name: The gate (``roc_auc >= 0.7``, ``champion: roc_auc``, ``slice carrier=AA``).
+        kind: ``threshold``, ``change``, ``significance`` or ``slice``.
+        passed: Whether this gate passed.
+        reason: One sentence a person can act on.
+        metric: The metric judged.
+        figure: The challenger's value.
+        baseline: The champion's value, if compared.
+        threshold: The bound the figure (or difference) had to meet.
+        interval: The confidence interval of the difference, if a test was run.
+    """
+
+    name: str
+    kind: str
+    passed: bool
+    reason: str
+    metric: str = ""
+    figure: float | None = None
+    baseline: float | None = None
+    threshold: float | None = None
+    interval: tuple[float | None, float | None] | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The signed verdict on version ``version`` of model ``model``.
+
+    Use ``when=ev.passed`` in a pipeline to promote only what passed, and
+    ``conveyor.registry.promote(ws, ev.model, ev.version, evaluation_id=ev.id)``.
+
+    Attributes:
+        id: The evaluation's id in the metadata store.
+        model: The registered model's name.
+        version: The version judged.
+        passed: Whether every gate passed.
+        baseline_version: The champion it was compared with, or None (no champion yet).
+        digest: sha256 of the full report the store signed.
+        metrics: The challenger's overall metrics on the holdout.
+        gates: Each gate's outcome.
+    """
+
+    id: int
+    model: str
+    version: int
+    passed: bool
+    baseline_version: int | None
+    digest: str
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    gates: tuple[GateOutcome, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        """Whether a gate failed (``when=ev.failed`` runs the alerting branch)."""
+        return not self.passed
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons of the gates that failed."""
+        return [g.reason for g in self.gates if not g.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        gates = tuple(
+            GateOutcome(
+                **{
+                    **g,
+                    "interval": tuple(g["interval"]) if g.get("interval") is not None else None,
+                }
+            )
+            for g in data.get("gates", ())
+        )
+        return cls(**{**data, "gates": gates})
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "failed"
+        against = f" against version {self.baseline_version}" if self.baseline_version else ""
+        return f"evaluation {self.id} of models:/{self.model}/{self.version}{against}: {verdict}"
+
+
+def _reference(value: Evaluation) -> bytes:
+    return json.dumps(value.to_dict(), sort_keys=True).encode()
+
+
+def _from_reference(data: bytes) -> Evaluation:
+    try:
+        return Evaluation.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidValueError(
+            f"A stored Evaluation reference is damaged ({exc}).",
+            hint="Run the step that produced it again.",
+        ) from None
+
+
+def _save(value: Evaluation, path: Path) -> None:
+    path.write_bytes(_reference(value))
+
+
+def _load(path: Path) -> Evaluation:
+    return _from_reference(path.read_bytes())
+
+
+register_materializer(
+    Materializer(
+        name="conveyor.evaluation",
+        types=("conveyor.train._evaluation.Evaluation",),
+        save=_save,
+        load=_load,
+        media_type="application/json",
+        to_bytes=_reference,
+        from_bytes=_from_reference,
+    )
+)
