@@ -3,3 +3,5 @@
 from __future__ import annotations
 
 from . import _tables as _tables  # registers the tables on the metadata
+
+__all__: list[str] = []
