@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..registry import Model
     from ..workspace import Workspace
 
+# Run tag of a reproduction: the URI of the version it repeats.
+REPRODUCES_TAG = "conveyor.reproduces"
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
@@ -119,7 +121,8 @@ def training_data(
     missing = [c for c in chosen if c not in columns]
     if missing:
         raise InvalidValueError(
-            f"Feature column(s) {missing} are not in the {what} data.{did_you_mean(missing[0], columns)}",
+            f"Feature column(s) {missing} are not in the {what} data."
+            f"{did_you_mean(missing[0], columns)}",
             hint=f"Available columns: {', '.join(columns)}.",
         )
     if target in chosen:
@@ -285,8 +288,12 @@ def fit(
         "fit_method": how,
     }
     metrics = {"fit_seconds": round(seconds, 6), "n_rows": float(len(train.X))}
+    tags = dict(tags or {})
     ctx = current_step_context()
     if ctx is not None:
+        reproduces = ctx.run_tags.get(REPRODUCES_TAG)
+        if reproduces:
+            tags["reproduction_of"] = str(reproduces)
         ctx.log_params({f"fit.{k}": v for k, v in params.items()})
         ctx.log_metrics({f"fit.{k}": v for k, v in metrics.items()})
     return registry.register_model(
@@ -296,7 +303,7 @@ def fit(
         input_example=train.X.head(20),
         params=params,
         metrics=metrics,
-        tags=dict(tags or {}),
+        tags=tags,
         description=description,
         parent=parent,
     )
