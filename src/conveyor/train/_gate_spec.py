@@ -50,6 +50,11 @@ class _Spec(BaseModel):
         except ValidationError as exc:
             raise _spec_error(exc, type(self), type(self).__name__) from None
 
+    # Only for construction in Python: pydantic calls a custom __init__ for nested models
+    # too, which would turn one error into nested messages. The marker (the one
+    # BaseModel.__init__ carries) tells it to validate nested data directly.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
 
 def _check_metric(name: object) -> str:
     if not isinstance(name, str) or name not in METRICS:
@@ -105,7 +110,12 @@ def parse_threshold(metric: str, raw: Any) -> Any:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         operator = ">=" if GREATER_IS_BETTER.get(metric, True) else "<="
         return {"operator": operator, "value": raw}
-    return raw
+    if isinstance(raw, Mapping | ValueThreshold):
+        return raw
+    raise ValueError(
+        f"the threshold for {metric!r} must be a comparison such as '>= 0.70' or a number. "
+        f"Got {raw!r}"
+    )
 
 
 def _thresholds(raw: Any) -> Any:
@@ -393,5 +403,6 @@ def _problem(err: ErrorDetails, root: type[BaseModel]) -> str:
     got = "" if "Got " in message or kind == "value_error" else f". Got {err['input']!r}"
     if kind == "literal_error" and isinstance(err["input"], str):
         options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-        got += did_you_mean(err["input"], options)
+        suggestion = did_you_mean(err["input"], options)
+        got += f".{suggestion}" if suggestion else ""
     return f"key {key!r}: {message}{got}"

@@ -265,8 +265,9 @@ def evaluate_gates(
     if wrong:
         other = "regression" if task == "classification" else "classification"
         raise InvalidValueError(
-            f"The gate spec reads {', '.join(wrong)}, which {'is' if len(wrong) == 1 else 'are'} "
-            f"{other} metric{'s' if len(wrong) > 1 else ''}, but task is {task!r}. "
+            f"The gate spec reads {', '.join(wrong)}, which "
+            f"{'is a' if len(wrong) == 1 else 'are'} {other} metric{'s' if len(wrong) > 1 else ''}"
+            f", but task is {task!r}. "
             f"{task.capitalize()} metrics: {', '.join(metric_names(task))}.",
             hint="Fix the gate spec or the task.",
         )
