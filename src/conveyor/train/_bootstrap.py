@@ -137,8 +137,11 @@ def paired_bootstrap(
         values_a, values_b = _aligned(a, len(target), "a"), _aligned(b, len(target), "b")
         eval_a = callable_evaluator(metric_fn, target, values_a)
         eval_b = callable_evaluator(metric_fn, target, values_b)
-        point = (_call(metric_fn, target, values_a), _call(metric_fn, target, values_b))
         name = getattr(metric_fn, "__name__", "metric")
+        point = (
+            _on_all_rows(metric_fn, name, target, values_a, "a"),
+            _on_all_rows(metric_fn, name, target, values_b, "b"),
+        )
     for side, value in zip(("a", "b"), point, strict=True):
         if value is None or not math.isfinite(value):
             raise InvalidValueError(
@@ -181,6 +184,19 @@ def _aligned(values: Any, n: int, what: str) -> Any:
         raise InvalidValueError(f"{what} must hold one value (or row) per row of y.")
     check_same_length(n, array, what)
     return array
+
+
+def _on_all_rows(
+    metric_fn: Callable[[Any, Any], float], name: str, y: Any, values: Any, side: str
+) -> float:
+    try:
+        return _call(metric_fn, y, values)
+    except InvalidValueError:
+        raise
+    except Exception as exc:  # the user's metric failed: say where, keep the cause
+        raise InvalidValueError(
+            f"metric_fn {name!r} raised {type(exc).__name__} on all rows of {side}: {exc}"
+        ) from exc
 
 
 def _call(metric_fn: Callable[[Any, Any], float], y: Any, values: Any) -> float:

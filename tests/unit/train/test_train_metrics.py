@@ -169,3 +169,48 @@ def test_slices_of_a_regression_and_slice_errors() -> None:
         sliced_metrics(frame, ["region"], y_true=[0, 1, 0], y_score=[0.1, 0.2, 0.3])
     with pytest.raises(InvalidValueError, match="task must be 'classification' or 'regression'"):
         sliced_metrics(frame, ["region"], y_true=[0] * 4, y_score=[0.1] * 4, task="regresion")
+
+
+def test_column_vectors_booleans_and_objects_are_accepted() -> None:
+    y = np.array([[True], [False], [True], [False]])
+    got = classification_metrics(y, np.array([[0.9], [0.2], [0.4], [0.6]]))
+    assert got["accuracy"] == 0.5 and got["roc_auc"] == 0.75
+    with pytest.raises(InvalidValueError, match="y_true has 1 missing"):
+        classification_metrics(np.array(["a", None, "b"], dtype=object), [0.1, 0.2, 0.3])
+    with pytest.raises(InvalidValueError, match="cannot be ordered"):
+        classification_metrics(np.array(["a", 1, "b"], dtype=object), [0.1, 0.2, 0.3])
+    with pytest.raises(InvalidValueError, match=r"must be 1-D .* or 2-D"):
+        classification_metrics([0, 1], np.zeros((2, 2, 2)))
+    with pytest.raises(InvalidValueError, match="threshold must be a finite number"):
+        classification_metrics([0, 1], [0.1, 0.9], threshold=float("nan"))
+    with pytest.raises(InvalidValueError, match="n_bins must be a positive integer"):
+        classification_metrics([0, 1], [0.1, 0.9], n_bins=0)
+
+
+def test_slice_values_are_json_ready() -> None:
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-01-01", "2026-01-02"] * 2),
+            "flag": [True, False, True, False],
+            "mixed": ["a", 1, "a", 1],
+        }
+    )
+    rows = sliced_metrics(
+        frame,
+        ["day", "flag", "mixed"],
+        y_true=[0, 1, 1, 0],
+        y_score=[0.1, 0.8, 0.7, 0.3],
+        min_rows=1,
+    )
+    assert [r.value for r in rows] == [
+        "2026-01-01T00:00:00",
+        "2026-01-02T00:00:00",
+        False,
+        True,
+        1,  # pandas orders mixed values numbers first
+        "a",
+    ]
+    with pytest.raises(InvalidValueError, match="non-empty list of column names"):
+        sliced_metrics(frame, "day", y_true=[0, 1, 1, 0], y_score=[0.1] * 4)
+    with pytest.raises(InvalidValueError, match="y_true='label' names no column"):
+        sliced_metrics(frame, ["day"], y_true="label", y_score=[0.1] * 4)

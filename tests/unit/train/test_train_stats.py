@@ -257,3 +257,38 @@ def test_holm_adjusts_step_down() -> None:
     assert holm([]) == []
     with pytest.raises(InvalidValueError, match="between 0 and 1"):
         holm([1.5])
+
+
+def test_comparison_argument_errors() -> None:
+    y, a, b = [0, 1, 0, 1, 1], [0.1, 0.9, 0.2, 0.8, 0.7], [0.2, 0.8, 0.3, 0.6, 0.9]
+    with pytest.raises(InvalidValueError, match="score_champion has 4 rows but y_true has 5"):
+        delong(y, a, b[:4])
+    with pytest.raises(InvalidValueError, match="null must be a finite number"):
+        delong(y, a, b, null=float("inf"))
+    with pytest.raises(InvalidValueError, match="Did you mean 'greater'"):
+        mcnemar(y, y, y, alternative="greatr")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="seed must be a non-negative integer"):
+        paired_bootstrap(y, a, b, "roc_auc", seed=-1)
+    with pytest.raises(InvalidValueError, match="metric_fn must be a metric name or a callable"):
+        paired_bootstrap(y, a, b, 3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="metric_fn must return a number"):
+        paired_bootstrap(y, a, b, lambda t, v: "high")
+    with pytest.raises(InvalidValueError, match="metric_fn '<lambda>' raised ZeroDivisionError"):
+        paired_bootstrap(y, a, b, lambda t, v: 1 / 0)
+
+
+def test_a_callable_undefined_on_most_resamples_is_refused() -> None:
+    y = np.array([1] * 3 + [0] * 97)
+    scores = np.linspace(0, 1, 100)
+
+    # Without strata, a resample of 100 rows holds exactly 3 positives about one time in
+    # four: a metric defined only then is undefined on most resamples.
+    def needs_all_positives(t: np.ndarray, v: np.ndarray) -> float:
+        if t.sum() != 3:
+            raise ValueError("too few positives")
+        return float(v[t == 1].mean())
+
+    with pytest.raises(InvalidValueError, match="was undefined on .* of 200 resamples"):
+        paired_bootstrap(
+            y, scores, scores[::-1], needs_all_positives, n_resamples=200, stratify=False
+        )
