@@ -14,20 +14,7 @@ from sklearn import metrics as skm
 from conveyor.core import InvalidValueError
 from conveyor.train import delong, holm, mcnemar, paired_bootstrap
 from support.binormal import binormal_pair
-
-
-def brute_force_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[Any, Any]:
-    """DeLong's AUCs and covariance straight from the definition: every positive/negative pair."""
-    pos, neg = y == 1, y == 0
-    aucs, v10, v01 = [], [], []
-    for scores in (a, b):
-        x, z = scores[pos][:, None], scores[neg][None, :]
-        psi = (x > z) + 0.5 * (x == z)  # m x n pair kernel
-        aucs.append(psi.mean())
-        v10.append(psi.mean(axis=1))  # one per positive
-        v01.append(psi.mean(axis=0))  # one per negative
-    cov = np.cov(np.vstack(v10)) / pos.sum() + np.cov(np.vstack(v01)) / neg.sum()
-    return np.array(aucs), cov
+from support.delong_reference import brute_force_delong
 
 
 def test_delong_matches_the_brute_force_definition_and_scikit_learn() -> None:
