@@ -12,39 +12,15 @@ This module is imported by ``import conveyor``: nothing heavy is imported here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core import InvalidValueError
 from ..pipelines import Materializer, register_materializer
+from ._gate_report import GateResult, canonical
 
-
-@dataclass(frozen=True)
-class GateOutcome:
-    """One gate's verdict.
-
-    Attributes:
-        name: The gate (``roc_auc >= 0.7``, ``champion: roc_auc``, ``slice carrier=AA``).
-        kind: ``threshold``, ``change``, ``significance`` or ``slice``.
-        passed: Whether this gate passed.
-        reason: One sentence a person can act on.
-        metric: The metric judged.
-        figure: The challenger's value.
-        baseline: The champion's value, if compared.
-        threshold: The bound the figure (or difference) had to meet.
-        interval: The confidence interval of the difference, if a test was run.
-    """
-
-    name: str
-    kind: str
-    passed: bool
-    reason: str
-    metric: str = ""
-    figure: float | None = None
-    baseline: float | None = None
-    threshold: float | None = None
-    interval: tuple[float | None, float | None] | None = None
+_FIELDS = ("id", "model", "version", "passed", "baseline_version", "digest")
 
 
 @dataclass(frozen=True)
@@ -72,7 +48,7 @@ class Evaluation:
     baseline_version: int | None
     digest: str
     metrics: dict[str, float | None] = field(default_factory=dict)
-    gates: tuple[GateOutcome, ...] = ()
+    gates: tuple[GateResult, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -86,12 +62,16 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return asdict(self)
+        return {
+            **{k: getattr(self, k) for k in _FIELDS},
+            "metrics": canonical(self.metrics),
+            "gates": [gate.to_dict() for gate in self.gates],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
         gates = tuple(
-            GateOutcome(
+            GateResult(
                 **{
                     **g,
                     "interval": tuple(g["interval"]) if g.get("interval") is not None else None,
@@ -99,7 +79,7 @@ class Evaluation:
             )
             for g in data.get("gates", ())
         )
-        return cls(**{**data, "gates": gates})
+        return cls(**{**{k: data[k] for k in _FIELDS}, "metrics": data["metrics"], "gates": gates})
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "failed"
