@@ -26,6 +26,7 @@ from ..core import (
     NotFoundError,
     SignatureMismatchError,
     UntrustedModelError,
+    pause_point,
 )
 from . import _flavors
 from ._fetch import verified_bytes
@@ -115,6 +116,9 @@ def read_version(
             ws, record, uri, manifest_sha256=members[MANIFEST_NAME].digest, file_sha256=entry.digest
         )
         data = verified_bytes(ws, entry.digest)
+    # Tests stop here to change the stored and cached copies: the bytes in hand stay as
+    # verified, so the loader never sees the change.
+    pause_point("registry.load.verified")
     return manifest, data, signed
 
 

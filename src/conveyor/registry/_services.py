@@ -312,20 +312,25 @@ def _handle(
 def _parent_version(ws: Workspace, name: str, parent: int | str | Model | None) -> int | None:
     if parent is None:
         return None
+    ref: ModelRef | None = None
     if isinstance(parent, Model):
-        parent_name, number = parent.name, parent.version
+        parent_name = parent.name
     elif isinstance(parent, str):
         ref = parse_model_uri(parent)
-        parent_name, number = ref.name, resolve(ws, ref).version
+        parent_name = ref.name
     else:
-        parent_name, number = name, check_version(parent, what="parent version")
+        parent_name = name
     if parent_name != name:
         raise InvalidValueError(
             f"A version's parent is a version of the same model; got {parent_name!r} for a "
             f"version of {name!r}.",
             hint=f"Pass a version of {name!r}, e.g. parent='{name}@champion'.",
         )
-    return number
+    if isinstance(parent, Model):
+        return parent.version
+    if ref is not None:
+        return resolve(ws, ref).version
+    return check_version(parent, what="parent version")
 
 
 def _copy_file(source: Path, flavor: str | None, folder: Path) -> tuple[str, _flavors.Saved]:
