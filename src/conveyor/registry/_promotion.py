@@ -205,21 +205,26 @@ def rollback(
             "A rollback needs a reason (the text is recorded). Got an empty one.",
             hint="Say why, e.g. reason='error rate doubled after the last promotion'.",
         )
-    current = st.resolve_alias(ws.store, name, alias)
+    # The current target and the one before it come from one read of the history, and
+    # the move is compare-and-set on that current target: a move landing in between makes
+    # this rollback fail instead of stepping back from the wrong version.
+    history = st.alias_history(ws.store, name, alias)
+    if not history:
+        st.resolve_alias(ws.store, name, alias)  # raises: no such alias (did you mean ...)
+    numbers = {v.id: v.version for v in st.list_model_versions(ws.store, name)}
+    current = numbers[history[-1].to_version_id]
     if to_version is None:
-        history = st.alias_history(ws.store, name, alias)
-        previous = history[-1].from_version_id if history else None
+        previous = history[-1].from_version_id
         if previous is None:
             raise InvalidValueError(
                 f"Alias {alias!r} of model {name!r} has had no other target to go back to.",
                 hint=f"Name one: conveyor models rollback {name} --alias {alias} --to VERSION "
                 "--reason '...'",
             )
-        target = _number(ws, name, previous)
-        assert target is not None
+        target = numbers[previous]
     else:
         target = check_version(to_version, what="version to roll back to")
-    if target == current.version:
+    if target == current:
         raise InvalidValueError(
             f"Alias {alias!r} of model {name!r} already points at version {target}.",
             hint="Pass another version with to_version.",
@@ -229,7 +234,7 @@ def rollback(
         name,
         alias,
         target,
-        expected_version=current.version,
+        expected_version=current,
         reason=f"rollback: {reason.strip()}",
         actor=actor,
     )
@@ -237,7 +242,7 @@ def rollback(
         id=move.id,
         model=name,
         alias=alias,
-        from_version=current.version,
+        from_version=current,
         to_version=target,
         reason=move.reason,
         actor=move.actor,
