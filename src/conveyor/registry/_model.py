@@ -47,6 +47,7 @@ class Model:
         run_id: The run that registered it, if a step did.
         parent_version: The version of the same model it was trained from, if any.
         description: A line about the version.
+        created_at: When it was registered, in epoch milliseconds.
     """
 
     name: str
@@ -60,6 +61,7 @@ class Model:
     run_id: int | None = None
     parent_version: int | None = None
     description: str = ""
+    created_at: int = 0
     _ws: Workspace | None = field(default=None, compare=False, repr=False)
     _loaded: list[Any] = field(default_factory=list, compare=False, repr=False)
 
@@ -71,7 +73,7 @@ class Model:
     def load(self) -> Any:
         """The model object, after its checksum, manifest and signature were verified.
 
-        Each call loads afresh (a new object); :meth:`predict` keeps the one it loaded.
+        Each call loads afresh (a new object); :meth:`predict` uses the one loaded last.
 
         Raises:
             ChecksumMismatchError: the stored or cached bytes changed since registration.
@@ -80,7 +82,9 @@ class Model:
         """
         from ._load import load_version
 
-        return load_version(self._workspace(), self.name, self.version, expected=self.digest)
+        loaded = load_version(self._workspace(), self.name, self.version, expected=self.digest)
+        self._loaded[:] = [loaded]
+        return loaded
 
     def predict(self, data: Any) -> Any:
         """Predict with the model on ``data`` (a pandas DataFrame, or what the model takes).
@@ -92,7 +96,7 @@ class Model:
         from ._signature import prepare_input
 
         if not self._loaded:
-            self._loaded.append(self.load())
+            self.load()
         return self._loaded[0].predict(prepare_input(self.signature, data, model=self.uri))
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +135,7 @@ _REFERENCE_KEYS = (
     "run_id",
     "parent_version",
     "description",
+    "created_at",
 )
 
 

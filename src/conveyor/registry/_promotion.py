@@ -212,9 +212,12 @@ def rollback(
     if not history:
         st.resolve_alias(ws.store, name, alias)  # raises: no such alias (did you mean ...)
     numbers = {v.id: v.version for v in st.list_model_versions(ws.store, name)}
-    current = numbers[history[-1].to_version_id]
+    last = history[-1]
+    current = (
+        numbers.get(last.to_version_id or 0) or st.resolve_alias(ws.store, name, alias).version
+    )
     if to_version is None:
-        previous = history[-1].from_version_id
+        previous = last.from_version_id
         if previous is None:
             raise InvalidValueError(
                 f"Alias {alias!r} of model {name!r} has had no other target to go back to.",

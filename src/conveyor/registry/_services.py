@@ -306,6 +306,7 @@ def _handle(
         run_id=record.run_id,
         parent_version=parent_version,
         description=record.description,
+        created_at=record.created_at,
     ).bind(ws)
 
 
