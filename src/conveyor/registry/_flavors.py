@@ -210,9 +210,10 @@ def load(manifest: ModelManifest, data: bytes, *, signed: bool, model: str) -> A
 def _load_skops(data: bytes, *, signed: bool, model: str) -> Any:
     if not data.startswith(_ZIP):
         raise UntrustedModelError(
-            f"Refusing to load {model}: its file is not a skops file (not a zip archive)"
-            + ("; it is a pickle, and an unsigned pickle never loads" if _is_pickle(data) else "")
-            + ". conveyor never falls back to pickle or joblib. Nothing was loaded.",
+            f"Refusing to load {model}: its file is not a skops file (not a zip archive"
+            + ("; it is a pickle" if _is_pickle(data) else "")
+            + "), and conveyor never falls back to pickle or joblib: an unsigned pickle never "
+            "loads. Nothing was loaded.",
             hint="Register the fitted estimator with conveyor.registry.register_model.",
             model=model,
         )
@@ -221,7 +222,8 @@ def _load_skops(data: bytes, *, signed: bool, model: str) -> Any:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:
         raise UntrustedModelError(
-            f"Refusing to load {model}: its file is not a valid skops file ({exc}). "
+            f"Refusing to load {model}: its file is not a valid skops file ({exc}), and "
+            "conveyor never falls back to pickle or joblib: an unsigned pickle never loads. "
             "Nothing was loaded.",
             hint="Register the fitted estimator with conveyor.registry.register_model.",
             model=model,
