@@ -1,8 +1,8 @@
 """conveyor: MLOps automation in one closed loop.
 
 The package root re-exports the authoring API (``from conveyor import step, pipeline,
-Dataset``, and ``get_step_context`` inside a running step) and the public errors, from light
-modules only: importing conveyor starts no store or executor.
+Dataset, Model``, and ``get_step_context`` inside a running step) and the public errors,
+from light modules only: importing conveyor starts no store or executor.
 The engine itself lives in :mod:`conveyor.pipelines`.
 """
 
@@ -18,6 +18,7 @@ from .data._dataset import Dataset as Dataset
 from .pipelines._context import get_step_context as get_step_context
 from .pipelines._pipeline import pipeline as pipeline
 from .pipelines._step import step as step
+from .registry._model import Model as Model
 
 __version__ = "0.1.0.dev0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "DataSourceError",
     "DataValidationError",
     "Dataset",
+    "Model",
     "PipelineDefinitionError",
     "StepContextError",
     "StepFailedError",

@@ -343,3 +343,18 @@ def trigger_controller(
         "passes": passes,
         "errors": errors,
     }
+
+
+def first_signing_keys(url: str, barrier: Any, projects: list[str]) -> dict[str, Any]:
+    """For each project in turn, wait on the barrier, then ask for its signing key (the
+    first ask creates it); return the keys, hex."""
+    keys: list[str] = []
+    errors: list[str] = []
+    for project in projects:
+        with st.open_store(url, project=project, busy_timeout=30.0) as store:
+            barrier.wait(timeout=BARRIER_TIMEOUT)
+            try:
+                keys.append(st.signing_key(store).hex())
+            except Exception as exc:
+                errors.append(describe(exc))
+    return {"keys": keys, "errors": errors}

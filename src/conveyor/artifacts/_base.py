@@ -247,6 +247,9 @@ class ArtifactStore(abc.ABC):
         hex_digest = parse_digest(digest)
         head = self._read_prefix(hex_digest, len(MANIFEST_PREFIX))
         if not is_manifest_prefix(head):
+            # A manifest with a damaged first byte must read as damaged, not as "not a
+            # manifest": verify the blob (streamed, not held) before saying what it is.
+            self._copy_verified(hex_digest, lambda _chunk: None)
             decode_manifest(head, digest=hex_digest, url=self.url)  # raises "not a manifest"
         return decode_manifest(self.get_bytes(hex_digest), digest=hex_digest, url=self.url)
 

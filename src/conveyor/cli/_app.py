@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import _artifacts, _data, _events, _features, _pipelines, _project, _runs
+from . import _artifacts, _data, _events, _features, _models, _pipelines, _project, _runs
 from ._common import state
 from ._output import err
 
@@ -30,6 +30,7 @@ app.command("run")(_pipelines.run)
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_data.app, name="data")
 app.add_typer(_features.app, name="features")
+app.add_typer(_models.app, name="models")
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)

@@ -16,6 +16,7 @@ from ._config import ExecutorSettings as ExecutorSettings
 from ._config import FeaturesSettings as FeaturesSettings
 from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
+from ._config import RegistrySettings as RegistrySettings
 from ._config import StoreSettings as StoreSettings
 from ._config import lease_problem as lease_problem
 from ._config import settings_reference as settings_reference
@@ -35,6 +36,8 @@ from ._errors import InvalidValueError as InvalidValueError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
+from ._errors import PromotionRefusedError as PromotionRefusedError
+from ._errors import SignatureMismatchError as SignatureMismatchError
 from ._errors import StaleAttemptError as StaleAttemptError
 from ._errors import StepContextError as StepContextError
 from ._errors import StepFailedError as StepFailedError
@@ -43,6 +46,7 @@ from ._errors import StoreError as StoreError
 from ._errors import StoreUnavailableError as StoreUnavailableError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import UnsafeArchiveError as UnsafeArchiveError
+from ._errors import UntrustedModelError as UntrustedModelError
 from ._event_types import ALIAS_MOVED as ALIAS_MOVED
 from ._event_types import DEPLOYMENT_UPDATED as DEPLOYMENT_UPDATED
 from ._event_types import EVENT_PREFIX as EVENT_PREFIX
@@ -155,7 +159,10 @@ __all__ = [
     "PipelinesSettings",
     "ProjectNotFoundError",
     "ProjectSettings",
+    "PromotionRefusedError",
+    "RegistrySettings",
     "RunStatus",
+    "SignatureMismatchError",
     "StaleAttemptError",
     "StepContextError",
     "StepFailedError",
@@ -167,6 +174,7 @@ __all__ = [
     "StoreVersionError",
     "TrialStatus",
     "UnsafeArchiveError",
+    "UntrustedModelError",
     "can_move",
     "canonical_json",
     "check_relative_path",

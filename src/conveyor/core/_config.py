@@ -204,6 +204,25 @@ class FeaturesSettings(_Section):
         return v
 
 
+class RegistrySettings(_Section):
+    champion_alias: str = Field(
+        "champion",
+        description="The alias the promotion policy guards: the version it points at is the "
+        "one served as the champion.",
+    )
+    require_evaluation: bool = Field(
+        True,
+        description="Only a version with a passed evaluation of that version, whose digest "
+        "and store signature verify, may become `champion_alias`; `--force REASON` "
+        "overrides and is recorded. Other aliases move freely.",
+    )
+
+    @field_validator("champion_alias")
+    @classmethod
+    def _alias(cls, v: str) -> str:
+        return validate_name(v, what="alias")
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -213,6 +232,7 @@ class Config(_Section):
     executor: ExecutorSettings = Field(default_factory=lambda: ExecutorSettings())
     pipelines: PipelinesSettings = Field(default_factory=lambda: PipelinesSettings())
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
+    registry: RegistrySettings = Field(default_factory=lambda: RegistrySettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")

@@ -19,6 +19,9 @@ traceback). Anything else escaping an entry point is a bug (exit 70).
     │   └── StepTimeoutError(TimeoutError)    a step ran past its timeout
     ├── DataSourceError                       a data source is missing, unreadable or failed
     ├── DataValidationError                   data broke a schema rule of severity ``error``
+    ├── PromotionRefusedError                 the promotion policy does not allow an alias move
+    ├── UntrustedModelError                   a model file or manifest could run code nobody signed
+    ├── SignatureMismatchError                what the store signed no longer matches its signature
     ├── StoreError                            the metadata store failed
     │   ├── StoreUnavailableError             cannot connect, or gave up after bounded retries
     │   └── StoreVersionError                 the store's schema is newer than this conveyor
@@ -47,6 +50,8 @@ __all__ = [
     "NotFoundError",
     "PipelineDefinitionError",
     "ProjectNotFoundError",
+    "PromotionRefusedError",
+    "SignatureMismatchError",
     "StaleAttemptError",
     "StepContextError",
     "StepFailedError",
@@ -55,6 +60,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoreVersionError",
     "UnsafeArchiveError",
+    "UntrustedModelError",
 ]
 
 
@@ -135,6 +141,19 @@ class DataSourceError(ConveyorError):
 
 class DataValidationError(ConveyorError):
     """Data broke at least one schema rule of severity ``error``; ``report`` holds them all."""
+
+
+class PromotionRefusedError(ConveyorError):
+    """The promotion policy refused an alias move (no passed evaluation of that version)."""
+
+
+class UntrustedModelError(ConveyorError):
+    """A model file or its manifest was refused before anything in it was loaded: an unsigned
+    pickle, untrusted types in a skops file, or a manifest outside the schema."""
+
+
+class SignatureMismatchError(ConveyorError):
+    """A model file or an evaluation the store signed no longer matches its signature."""
 
 
 class StoreError(ConveyorError):

@@ -19,6 +19,7 @@ from ._graph import Condition as Condition
 from ._graph import Graph as Graph
 from ._graph import Node as Node
 from ._graph import StepOutput as StepOutput
+from ._materializers import TRUSTED_SKOPS_TYPES as TRUSTED_SKOPS_TYPES
 from ._materializers import Materializer as Materializer
 from ._materializers import register_materializer as register_materializer
 from ._pipeline import Pipeline as Pipeline
@@ -86,6 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "TRUSTED_SKOPS_TYPES",
     "Condition",
     "Executor",
     "Graph",

@@ -20,6 +20,7 @@ from ._migrate import current_revision as current_revision
 from ._open import open_store as open_store
 from ._open import open_store_from_config as open_store_from_config
 from ._open import upgrade_store as upgrade_store
+from ._signing import signing_key as signing_key
 from .automation import ClaimResult as ClaimResult
 from .automation import TriggerClaimRecord as TriggerClaimRecord
 from .automation import TriggerRecord as TriggerRecord
@@ -71,14 +72,19 @@ from .lineage import list_artifacts as list_artifacts
 from .lineage import record_artifact as record_artifact
 from .lineage import referenced_digests as referenced_digests
 from .registry import AliasMoveRecord as AliasMoveRecord
+from .registry import EvaluationRecord as EvaluationRecord
 from .registry import ModelRecord as ModelRecord
 from .registry import ModelVersionRecord as ModelVersionRecord
 from .registry import alias_history as alias_history
+from .registry import get_evaluation as get_evaluation
 from .registry import get_model as get_model
 from .registry import get_model_version as get_model_version
+from .registry import list_aliases as list_aliases
+from .registry import list_evaluations as list_evaluations
 from .registry import list_model_versions as list_model_versions
 from .registry import list_models as list_models
 from .registry import move_alias as move_alias
+from .registry import record_evaluation as record_evaluation
 from .registry import register_model_version as register_model_version
 from .registry import resolve_alias as resolve_alias
 from .registry import set_model_version_status as set_model_version_status
@@ -134,6 +140,7 @@ __all__ = [
     "DatasetRecord",
     "DatasetSourceRecord",
     "DeploymentRecord",
+    "EvaluationRecord",
     "EventRecord",
     "FeatureViewRecord",
     "FeatureViewUseRecord",
@@ -175,6 +182,7 @@ __all__ = [
     "follow_events",
     "get_artifact",
     "get_dataset_source",
+    "get_evaluation",
     "get_feature_view",
     "get_model",
     "get_model_version",
@@ -188,10 +196,12 @@ __all__ = [
     "last_event_id",
     "last_materialization",
     "latest_metrics",
+    "list_aliases",
     "list_artifacts",
     "list_claims",
     "list_datasets",
     "list_deployments",
+    "list_evaluations",
     "list_feature_views",
     "list_materializations",
     "list_model_versions",
@@ -211,6 +221,7 @@ __all__ = [
     "read_events",
     "record_artifact",
     "record_cache_hit",
+    "record_evaluation",
     "record_feature_view_use",
     "record_materialization",
     "record_snapshot_read",
@@ -225,6 +236,7 @@ __all__ = [
     "set_dataset_source",
     "set_model_version_status",
     "set_source_state",
+    "signing_key",
     "snapshot_uses",
     "start_attempt",
     "start_attempts",

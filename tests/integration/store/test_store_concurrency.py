@@ -10,6 +10,8 @@ Figures (asserted, per backend):
   window), losers get ``won=False``, 0 errors, 1,000 claim rows, 1,000 runs (one each).
 - R08: 2 processes x 100 registrations of one model name: 200 distinct versions, dense
   1..200, 0 errors (no IntegrityError).
+- Signing keys: 2 processes ask for a new project's signing key at the same instant, 10
+  projects: one key per project, both processes got it, 0 errors.
 - R09: 2 processes open an empty store at the same instant, 5 times: schema at head,
   1 alembic_version row, 1 project row, 0 errors.
 - R10 (SQLite): 4 threads + 2 processes x 500 single-row transactions: 3,000/3,000 rows,
@@ -134,6 +136,25 @@ def test_r08_concurrent_registration_of_one_name(store_url: str) -> None:
         assert st.get_model(store, "churn").last_version == 200
         registered = _all_events(store, ["io.conveyor.model_version.registered"])
         assert sorted(e.data["version"] for e in registered) == list(range(1, 201))
+
+
+def test_racing_processes_make_one_signing_key_per_project(store_url: str) -> None:
+    """2 processes ask for the signing key of 10 new projects, in lockstep: each project
+    gets one key (stored once), both processes got that key, 0 errors."""
+    projects = [f"keys-{k}" for k in range(10)]
+    barrier = SPAWN.Barrier(2)
+    a, b = run_processes(
+        w.first_signing_keys, [(store_url, barrier, projects)] * 2, barrier=barrier
+    )
+    _no_errors([a, b])
+    assert a["keys"] == b["keys"] and len(set(a["keys"])) == len(projects)
+    engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(select(_schema.signing_keys.c.secret)).scalars().all()
+    finally:
+        engine.dispose()
+    assert sorted(stored) == sorted(a["keys"])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -40,6 +40,7 @@ NO_ID = {
     "upsert_trigger": "names are per project: the same name makes the caller's own trigger",
     "set_dataset_source": "names are per project: the same name makes the caller's own dataset",
     "register_feature_view": "names are per project: the same name makes the caller's own view",
+    "signing_key": "returns the caller's own project's key (made on first use); takes no id",
     "referenced_digests": "garbage collection roots: spans every project by design (blobs "
     "are shared); returns digests, no ids or records",
 }
@@ -65,6 +66,7 @@ class A:
     trigger: int
     claim: int
     snapshot: int
+    evaluation: int
 
 
 @dataclass
@@ -116,7 +118,17 @@ def build_a(a: st.Store) -> A:
     )
     st.record_feature_view_use(a, "weather", fit.id, digest("view"))
     st.register_model_version(a, "churn", artifact_id=outs["data"], run_id=run.id)
-    st.move_alias(a, "churn", "champion", 1)
+    evaluation = st.record_evaluation(
+        a,
+        "churn",
+        1,
+        step_run_id=fit.id,
+        passed=True,
+        report={},
+        digest="a" * 64,
+        signature="b" * 64,
+    )
+    st.move_alias(a, "churn", "champion", 1, evaluation_id=evaluation.id)
     st.upsert_deployment(a, "api", model="churn", alias="champion")
     trigger = st.upsert_trigger(a, "nightly", kind="schedule", pipeline="train")
     # A lease of 0: the firing's holder counts as dead, so claim_lapsed could take it.
@@ -124,7 +136,17 @@ def build_a(a: st.Store) -> A:
     st.emit_event(a, "io.conveyor.test.emitted", subject="a")
     time.sleep(0.01)
     return A(
-        queued, run, load, fit, score, outs["data"], reports.id, trigger.id, claim.id, snapshot.id
+        queued,
+        run,
+        load,
+        fit,
+        score,
+        outs["data"],
+        reports.id,
+        trigger.id,
+        claim.id,
+        snapshot.id,
+        evaluation.id,
     )
 
 
@@ -133,6 +155,7 @@ def build_b(b: st.Store) -> B:
     step, pending = st.add_step_runs(b, run.id, ["s", "t"])
     (step,) = st.start_attempts(b, [step.id], "worker-b", run_attempt=run.attempt)
     artifact = st.record_artifact(b, digest("b"), 1, name="b").id
+    st.register_model_version(b, "mine")
     return B(run, step, pending, artifact)
 
 
@@ -195,6 +218,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.get_artifact(s, a.data),
             lambda s: st.get_artifact(s, f"sha256:{digest('data')}"),
         ],
+        "get_evaluation": [lambda s: st.get_evaluation(s, a.evaluation)],
         "get_model": [lambda s: st.get_model(s, "churn")],
         "get_model_version": [lambda s: st.get_model_version(s, "churn", 1)],
         "get_params": [lambda s: st.get_params(s, a.run.id)],
@@ -215,6 +239,11 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         "list_claims": [lambda s: st.list_claims(s, a.trigger)],
         "list_datasets": [lambda s: st.list_datasets(s)],
         "list_deployments": [lambda s: st.list_deployments(s)],
+        "list_aliases": [lambda s: st.list_aliases(s, "churn")],
+        "list_evaluations": [
+            lambda s: st.list_evaluations(s, "churn"),
+            lambda s: st.list_evaluations(s, "churn", 1),
+        ],
         "list_model_versions": [lambda s: st.list_model_versions(s, "churn")],
         "list_models": [lambda s: st.list_models(s)],
         "list_runs": [lambda s: st.list_runs(s), lambda s: st.list_runs(s, statuses=["queued"])],
@@ -262,7 +291,25 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.mark_steps(s, a.run.id, ["score"], "cancelled", run_attempt=ra),
         ],
         "metric_history": [lambda s: st.metric_history(s, a.run.id, "acc")],
-        "move_alias": [lambda s: st.move_alias(s, "churn", "champion", 1)],
+        "move_alias": [
+            lambda s: st.move_alias(s, "churn", "champion", 1),
+            lambda s: st.move_alias(s, "mine", "champion", 1, evaluation_id=a.evaluation),
+        ],
+        "record_evaluation": [
+            lambda s: st.record_evaluation(
+                s, "churn", 1, passed=True, report={}, digest="a" * 64, signature="b" * 64
+            ),
+            lambda s: st.record_evaluation(
+                s,
+                "mine",
+                1,
+                step_run_id=a.fit.id,
+                passed=True,
+                report={},
+                digest="a" * 64,
+                signature="b" * 64,
+            ),
+        ],
         "set_model_version_status": [
             lambda s: st.set_model_version_status(s, "churn", 1, "archived")
         ],
@@ -279,6 +326,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         "register_model_version": [
             lambda s: st.register_model_version(s, "churn", artifact_id=a.data),
             lambda s: st.register_model_version(s, "mine", run_id=a.run.id),
+            lambda s: st.register_model_version(s, "churn", parent_version=1),
         ],
         "renew_claim": [lambda s: st.renew_claim(s, a.claim, 1)],
         "renew_run_lease": [lambda s: st.renew_run_lease(s, a.run.id, "runner-a", ra, lease=30)],
@@ -356,6 +404,7 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
         *st.list_datasets(a),
         *st.list_deployments(a),
         *st.list_feature_views(a),
+        *st.list_evaluations(a, "churn"),
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)

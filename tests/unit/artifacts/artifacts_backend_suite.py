@@ -291,6 +291,12 @@ class ArtifactStoreSuite:
         self.flip_byte(artifact_store, info.digest, offset=len(MANIFEST_PREFIX) + 10)
         with pytest.raises(ChecksumMismatchError):
             artifact_store.read_manifest(info.digest)
+        # A flip in the prefix reads as damage too, not as "not a manifest".
+        make_tree(tmp_path / "other")  # new random content: another manifest
+        other = artifact_store.put_dir(tmp_path / "other")
+        self.flip_byte(artifact_store, other.digest, offset=3)
+        with pytest.raises(ChecksumMismatchError):
+            artifact_store.read_manifest(other.digest)
         with pytest.raises(ChecksumMismatchError):
             artifact_store.get_dir(info.digest, tmp_path / "out")
         assert not (tmp_path / "out").exists()

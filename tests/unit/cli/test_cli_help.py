@@ -57,6 +57,12 @@ def test_the_cli_has_the_documented_commands() -> None:
         "features show",
         "features materialize",
         "features get",
+        "models list",
+        "models show",
+        "models promote",
+        "models rollback",
+        "models lineage",
+        "models load",
     }
 
 

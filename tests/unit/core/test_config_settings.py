@@ -28,6 +28,8 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "pipelines.params": ('{"train": {"n_rows": 500}}', {"train": {"n_rows": 500}}),
     "features.online_store": ("redis://cache:6379/1", "redis://cache:6379/1"),
     "features.online_prefix": ("team-a", "team-a"),
+    "registry.champion_alias": ("production", "production"),
+    "registry.require_evaluation": ("false", False),
 }
 
 REFERENCE = {key: env for key, env, _, _ in settings_reference()}
@@ -119,6 +121,8 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
             '[features]\nonline_store = "mysql://x"\n',
             ["key 'features.online_store'", "'redis://127.0.0.1:6379/0'"],
         ),
+        ('[registry]\nchampion_alias = "../prod"\n', ["The alias '../prod' is not valid"]),
+        ('[registry]\nrequire_evaluation = "maybe"\n', ["key 'registry.require_evaluation'"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(
@@ -142,6 +146,7 @@ def test_bad_values_name_the_key_the_value_and_what_is_allowed(
         ("CONVEYOR_STORE_RETRIES", "five", "key 'store.retries'"),
         ("CONVEYOR_PIPELINES_LEASE", "1 fortnight", "lease must be a duration"),
         ("CONVEYOR_PROJECT_NAME", "a/b", "project name 'a/b'"),
+        ("CONVEYOR_REGISTRY_REQUIRE_EVALUATION", "perhaps", "key 'registry.require_evaluation'"),
     ],
 )
 def test_bad_environment_values_are_reported_like_file_values(

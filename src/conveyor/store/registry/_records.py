@@ -44,3 +44,22 @@ class AliasMoveRecord(Record):
     reason: str
     actor: str
     moved_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRecord(Record):
+    """An evaluation of version ``version`` of ``model`` (against ``baseline_version``), with
+    the report's digest and the store's signature over both."""
+
+    id: int
+    model: str
+    version: int
+    model_version_id: int
+    baseline_version: int | None
+    baseline_version_id: int | None
+    step_run_id: int | None
+    passed: bool
+    report: dict[str, Any]
+    digest: str
+    signature: str
+    created_at: int

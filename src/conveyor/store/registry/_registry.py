@@ -39,7 +39,7 @@ from ..events import append_event
 from . import _tables as t
 from ._records import AliasMoveRecord, ModelRecord, ModelVersionRecord
 
-m, v, al = t.models.c, t.model_versions.c, t.aliases.c
+m, v, al, ev = t.models.c, t.model_versions.c, t.aliases.c, t.evaluations.c
 _VERSION = replay_by_id(t.model_versions, ModelVersionRecord.from_row)
 _MOVE = replay_by_id(t.alias_history, AliasMoveRecord.from_row)
 
@@ -50,6 +50,23 @@ MODELS = Versioned(t.models, "model", "conveyor models list")
 def find_model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
     """The id of model ``name`` (created if missing and ``create``)."""
     return MODELS.find_id(conn, store, name, create=create)
+
+
+def version_id(conn: Connection, model_id: int, name: str, version: int) -> int:
+    """The row id of version ``version`` of model ``model_id`` (named ``name``).
+
+    Raises:
+        NotFoundError: the model has no such version.
+    """
+    found = conn.execute(select(v.id).where(v.model_id == model_id, v.version == version)).scalar()
+    if found is None:
+        raise NotFoundError(
+            f"Model {name!r} has no version {version}.",
+            hint=f"List its versions with: conveyor models show {name}",
+            model=name,
+            version=version,
+        )
+    return int(found)
 
 
 def register_model_version(
@@ -64,17 +81,26 @@ def register_model_version(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     description: str = "",
+    parent_version: int | None = None,
 ) -> ModelVersionRecord:
     """Register the next version of model ``name`` (created on first use).
 
+    Args:
+        parent_version: The version of the same model this one was trained from
+            (incremental training), recorded as its parent.
+
     Raises:
-        NotFoundError: ``artifact_id`` or ``run_id`` is not the store project's.
+        NotFoundError: ``artifact_id`` or ``run_id`` is not the store project's, or the
+            model has no version ``parent_version``.
     """
     validate_name(name, what="model name")
 
     def tx(conn: Connection, _op: Operation) -> ModelVersionRecord:
         require_in_project(conn, store, [("artifact", artifact_id), ("run", run_id)])
-        model_id = find_model_id(conn, store, name, create=True)
+        model_id = find_model_id(conn, store, name, create=parent_version is None)
+        parent = (
+            None if parent_version is None else version_id(conn, model_id, name, parent_version)
+        )
         number = MODELS.next_version(conn, model_id)
         row = conn.execute(
             t.model_versions.insert()
@@ -83,6 +109,7 @@ def register_model_version(
                 version=number,
                 run_id=run_id,
                 artifact_id=artifact_id,
+                parent_version_id=parent,
                 flavor=flavor,
                 signature=dict(signature or {}),
                 metrics=dict(metrics or {}),
@@ -152,15 +179,22 @@ def move_alias(
     expected_version: int | None = None,
     reason: str = "",
     actor: str = "",
+    evaluation_id: int | None = None,
 ) -> AliasMoveRecord:
     """Point ``models:/name@alias`` at ``version`` atomically, with history and an event.
+
+    The event's data holds the history row's id (``history_id``) and, when an evaluation
+    allowed the move, its id (``evaluation_id``).
 
     Args:
         expected_version: Compare-and-set: only move if the alias currently points here
             (0 = only if the alias does not exist yet).
+        evaluation_id: The evaluation of ``version`` that allowed the move (checked to be
+            of that version, in the move's transaction).
 
     Raises:
         ConflictError: ``expected_version`` did not match.
+        NotFoundError: no such version, or no evaluation ``evaluation_id`` of it.
     """
     validate_name(alias, what="alias")
 
@@ -180,6 +214,16 @@ def move_alias(
                 f"Model {name!r} has no version {version}.", model=name, version=version
             )
         target = found.id
+        if evaluation_id is not None:
+            evaluated = conn.execute(
+                select(ev.model_version_id).where(ev.id == evaluation_id)
+            ).scalar()
+            if evaluated != target:  # another version's, another project's, or none
+                raise NotFoundError(
+                    f"No evaluation {evaluation_id} of version {version} of model {name!r}.",
+                    hint=f"List its evaluations with: conveyor models show {name}/{version}",
+                    evaluation_id=evaluation_id,
+                )
         if found.status not in ALIASABLE:
             raise ConflictError(
                 f"Version {version} of model {name!r} is {found.status}; an alias may only "
@@ -237,6 +281,8 @@ def move_alias(
                 "from_version": prev_number or None,
                 "to_version": version,
                 "reason": reason,
+                "history_id": row.id,
+                "evaluation_id": evaluation_id,
             },
         )
         return AliasMoveRecord.from_row(row)
@@ -335,6 +381,22 @@ def resolve_alias(store: Store, name: str, alias: str) -> ModelVersionRecord:
                 alias=alias,
             )
         return ModelVersionRecord.from_row(row)
+
+    return store.query(read)
+
+
+def list_aliases(store: Store, name: str) -> dict[str, int]:
+    """The aliases of model ``name`` and the version number each points at, by alias."""
+
+    def read(conn: Connection) -> dict[str, int]:
+        model_id = find_model_id(conn, store, name, create=False)
+        query = (
+            select(al.name, v.version)
+            .join(t.model_versions, v.id == al.version_id)
+            .where(al.model_id == model_id)
+            .order_by(al.name)
+        )
+        return {alias: int(number) for alias, number in conn.execute(query)}
 
     return store.query(read)
 
