@@ -1,7 +1,7 @@
 """conveyor: MLOps automation in one closed loop.
 
 The package root re-exports the authoring API (``from conveyor import step, pipeline,
-Dataset, Model``, and ``get_step_context`` inside a running step) and the public errors,
+Dataset, Model, Evaluation``, and ``get_step_context`` inside a running step) and the public errors,
 from light modules only: importing conveyor starts no store or executor.
 The engine itself lives in :mod:`conveyor.pipelines`.
 """
@@ -19,6 +19,7 @@ from .pipelines._context import get_step_context as get_step_context
 from .pipelines._pipeline import pipeline as pipeline
 from .pipelines._step import step as step
 from .registry._model import Model as Model
+from .train._evaluation import Evaluation as Evaluation
 
 __version__ = "0.1.0.dev0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "DataSourceError",
     "DataValidationError",
     "Dataset",
+    "Evaluation",
     "Model",
     "PipelineDefinitionError",
     "StepContextError",

@@ -18,6 +18,7 @@ from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
 from ._config import RegistrySettings as RegistrySettings
 from ._config import StoreSettings as StoreSettings
+from ._config import TrainSettings as TrainSettings
 from ._config import lease_problem as lease_problem
 from ._config import settings_reference as settings_reference
 from ._config import worst_store_call as worst_store_call
@@ -172,6 +173,7 @@ __all__ = [
     "StoreSettings",
     "StoreUnavailableError",
     "StoreVersionError",
+    "TrainSettings",
     "TrialStatus",
     "UnsafeArchiveError",
     "UntrustedModelError",

@@ -223,6 +223,41 @@ class RegistrySettings(_Section):
         return validate_name(v, what="alias")
 
 
+class TrainSettings(_Section):
+    gate: str = Field(
+        "default",
+        description="The gate `conveyor.train.evaluate` applies when given none: a name from "
+        "`train.gates`. With no such table, a challenger must not be significantly worse "
+        "than the champion (ROC AUC margin 0.01, or RMSE).",
+    )
+    gates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named gates, e.g. `[train.gates.default]` then `thresholds = { roc_auc = "
+        '">= 0.70" }`, `change`, `decision` and `slices` (see docs/gates.md). From the '
+        "environment, a JSON object.",
+    )
+
+    @field_validator("gate")
+    @classmethod
+    def _gate(cls, v: str) -> str:
+        return validate_name(v, what="gate name")
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gates(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON object
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object such as \'{"default": {"thresholds": '
+                    '{"roc_auc": ">= 0.7"}}}\''
+                ) from None
+        return v
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -233,6 +268,7 @@ class Config(_Section):
     pipelines: PipelinesSettings = Field(default_factory=lambda: PipelinesSettings())
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     registry: RegistrySettings = Field(default_factory=lambda: RegistrySettings())
+    train: TrainSettings = Field(default_factory=lambda: TrainSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")

@@ -61,7 +61,11 @@ def register_materializer(materializer: Materializer) -> None:
 # Materializers that packages above the engine register when imported, named here so that
 # an artifact of theirs loads in a process that never imported them (a process-mode worker
 # whose step only passes a Dataset on). A lookup by name, not a dependency on them.
-_REGISTERED_ON_IMPORT = {"conveyor.dataset": "conveyor.data", "conveyor.model": "conveyor.registry"}
+_REGISTERED_ON_IMPORT = {
+    "conveyor.dataset": "conveyor.data",
+    "conveyor.model": "conveyor.registry",
+    "conveyor.evaluation": "conveyor.train",
+}
 
 
 def get_materializer(name: str) -> Materializer:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._promotion import promote as promote
     from ._promotion import rollback as rollback
     from ._services import ModelSummary as ModelSummary
+    from ._services import estimator_params as estimator_params
     from ._services import get_model as get_model
     from ._services import list_models as list_models
     from ._services import list_versions as list_versions
@@ -49,6 +50,7 @@ _LAZY = {
     **dict.fromkeys(
         [
             "ModelSummary",
+            "estimator_params",
             "get_model",
             "list_models",
             "list_versions",
@@ -81,6 +83,7 @@ __all__ = [
     "ModelRef",
     "ModelSummary",
     "alias_history",
+    "estimator_params",
     "get_model",
     "infer_signature",
     "lineage",

@@ -122,7 +122,7 @@ def register_model(
         flavor = flavor or _flavors.detect_flavor(model)
         _flavors.check_flavor(flavor, model)
     schema = _signature(model if not from_file else None, signature, input_example)
-    recorded_params = dict(params) if params is not None else _estimator_params(model)
+    recorded_params = dict(params) if params is not None else estimator_params(model)
 
     tmp_root = ws.config.state_dir / _TMP
     tmp_root.mkdir(parents=True, exist_ok=True)
@@ -392,13 +392,14 @@ def _check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     return checked
 
 
-def _estimator_params(model: Any) -> dict[str, Any]:
-    """``model.get_params(deep=False)`` as JSON (other values as their text), if it has it."""
+def estimator_params(model: Any) -> dict[str, Any]:
+    """``model.get_params(deep=True)`` as JSON, if it has it: a pipeline's steps' params as
+    ``step__param``; values that are not JSON scalars (a nested estimator) as their text."""
     get_params = getattr(model, "get_params", None)
     if isinstance(model, str | os.PathLike) or not callable(get_params):
         return {}
     try:
-        raw = get_params(deep=False)
+        raw = get_params(deep=True)
     except Exception:  # a get_params that needs arguments, or fails: nothing to record
         return {}
     params: dict[str, Any] = {}

@@ -1,13 +1,20 @@
-"""Training-side evaluation: holdout metrics (overall and per slice), paired statistics of a
-challenger against the champion, and the gates a challenger must pass to be promoted.
+"""Training: fit and register models, evaluate a challenger against the champion through
+gates, and reproduce a version from its recorded run.
 
-Pure computation over arrays (numpy and scipy, imported when first used); nothing here
-reads the metadata store.
+Services over a :class:`~conveyor.workspace.Workspace` (or the running step's): ``fit``,
+``evaluate``, ``reproduce``. Below them, pure computation over arrays: holdout metrics
+(overall and per slice), paired statistics (DeLong, McNemar, bootstrap) and the gates.
+numpy, scipy and scikit-learn are imported when first used.
 """
 
 from __future__ import annotations
 
 from ._bootstrap import paired_bootstrap as paired_bootstrap
+from ._evaluate import evaluate as evaluate
+from ._evaluation import Evaluation as Evaluation
+from ._fit import TrainingData as TrainingData
+from ._fit import fit as fit
+from ._fit import training_data as training_data
 from ._gate_report import GateReport as GateReport
 from ._gate_report import GateResult as GateResult
 from ._gate_spec import ChangeThreshold as ChangeThreshold
@@ -23,6 +30,8 @@ from ._metrics import METRICS as METRICS
 from ._metrics import REGRESSION_METRICS as REGRESSION_METRICS
 from ._metrics import classification_metrics as classification_metrics
 from ._metrics import regression_metrics as regression_metrics
+from ._reproduce import Reproduction as Reproduction
+from ._reproduce import reproduce as reproduce
 from ._slices import SliceMetrics as SliceMetrics
 from ._slices import sliced_metrics as sliced_metrics
 from ._stats import PairedComparison as PairedComparison
@@ -37,20 +46,27 @@ __all__ = [
     "REGRESSION_METRICS",
     "ChangeThreshold",
     "Decision",
+    "Evaluation",
     "GateReport",
     "GateResult",
     "GateSpec",
     "PairedComparison",
+    "Reproduction",
     "SliceMetrics",
     "SliceRule",
+    "TrainingData",
     "ValueThreshold",
     "classification_metrics",
     "delong",
+    "evaluate",
     "evaluate_gates",
+    "fit",
     "holm",
     "mcnemar",
     "paired_bootstrap",
     "parse_gate_spec",
     "regression_metrics",
+    "reproduce",
     "sliced_metrics",
+    "training_data",
 ]

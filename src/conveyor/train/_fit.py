@@ -10,7 +10,6 @@ version records the one it grew from.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 
 # Run tag of a reproduction: the URI of the version it repeats.
 REPRODUCES_TAG = "conveyor.reproduces"
-_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass(frozen=True)
@@ -141,24 +139,6 @@ def training_data(
             hint="Drop or label those rows first (a validate_dataset rule can refuse them).",
         )
     return TrainingData(features=tuple(chosen), target=target, X=frame[chosen], y=y, source=source)
-
-
-def estimator_params(estimator: Any) -> dict[str, Any]:
-    """``get_params(deep=True)`` reduced to JSON values (nested estimators by class name)."""
-    get = getattr(estimator, "get_params", None)
-    if get is None:
-        return {}
-    params: dict[str, Any] = {}
-    for key, value in sorted(get(deep=True).items()):
-        if isinstance(value, float) and not math.isfinite(value):
-            params[key] = str(value)
-        elif isinstance(value, _JSON_SCALARS):
-            params[key] = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, _JSON_SCALARS) for v in value):
-            params[key] = list(value)
-        else:
-            params[key] = type(value).__name__
-    return params
 
 
 def _seed(estimator: Any, seed: int) -> None:
@@ -280,7 +260,7 @@ def fit(
         fitted = estimator if fitted is None else fitted
     seconds = time.perf_counter() - started
     params = {
-        **estimator_params(fitted),
+        **registry.estimator_params(fitted),
         "target": target,
         "features": list(train.features),
         "seed": seed,

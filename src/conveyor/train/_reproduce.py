@@ -154,21 +154,21 @@ def reproduce(
         ws, original.run.pipeline, dict(original.run.params), cache=False, tags=tags
     )
     reasons: list[str] = [] if same_code else [f"the code differs ({code.reproduced})"]
-    again = pipelines.describe_run(ws, result.run_id)
+    again = pipelines.describe_run(ws, result.run.id)
     datasets = _compare_datasets(original.datasets, again.datasets, reasons)
-    if result.status != "succeeded":
-        reasons.append(f"the reproduction run {result.run_id} {result.status}")
+    if result.run.status != "succeeded":
+        reasons.append(f"the reproduction run {result.run.id} {result.run.status}")
         return Reproduction(
-            model.name, model.version, int(run_id), result.run_id, None, False,
+            model.name, model.version, int(run_id), result.run.id, None, False,
             datasets=datasets, code=code, reasons=reasons,
         )  # fmt: skip
-    made = [v for v in registry.list_versions(ws, model.name) if v.run_id == result.run_id]
+    made = [v for v in registry.list_versions(ws, model.name) if v.run_id == result.run.id]
     if not made:
         reasons.append(
-            f"the reproduction run {result.run_id} registered no version of {model.name!r}"
+            f"the reproduction run {result.run.id} registered no version of {model.name!r}"
         )
         return Reproduction(
-            model.name, model.version, int(run_id), result.run_id, None, False,
+            model.name, model.version, int(run_id), result.run.id, None, False,
             datasets=datasets, code=code, reasons=reasons,
         )  # fmt: skip
     new_version = made[-1].version
@@ -187,7 +187,7 @@ def reproduce(
         model=model.name,
         version=model.version,
         run_id=int(run_id),
-        reproduced_run_id=result.run_id,
+        reproduced_run_id=result.run.id,
         reproduced_version=new_version,
         matched=not reasons,
         metrics=metrics,

@@ -30,6 +30,11 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "features.online_prefix": ("team-a", "team-a"),
     "registry.champion_alias": ("production", "production"),
     "registry.require_evaluation": ("false", False),
+    "train.gate": ("strict", "strict"),
+    "train.gates": (
+        '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',
+        {"strict": {"thresholds": {"roc_auc": ">= 0.8"}}},
+    ),
 }
 
 REFERENCE = {key: env for key, env, _, _ in settings_reference()}
