@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -148,3 +149,21 @@ def not_in_project(store: Store, noun: str, ref: Any) -> NotFoundError:
     """The error for an id that is not the store project's (or does not exist at all)."""
     field = noun.replace(" ", "_") + "_id"
     return NotFoundError(f"No {noun} {ref} in project {store.project!r}.", **{field: ref})
+
+
+def json_text(value: Any) -> str:
+    """``value`` as canonical JSON text for comparing stored values: keys sorted, and a
+    float with an integral value written as the integer. SQLite gives a JSON column
+    NUMERIC affinity, so a top-level ``1.0`` is stored and read back as ``1``; JSON itself
+    does not tell the two apart."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), sort_keys=True, default=str)

@@ -38,6 +38,7 @@ from ._stats import PairedComparison as PairedComparison
 from ._stats import delong as delong
 from ._stats import holm as holm
 from ._stats import mcnemar as mcnemar
+from ._steps import promote_model as promote_model
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -64,6 +65,7 @@ __all__ = [
     "holm",
     "mcnemar",
     "paired_bootstrap",
+    "promote_model",
     "parse_gate_spec",
     "regression_metrics",
     "reproduce",

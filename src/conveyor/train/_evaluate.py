@@ -18,6 +18,7 @@ from ._fit import resolve_workspace, training_data
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from ..registry import Model
     from ..workspace import Workspace
@@ -135,23 +136,25 @@ def evaluate(
     ws = resolve_workspace(ws, "evaluate()")
     version = model if isinstance(model, registry.Model) else registry.get_model(ws, model)
     version = version.bind(ws)
-    inputs = [c["name"] for c in version.signature.get("inputs", [])] or None
     holdout = training_data(data, target=target, ws=ws, what="holdout")
     fitted = version.load()
     task = task_of(fitted)
     spec = _gate_spec(ws, gate, task)
     slice_columns = _slice_columns(spec)
-    missing = [c for c in (inputs or []) + slice_columns if c not in holdout.X.columns]
+    missing = [c for c in slice_columns if c not in holdout.X.columns]
     if missing:
         raise InvalidValueError(
-            f"The holdout lacks column(s) {missing} that {version.uri} or its gate needs.",
-            hint="Evaluate on data with the training columns and the slice columns.",
+            f"The holdout lacks the slice column(s) {missing} that the gate segments by.",
+            hint="Evaluate on data that has them, or change the gate's slices.",
         )
-    X = holdout.X[inputs] if inputs else holdout.X.drop(columns=slice_columns, errors="ignore")
     alias = champion if champion != "" else ws.config.registry.champion_alias
     baseline = _champion(ws, version, alias)
-    challenger_scores = score(fitted, X, task)
-    baseline_scores = score(baseline.bind(ws).load(), X, task) if baseline else None
+    challenger_scores = score(fitted, _inputs(version, holdout.X, slice_columns), task)
+    baseline_scores = None
+    if baseline is not None:
+        baseline = baseline.bind(ws)
+        X = _inputs(baseline, holdout.X, slice_columns)
+        baseline_scores = score(baseline.load(), X, task)
     labels = _labels(fitted, holdout.y) if task == "classification" else None
     slices = holdout.X[slice_columns].reset_index(drop=True) if slice_columns else None
     report = evaluate_gates(
@@ -195,6 +198,21 @@ def evaluate(
         metrics={k: v for k, v in signed_report["metrics"].items()},
         gates=report.gates,
     )
+
+
+def _inputs(model: Model, frame: pd.DataFrame, slice_columns: list[str]) -> pd.DataFrame:
+    """The columns ``model`` was trained on (its signature's inputs), else every column but
+    the slice columns; a missing one is an error that names it."""
+    inputs = [c["name"] for c in model.signature.get("inputs", [])]
+    if not inputs:
+        return frame.drop(columns=slice_columns, errors="ignore")
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        raise InvalidValueError(
+            f"The holdout lacks column(s) {missing} that {model.uri} takes as input.",
+            hint="Evaluate on data with the columns both models were trained on.",
+        )
+    return frame[inputs]
 
 
 def _slice_columns(spec: Any) -> list[str]:

@@ -52,6 +52,20 @@ def test_params_are_per_attempt_and_cannot_change_within_one(
     assert st.get_params(store, step_run.run_id) == {}  # the run's own params untouched
 
 
+def test_a_whole_float_param_logs_and_logs_again(
+    store: st.Store, step_run: st.StepRunRecord
+) -> None:
+    """SQLite stores a JSON column with NUMERIC affinity: a top-level 1.0 reads back as 1.
+    Logging it (and logging it again) must not look like a change."""
+    st.log_step_params(store, step_run.id, 1, {"C": 1.0, "l1_ratio": 0.0, "nested": {"a": 2.0}})
+    st.log_step_params(store, step_run.id, 1, {"C": 1.0, "l1_ratio": 0.0, "nested": {"a": 2.0}})
+    st.log_params(store, step_run.run_id, {"C": 1.0})
+    st.log_params(store, step_run.run_id, {"C": 1.0})
+    with pytest.raises(ConflictError):
+        st.log_step_params(store, step_run.id, 1, {"C": 1.5})
+    assert st.step_params(store, step_run.id)["C"] == 1
+
+
 def test_a_superseded_attempt_cannot_log_and_is_not_mixed_into_readers(
     store: st.Store, step_run: st.StepRunRecord
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from .._engine import Operation, Store
 from .._sql import (
     dialect_insert,
     insert,
+    json_text,
     replay_by_id,
     replay_by_ids,
     require_in_project,
@@ -553,7 +553,9 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
             ).all()
         )
         # Compare as stored JSON: a tuple comes back as a list, an int key as a string.
-        changed = [r["key"] for r in rows if _json(stored.get(r["key"])) != _json(r["value"])]
+        changed = [
+            r["key"] for r in rows if json_text(stored.get(r["key"])) != json_text(r["value"])
+        ]
         if changed:
             raise ConflictError(
                 f"Params {changed} of run {run_id} are already logged with other values; "
@@ -563,10 +565,6 @@ def log_params(store: Store, run_id: int, params: Mapping[str, Any]) -> None:
             )
 
     store.transact(tx, what="param logging")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def get_params(store: Store, run_id: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ...core import (
     now_ms,
 )
 from .._engine import AS_JSON, Operation, Store
-from .._sql import insert, not_in_project, run_in_project
+from .._sql import insert, json_text, not_in_project, run_in_project
 from . import _tables as t
 from ._metrics import _check, _loaded, _stored
 from ._records import MetricRecord
@@ -134,7 +134,9 @@ def log_step_params(
         conn.execute(stmt.on_conflict_do_nothing())
         stored = _read_params(conn, step_run_id, attempt)
         # Compare as stored JSON: a tuple comes back as a list.
-        changed = [r["key"] for r in rows if _json(stored.get(r["key"])) != _json(r["value"])]
+        changed = [
+            r["key"] for r in rows if json_text(stored.get(r["key"])) != json_text(r["value"])
+        ]
         if changed:
             raise ConflictError(
                 f"Params {changed} of step run {step_run_id} are already logged with other "
@@ -144,10 +146,6 @@ def log_step_params(
             )
 
     store.transact(tx, what="step param logging")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _read_params(conn: Connection, step_run_id: int, attempt: int) -> dict[str, Any]:
