@@ -62,6 +62,8 @@ def test_the_cli_has_the_documented_commands() -> None:
         "models promote",
         "models rollback",
         "models lineage",
+        "models evaluation",
+        "models reproduce",
         "models load",
     }
 
