@@ -58,17 +58,22 @@ def _labels(model: Any, y: Any) -> list[Any]:
     return list(classes)
 
 
-def _gate_spec(ws: Workspace, gate: str | Mapping[str, Any] | GateSpec | None, task: str) -> Any:
-    from ._gate_spec import GateSpec
+def _gate_spec(
+    ws: Workspace, gate: str | Mapping[str, Any] | GateSpec | None, task: str
+) -> GateSpec:
+    """The gate to apply, validated (a config table's errors name ``[train.gates.NAME]``)."""
+    from ._gate_spec import GateSpec, parse_gate_spec
 
-    if isinstance(gate, GateSpec | Mapping):
+    if isinstance(gate, GateSpec):
         return gate
+    if isinstance(gate, Mapping):
+        return parse_gate_spec(gate, name="given")
     configured = ws.config.train.gates
     name = gate if gate is not None else ws.config.train.gate
     if name in configured:
-        return configured[name]
+        return parse_gate_spec(configured[name], name=name)
     if gate is None:
-        return DEFAULT_GATES[task]
+        return parse_gate_spec(DEFAULT_GATES[task], name="built-in default")
     raise ConfigError(
         f"No gate named {gate!r} is configured.{did_you_mean(gate, configured)}",
         hint=f"Add a [train.gates.{gate}] table to conveyor.toml, or pass a GateSpec.",
@@ -215,8 +220,5 @@ def _inputs(model: Model, frame: pd.DataFrame, slice_columns: list[str]) -> pd.D
     return frame[inputs]
 
 
-def _slice_columns(spec: Any) -> list[str]:
-    from ._gate_spec import GateSpec, parse_gate_spec
-
-    parsed = spec if isinstance(spec, GateSpec) else parse_gate_spec(spec)
-    return list(parsed.slices.columns) if parsed.slices is not None else []
+def _slice_columns(spec: GateSpec) -> list[str]:
+    return list(spec.slices.columns) if spec.slices is not None else []

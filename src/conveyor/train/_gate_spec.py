@@ -1,4 +1,4 @@
-"""Gate specifications: what a ``[gates.NAME]`` table of conveyor.toml holds.
+"""Gate specifications: what a ``[train.gates.NAME]`` table of conveyor.toml holds.
 
 Pydantic models, frozen, refusing unknown keys. Built from plain data with
 :func:`parse_gate_spec` or directly in Python; either way a bad value raises
@@ -274,11 +274,11 @@ class SliceRule(_Spec):
 
 
 class GateSpec(_Spec):
-    """The gates one challenger must pass: the contents of a ``[gates.NAME]`` table.
+    """The gates one challenger must pass: the contents of a ``[train.gates.NAME]`` table.
 
     Example (conveyor.toml)::
 
-        [gates.default]
+        [train.gates.default]
         thresholds = { roc_auc = ">= 0.70", log_loss = "<= 0.6" }
         change = { roc_auc = { min_absolute_change = 0.005 } }
         decision = { metric = "roc_auc", mode = "non_inferiority", margin = 0.005 }
@@ -291,7 +291,7 @@ class GateSpec(_Spec):
             decision=[Decision(metric="roc_auc", mode="non_inferiority", margin=0.005)],
         )
 
-    ``decision`` holds one table or a list of them (``[[gates.NAME.decision]]``). Every
+    ``decision`` holds one table or a list of them (``[[train.gates.NAME.decision]]``). Every
     rule must pass. Several decisions need no multiplicity correction: promotion needs all
     of them (an intersection-union test), so each at level α keeps the chance of promoting
     a model that fails any one of them at most α.
@@ -336,11 +336,11 @@ class GateSpec(_Spec):
 
 
 def parse_gate_spec(raw: Any, *, name: str = "default") -> GateSpec:
-    """Validate a gate spec given as plain data (what ``[gates.NAME]`` in conveyor.toml holds).
+    """Validate a gate spec given as plain data (a ``[train.gates.NAME]`` table's content).
 
     Args:
         raw: A mapping with keys ``thresholds``, ``change``, ``decision``, ``slices``.
-        name: The gate's name, for messages (``[gates.<name>]``).
+        name: The gate's name, for messages (``[train.gates.<name>]``).
 
     Raises:
         InvalidValueError: naming every bad key path, what it should be, and a
@@ -350,7 +350,7 @@ def parse_gate_spec(raw: Any, *, name: str = "default") -> GateSpec:
         >>> parse_gate_spec({"thresholds": {"roc_auc": ">= 0.7"}}).thresholds["roc_auc"].value
         0.7
     """
-    source = f"[gates.{name}]"
+    source = f"[train.gates.{name}]"
     if isinstance(raw, GateSpec):
         return raw
     if not isinstance(raw, Mapping):

@@ -50,7 +50,7 @@ def evaluate_gates(
     ``max_regression``) are reported ``"no champion: skipped"``: they pass, explicitly.
 
     Args:
-        spec: A :class:`GateSpec`, or the mapping a ``[gates.NAME]`` table holds.
+        spec: A :class:`GateSpec`, or the mapping a ``[train.gates.NAME]`` table holds.
         y_true: The holdout's true labels or values.
         challenger_scores: The challenger's scores or probabilities (classification, as
             :func:`~conveyor.train.classification_metrics` takes them) or predictions

@@ -204,5 +204,5 @@ def test_specs_round_trip_through_plain_data() -> None:
     assert parse_gate_spec(spec.model_dump(mode="json")) == spec
     assert spec.metrics() == {"roc_auc", "ece", "f1", "accuracy", "recall"}
     assert str(spec.thresholds["ece"]) == "<= 0.100"
-    with pytest.raises(InvalidValueError, match=r"Invalid gate spec \[gates.nightly\]"):
+    with pytest.raises(InvalidValueError, match=r"Invalid gate spec \[train.gates.nightly\]"):
         parse_gate_spec({"decision": {"metric": "nope"}}, name="nightly")

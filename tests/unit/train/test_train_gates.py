@@ -90,7 +90,9 @@ def test_a_bare_number_follows_the_metric_direction_as_in_mlflow() -> None:
     ],
 )
 def test_bad_specs_say_what_is_wrong(raw: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidValueError, match="Invalid gate spec \\[gates.default\\]") as info:
+    with pytest.raises(
+        InvalidValueError, match="Invalid gate spec \\[train.gates.default\\]"
+    ) as info:
         parse_gate_spec(raw)
     assert message in str(info.value)
 
