@@ -13,7 +13,7 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -53,7 +53,7 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def map_calls(
         self, calls: Iterable[Call], *, parallelism: int | None = None
-    ) -> Iterator[CallResult]:
+    ) -> Generator[CallResult, None, None]:
         """Run picklable calls (see :class:`~conveyor.pipelines.Call`), at most
         ``parallelism`` at once (default: ``max_workers``), and yield each one's result as
         it finishes.
@@ -164,7 +164,7 @@ class LocalExecutor(Executor):
 
     def map_calls(
         self, calls: Iterable[Call], *, parallelism: int | None = None
-    ) -> Iterator[CallResult]:
+    ) -> Generator[CallResult, None, None]:
         from ._calls import pool_size
         from ._pool import ProcessPool
 

@@ -18,7 +18,7 @@ import contextlib
 import multiprocessing
 import pickle
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -139,7 +139,7 @@ class ProcessPool:
             watch.close()
         return _Worker(process, conn, watch_end)
 
-    def run(self, calls: Iterable[Call]) -> Iterator[CallResult]:
+    def run(self, calls: Iterable[Call]) -> Generator[CallResult, None, None]:
         """Run ``calls``, at most ``size`` at once; yield each result as it finishes.
 
         ``calls`` is read lazily: the next call is taken when a worker is free, after the
@@ -186,7 +186,7 @@ class ProcessPool:
         self._busy.append(worker)
         return None
 
-    def _collect(self) -> Iterator[CallResult]:
+    def _collect(self) -> Generator[CallResult, None, None]:
         """Wait for a call to end (or a time-out); yield what ended."""
         now = time.monotonic()
         deadlines = [w.deadline for w in self._busy if w.deadline is not None]

@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,7 @@ class RayExecutor(Executor):
 
     def map_calls(
         self, calls: Iterable[Call], *, parallelism: int | None = None
-    ) -> Iterator[CallResult]:
+    ) -> Generator[CallResult, None, None]:
         """Each call is a Ray task (one CPU); a time-out cancels it with ``force``."""
         ray = self._ray
         size = pool_size(parallelism, self.max_workers)

@@ -144,7 +144,8 @@ def test_a_zombie_attempt_cannot_write_and_the_next_closes_what_it_left_running(
 
     closed = st.fail_interrupted_trials(store, step_run.id, second.attempt)
     assert [(t.number, t.state) for t in closed] == [(1, "failed"), (2, "failed")]
-    assert closed[0].error == ("interrupted: attempt 1 of the step ended before the trial finished")
+    assert closed[0].interrupted
+    assert closed[0].error == "interrupted: attempt 1 of the step ended before the trial finished"
     assert st.fail_interrupted_trials(store, step_run.id, second.attempt) == []
     # The numbers stay taken: the new attempt goes on from 3.
     with pytest.raises(ConflictError):

@@ -9,6 +9,10 @@ from typing import Any, Self
 from ...core import TrialStatus
 from .._record import Record
 
+# The error of a trial that an earlier attempt of its step left running (the attempt was
+# killed, timed out or lost its run): it never finished, so it never ran to an end.
+INTERRUPTED = "interrupted: attempt {attempt} of the step ended before the trial finished"
+
 
 @dataclass(frozen=True, slots=True)
 class TrialRecord(Record):
@@ -64,6 +68,11 @@ class TrialRecord(Record):
     @property
     def is_finished(self) -> bool:
         return self.state != "running"
+
+    @property
+    def interrupted(self) -> bool:
+        """Closed because its attempt ended before it finished (not an objective's failure)."""
+        return self.state == "failed" and self.error == INTERRUPTED.format(attempt=self.attempt)
 
     @property
     def duration(self) -> float | None:

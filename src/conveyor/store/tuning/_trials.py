@@ -38,7 +38,7 @@ from .._sql import (
 )
 from ..lineage import NewArtifact, checked, insert_artifact
 from . import _tables as t
-from ._records import TrialRecord, stored_intermediate
+from ._records import INTERRUPTED, TrialRecord, stored_intermediate
 
 c = t.tuning_trials.c
 # The step runs table, named here (not imported): the tuning domain sits beside runs.
@@ -52,7 +52,6 @@ _steps = table(
 )
 FINISHED: tuple[TrialStatus, ...] = tuple(s for s in TRIAL_STATES if s != "running")
 ERROR_LIMIT = 2000  # the column's width
-INTERRUPTED = "interrupted: attempt {attempt} of the step ended before the trial finished"
 
 
 def _fence(conn: Connection, store: Store, step_run_id: int, attempt: int, what: str) -> None:
