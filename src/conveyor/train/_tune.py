@@ -40,10 +40,17 @@ from ..core import (
     pause_point,
 )
 from ..pipelines import Call, CallResult, current_step_context
-from ._tune_worker import Direction, TrialOutcome, TrialSpec, distributions_json, run_trial
+from ._tune_worker import (
+    Direction,
+    TrialOutcome,
+    TrialSpec,
+    counts,
+    distributions_json,
+    rebuild,
+    run_trial,
+)
 
 if TYPE_CHECKING:
-    import optuna
     import pandas as pd
 
     from ..pipelines import StepContext
@@ -541,50 +548,6 @@ class _Study:
         )
 
 
-def counts(trial: st.TrialRecord) -> bool:
-    """Whether a trial counts towards ``n_trials``: it ran to an end (it was not cut short
-    by the loss of its attempt)."""
-    return trial.is_finished and not trial.interrupted
-
-
-def rebuild(optuna: Any, study: optuna.Study, trials: Sequence[st.TrialRecord]) -> None:
-    """Add the recorded trials to ``study`` in number order, so that its trial ``k`` is
-    record ``k`` (a missing number becomes a failed trial with no params, which keeps the
-    numbering); the next ``ask()`` gets the next free number."""
-    from optuna.distributions import json_to_distribution
-    from optuna.trial import TrialState, create_trial
-
-    states = {
-        "complete": TrialState.COMPLETE,
-        "pruned": TrialState.PRUNED,
-        "failed": TrialState.FAIL,
-        "running": TrialState.RUNNING,
-    }
-    by_number = {t.number: t for t in trials}
-    for number in range(max(by_number, default=-1) + 1):
-        record = by_number.get(number)
-        if record is None:
-            study.add_trial(create_trial(state=TrialState.FAIL))
-            continue
-        dists = {
-            name: json_to_distribution(json.dumps(spec))
-            for name, spec in record.distributions.items()
-            if name in record.params
-        }
-        state = states[record.state]
-        value = record.value if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
-        study.add_trial(
-            create_trial(
-                state=state,
-                value=value,
-                params={k: v for k, v in record.params.items() if k in dists},
-                distributions=dists,
-                user_attrs=dict(record.user_attrs),
-                intermediate_values=dict(record.intermediate),
-            )
-        )
-
-
 def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """User attributes as JSON values (what JSON cannot hold is kept as its ``repr``)."""
     out: dict[str, Any] = {}
@@ -597,7 +560,9 @@ def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_trials(ws: Workspace, run_id: int, *, step: str | None = None) -> dict[str, list[Any]]:
+def tuning_trials(
+    ws: Workspace, run_id: int, *, step: str | None = None
+) -> dict[str, list[st.TrialRecord]]:
     """The tuning trials of run ``run_id`` by step name (only steps that ran a study; only
     ``step`` if given), each list by trial number.
 
@@ -610,7 +575,7 @@ def list_trials(ws: Workspace, run_id: int, *, step: str | None = None) -> dict[
     names = {s.id: s.name for s in st.get_step_runs(ws.store, run.id)}
     if step is not None:
         names = {get_step_run(ws, run_id, step).id: step}
-    found: dict[str, list[Any]] = {}
+    found: dict[str, list[st.TrialRecord]] = {}
     for trial in st.list_run_trials(ws.store, run.id):
         name = names.get(trial.step_run_id)
         if name is not None:

@@ -1,5 +1,5 @@
-"""One trial of a tuning study, in a worker process (or a Ray task): the worker's side of
-:func:`conveyor.train.tune`.
+"""Optuna studies rebuilt from recorded trials, and one trial of a tuning study in a worker
+process (or a Ray task): the worker's side of :func:`conveyor.train.tune`.
 
 A worker cannot share the study that lives in the tuning step's process. It gets a copy
 instead: every trial numbered before its own as the study knew them when the trial was
@@ -26,7 +26,7 @@ import json
 import math
 import numbers
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import optuna
 
     from ..artifacts import ArtifactStore
-    from ..store import NewArtifact
+    from ..store import NewArtifact, TrialRecord
 
 Direction = Literal["maximize", "minimize"]
 # The system attribute ``enqueue_trial`` sets: how a worker's trial gets pre-sampled params.
@@ -87,6 +87,50 @@ class TrialOutcome:
     @classmethod
     def failed(cls, number: int, error: str, *, logs: str = "") -> TrialOutcome:
         return cls(number=number, state="failed", error=error, logs=logs)
+
+
+def counts(trial: TrialRecord) -> bool:
+    """Whether a trial counts towards ``n_trials``: it ran to an end (it was not cut short
+    by the loss of its attempt)."""
+    return trial.is_finished and not trial.interrupted
+
+
+def rebuild(optuna: Any, study: optuna.Study, trials: Sequence[TrialRecord]) -> None:
+    """Add the recorded trials to ``study`` in number order, so that its trial ``k`` is
+    record ``k`` (a missing number becomes a failed trial with no params, which keeps the
+    numbering); the next ``ask()`` gets the next free number."""
+    from optuna.distributions import json_to_distribution
+    from optuna.trial import TrialState, create_trial
+
+    states = {
+        "complete": TrialState.COMPLETE,
+        "pruned": TrialState.PRUNED,
+        "failed": TrialState.FAIL,
+        "running": TrialState.RUNNING,
+    }
+    by_number = {t.number: t for t in trials}
+    for number in range(max(by_number, default=-1) + 1):
+        record = by_number.get(number)
+        if record is None:
+            study.add_trial(create_trial(state=TrialState.FAIL))
+            continue
+        dists = {
+            name: json_to_distribution(json.dumps(spec))
+            for name, spec in record.distributions.items()
+            if name in record.params
+        }
+        state = states[record.state]
+        value = record.value if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
+        study.add_trial(
+            create_trial(
+                state=state,
+                value=value,
+                params={k: v for k, v in record.params.items() if k in dists},
+                distributions=dists,
+                user_attrs=dict(record.user_attrs),
+                intermediate_values=dict(record.intermediate),
+            )
+        )
 
 
 def trial_seed(seed: int, number: int) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from conveyor.pipelines import Runner, find_pipeline, step_metrics, step_params
 from conveyor.store import list_trials
-from conveyor.train._tune import list_trials as trials_by_step
+from conveyor.train import tuning_trials
 from conveyor.workspace import Workspace
 from support.projects import MakeProject
 
@@ -140,7 +140,8 @@ def test_trials_run_two_at_a_time_and_the_best_model_is_the_steps_output(
     assert [m.value for m in metrics if m.key == "n_complete"] == [6.0]
     assert [m.value for m in metrics if m.key == "best_from_step"] == [best.value]
     assert step_params(ws, run_id, "search") == {"best.alpha": best.params["alpha"]}
-    assert trials_by_step(ws, run_id) == {"search": trials}
+    assert tuning_trials(ws, run_id) == {"search": trials}
+    assert tuning_trials(ws, run_id, step="search") == {"search": trials}
     logs = ws.artifacts.get_bytes(st_step(ws, run_id, "search").logs_digest or "").decode()
     assert "[trial 0]\nalpha=" in logs  # what each trial printed, in the step's logs
 

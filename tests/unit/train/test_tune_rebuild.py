@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 
 from conveyor.core import InvalidValueError, StepContextError
 from conveyor.store import TrialRecord
-from conveyor.train._tune import counts, rebuild, tune
-from conveyor.train._tune_worker import distributions_json
+from conveyor.train import tune
+from conveyor.train._tune_worker import counts, distributions_json, rebuild
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 X = distributions_json({"x": FloatDistribution(0.0, 1.0)})["x"]
