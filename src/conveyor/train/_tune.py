@@ -335,12 +335,17 @@ class _Study:
         self.pruner = pruner if pruner is not None else optuna.pruners.MedianPruner()
         self.seed = seed
         self.storage = optuna.storages.InMemoryStorage()
-        self.study = optuna.create_study(
-            storage=self.storage,
-            direction=options.direction,
-            sampler=sampler or optuna.samplers.TPESampler(seed=seed, constant_liar=True),
-            pruner=self.pruner,
-        )
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "a new study created" line
+        try:
+            self.study = optuna.create_study(
+                storage=self.storage,
+                direction=options.direction,
+                sampler=sampler or optuna.samplers.TPESampler(seed=seed, constant_liar=True),
+                pruner=self.pruner,
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
         self.counted = 0  # trials that ran to an end (interrupted ones do not count)
         self.running: set[int] = set()
