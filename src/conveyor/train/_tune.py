@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store as st
 from ..core import (
     ConfigError,
+    ConflictError,
     InvalidValueError,
     StepContextError,
     StepFailedError,
@@ -436,8 +437,10 @@ class _Study:
             number,
             state=outcome.state,
             value=outcome.value,
-            params=outcome.params,
-            distributions=outcome.distributions,
+            # A trial that never reported back (its worker died, it timed out) keeps the
+            # params recorded at its start.
+            params=outcome.params or None,
+            distributions=outcome.distributions or None,
             intermediate=outcome.intermediate,
             user_attrs=_jsonable(outcome.user_attrs),
             artifact=outcome.model,
@@ -513,12 +516,15 @@ class _Study:
             )
         sign = 1.0 if self.options.direction == "maximize" else -1.0
         best = max(complete, key=lambda t: (sign * (t.value or 0.0), -t.number))
-        st.log_step_params(
-            self.store,
-            ctx.step_run_id,
-            ctx.attempt,
-            {f"{BEST_PARAM}{k}": v for k, v in best.params.items()},
-        )
+        try:
+            st.log_step_params(
+                self.store,
+                ctx.step_run_id,
+                ctx.attempt,
+                {f"{BEST_PARAM}{k}": v for k, v in best.params.items()},
+            )
+        except ConflictError:  # a second tune() in this attempt found another best
+            log.warning("tune(): the best params of an earlier study of this step stay logged")
         st.log_step_metrics(
             self.store,
             ctx.step_run_id,

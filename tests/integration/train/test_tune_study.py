@@ -59,6 +59,12 @@ def failing(trial):
         raise ValueError(f"trial 2 refuses x={x}")
     return float(x)
 
+def hangs_once(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)  # sampled in the step's process (space)
+    if trial.number == 1:
+        time.sleep(60)
+    return x
+
 def slow(trial):
     time.sleep(0.3)
     return trial.suggest_float("x", 0.0, 1.0)
@@ -91,6 +97,22 @@ def timed() -> dict:
     started = time.time()
     result = tune(slow, timeout=1.0, parallelism=2, seed=3)
     return {"started": started, "complete": result.n_complete, "n": len(result.trials)}
+
+@step(cache=False)
+def bounded() -> dict:
+    result = tune(
+        hangs_once,
+        n_trials=3,
+        parallelism=2,
+        seed=4,
+        space={"x": optuna.distributions.FloatDistribution(0.0, 1.0)},
+        trial_timeout=1.0,
+    )
+    return {"failed": result.n_failed, "complete": result.n_complete}
+
+@pipeline
+def bounded_trials():
+    bounded()
 
 @pipeline
 def searched():
@@ -202,3 +224,21 @@ def test_a_timeout_stops_asking_new_trials(make_project: MakeProject) -> None:
     # No trial was asked after the deadline (started_at is written as the trial is asked;
     # the slack covers the store's write, not a speed).
     assert all(t.started_at / 1000 <= out["started"] + 1.0 + 0.5 for t in trials)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_trial_past_its_timeout_is_killed_and_keeps_the_params_sampled_for_it(
+    make_project: MakeProject,
+) -> None:
+    ws = make_project(SOURCE)
+    result = run(ws, "bounded_trials")
+    assert result.output("bounded") == {"failed": 1, "complete": 2}
+    trials = list_trials(ws.store, st_step(ws, result.run.id, "bounded").id)
+    (late,) = [t for t in trials if t.state == "failed"]
+    assert late.number == 1 and late.error == "timed out after 1s; its process was killed"
+    # Sampled in the step's process before the trial started, so known though it never
+    # reported back.
+    assert 0.0 <= late.params["x"] <= 1.0 and late.distributions["x"]["name"] == (
+        "FloatDistribution"
+    )
+    assert all(t.value == t.params["x"] for t in trials if t.state == "complete")
