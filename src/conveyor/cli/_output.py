@@ -57,6 +57,9 @@ STATUS_STYLE = {
     "failed": "red",
     "cancelled": "yellow",
     "skipped": "dim",
+    # tuning trials
+    "complete": "green",
+    "pruned": "yellow",
 }
 
 

@@ -53,18 +53,24 @@ def show(
     run_id: Annotated[int, typer.Argument(help="The run's number (see `conveyor runs list`).")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show one run: status, params, metrics, its steps, and the snapshots they read and wrote.
+    """Show one run: status, params, metrics, its steps, the snapshots they read and wrote,
+    and the trials of each step that ran a tuning study.
 
     Example:
         conveyor runs show 42
     """
     from ..pipelines import describe_run
+    from ..train import tuning_trials
 
     with open_workspace() as ws:
         ws_config = ws.config
         details = describe_run(ws, run_id)
+        trials = tuning_trials(ws, run_id)
     if json_:
-        print_json(details.to_dict())
+        print_json(
+            details.to_dict()
+            | {"trials": {step: [t.to_dict() for t in rows] for step, rows in trials.items()}}
+        )
         return
     run, params, metrics, steps = details.run, details.params, details.metrics, details.steps
     out.print(f"[bold]Run {run.id}[/] · pipeline [bold]{run.pipeline}[/] · {status(run.status)}")
@@ -109,6 +115,29 @@ def show(
             ),
             title="Datasets",
         )
+    for step, rows in trials.items():
+        table(
+            ["trial", "state", "value", "params", "duration", "attempt", "error"],
+            (
+                [
+                    t.number,
+                    status(t.state),
+                    "-" if t.value is None else f"{t.value:.6g}",
+                    _params(t.params),
+                    seconds(t.duration),
+                    t.attempt,
+                    t.error or "",
+                ]
+                for t in rows
+            ),
+            title=f"Trials of {step}",
+        )
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
 
 
 def _step_seconds(s: StepRunRecord) -> float | None:

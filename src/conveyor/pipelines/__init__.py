@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._calls import Call as Call
+from ._calls import CallResult as CallResult
 from ._context import StepContext as StepContext
 from ._context import current_step_context as current_step_context
 from ._context import get_step_context as get_step_context
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from ._services import step_logs as step_logs
     from ._services import step_metrics as step_metrics
     from ._services import step_params as step_params
+    from ._worker import load_value as load_value
+    from ._worker import store_value as store_value
 
 # The runner, executors and run services pull in the store (SQLAlchemy) and process
 # pools: imported on first use, so authoring a pipeline (``from conveyor import step,
@@ -74,6 +78,8 @@ _LAZY = {
         ],
         "._services",
     ),
+    "load_value": "._worker",
+    "store_value": "._worker",
 }
 
 
@@ -88,6 +94,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "TRUSTED_SKOPS_TYPES",
+    "Call",
+    "CallResult",
     "Condition",
     "Executor",
     "Graph",
@@ -112,6 +120,7 @@ __all__ = [
     "get_step_context",
     "get_step_run",
     "list_runs",
+    "load_value",
     "make_executor",
     "pipeline",
     "project_modules",
@@ -123,4 +132,5 @@ __all__ = [
     "step_logs",
     "step_metrics",
     "step_params",
+    "store_value",
 ]

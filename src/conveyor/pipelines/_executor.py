@@ -13,6 +13,7 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -22,6 +23,7 @@ from ._worker import Outcome, Task, run_attempt
 if TYPE_CHECKING:
     from ..artifacts import ArtifactStore
     from ..core import ExecutorSettings
+    from ._calls import Call, CallResult
 
 
 class Executor(abc.ABC):
@@ -47,6 +49,28 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop accepting work; abandon attempts still running in threads."""
+
+    @abc.abstractmethod
+    def map_calls(
+        self, calls: Iterable[Call], *, parallelism: int | None = None
+    ) -> Generator[CallResult, None, None]:
+        """Run picklable calls (see :class:`~conveyor.pipelines.Call`), at most
+        ``parallelism`` at once (default: ``max_workers``), and yield each one's result as
+        it finishes.
+
+        ``calls`` is read lazily: the next call is taken when one finishes, after the
+        caller has handled the results yielded before it, so a caller can decide what to
+        run next from what came back (a tuning study asks its sampler). Each call's
+        ``timeout`` kills it when it runs longer. Closing the iterator (or leaving a
+        ``for`` loop over it with an exception) kills the calls still running. Locally the
+        calls run in worker processes (not threads: they are meant for CPU-bound work);
+        on Ray, as Ray tasks. Attempts submitted with :meth:`submit` are not affected.
+
+        Example:
+            >>> with contextlib.closing(executor.map_calls(calls, parallelism=2)) as results:
+            ...     for result in results:
+            ...         print(result.key, result.ok, result.value)
+        """
 
 
 class _DaemonPool:
@@ -137,6 +161,14 @@ class LocalExecutor(Executor):
 
     def shutdown(self) -> None:
         self._pool.shutdown()
+
+    def map_calls(
+        self, calls: Iterable[Call], *, parallelism: int | None = None
+    ) -> Generator[CallResult, None, None]:
+        from ._calls import pool_size
+        from ._pool import ProcessPool
+
+        return ProcessPool(pool_size(parallelism, self.max_workers)).run(calls)
 
 
 # A process-mode attempt must not outlive its runner: if it did, `conveyor runs resume`

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from ..core import ConfigError
+from ._calls import Call, CallResult, Returned, invoke, pool_size, result_of
 from ._executor import Executor
 from ._worker import Outcome, Task, run_attempt
 
@@ -57,6 +60,10 @@ def _require_token_auth(project_root: str | None) -> None:
 
 def _ray_attempt(task: Task) -> Outcome:
     return run_attempt(task)
+
+
+def _ray_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Returned:
+    return invoke(fn, args)
 
 
 class RayExecutor(Executor):
@@ -106,6 +113,7 @@ class RayExecutor(Executor):
                     configure_logging=False,
                 )
         self._remote = ray.remote(max_retries=0)(_ray_attempt)
+        self._remote_call = ray.remote(max_retries=0)(_ray_call)
         self._refs: dict[Future[Outcome], Any] = {}
 
     def submit(
@@ -155,3 +163,54 @@ class RayExecutor(Executor):
     def shutdown(self) -> None:
         if self._started:
             self._ray.shutdown()
+
+    def map_calls(
+        self, calls: Iterable[Call], *, parallelism: int | None = None
+    ) -> Generator[CallResult, None, None]:
+        """Each call is a Ray task (one CPU); a time-out cancels it with ``force``."""
+        ray = self._ray
+        size = pool_size(parallelism, self.max_workers)
+        pending = iter(calls)
+        exhausted = False
+        running: dict[Any, tuple[Call, float | None]] = {}
+        try:
+            while True:
+                while not exhausted and len(running) < size:
+                    call = next(pending, None)
+                    if call is None:
+                        exhausted = True
+                        break
+                    ref = self._remote_call.remote(call.fn, call.args)
+                    deadline = time.monotonic() + call.timeout if call.timeout else None
+                    running[ref] = (call, deadline)
+                if not running:
+                    return
+                deadlines = [d for _, d in running.values() if d is not None]
+                wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=wait_for)
+                for ref in ready:
+                    call, _ = running.pop(ref)
+                    yield self._result(ref, call)
+                now = time.monotonic()
+                for ref, (call, deadline) in list(running.items()):
+                    if deadline is not None and now >= deadline:
+                        del running[ref]
+                        ray.cancel(ref, force=True)
+                        yield CallResult.failed(
+                            call.key,
+                            f"timed out after {call.timeout:g}s; its Ray task was cancelled",
+                            timed_out=True,
+                        )
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+
+    def _result(self, ref: Any, call: Call) -> CallResult:
+        try:
+            returned: Returned = self._ray.get(ref)
+        except Exception as exc:  # the task's worker died, or the task was cancelled
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return CallResult.failed(
+                call.key, f"its Ray task failed: {type(exc).__name__}: {first}"
+            )
+        return result_of(call.key, returned)

@@ -30,6 +30,7 @@ from ._materializers import get_materializer, materializer_for_value
 
 if TYPE_CHECKING:
     from ..core import Config
+    from ..store import ArtifactRecord
     from ..workspace import Workspace
 
 
@@ -212,6 +213,45 @@ def store_output(store: ArtifactStore, value: Any, workdir: Workdir, name: str) 
         meta={"materializer": materializer.name},
         files=files,
     )
+
+
+def store_value(store: ArtifactStore, value: Any, *, name: str) -> NewArtifact:
+    """Store ``value``'s bytes through its materializer, as a step's output is stored.
+
+    Only the bytes: record the returned :class:`~conveyor.store.NewArtifact` in the
+    metadata store (with the write it belongs to) to make it an artifact.
+
+    Raises:
+        TypeError: no materializer handles the value's type.
+    """
+    workdir = Workdir()
+    try:
+        return store_output(store, value, workdir, name)
+    finally:
+        workdir.cleanup()
+
+
+# Folders of loaded values that live in files (a ``Path``): kept until the process ends.
+_KEPT: list[Workdir] = []
+
+
+def load_value(store: ArtifactStore, artifact: ArtifactRecord) -> Any:
+    """Load an artifact stored by a step or :func:`store_value` (checksum verified), through
+    the materializer recorded with it. Models load as their materializer allows (skops:
+    trusted types only).
+
+    Raises:
+        PipelineDefinitionError: the artifact names no registered materializer.
+        ArtifactError: its bytes do not verify, or the materializer refuses them.
+    """
+    name = str(artifact.meta.get("materializer"))
+    workdir = Workdir()
+    value = load_input(store, InputRef(artifact.id, artifact.digest, artifact.kind, name), workdir)
+    if isinstance(value, Path):
+        _KEPT.append(workdir)  # its files must outlive this call
+    else:
+        workdir.cleanup()
+    return value
 
 
 def _type_name(value: Any) -> str:

@@ -13,7 +13,6 @@ the statement that reads or writes (`_sql.run_in_project` and its siblings).
 
 from __future__ import annotations
 
-from . import tuning as tuning  # its tables (functions arrive with tuning)
 from ._engine import Store as Store
 from ._migrate import HEAD as HEAD
 from ._migrate import current_revision as current_revision
@@ -131,6 +130,12 @@ from .runs import transition_run as transition_run
 from .serving import DeploymentRecord as DeploymentRecord
 from .serving import list_deployments as list_deployments
 from .serving import upsert_deployment as upsert_deployment
+from .tuning import TrialRecord as TrialRecord
+from .tuning import fail_interrupted_trials as fail_interrupted_trials
+from .tuning import finish_trial as finish_trial
+from .tuning import list_run_trials as list_run_trials
+from .tuning import list_trials as list_trials
+from .tuning import start_trial as start_trial
 
 __all__ = [
     "HEAD",
@@ -157,6 +162,7 @@ __all__ = [
     "StepCommit",
     "StepRunRecord",
     "Store",
+    "TrialRecord",
     "TriggerClaimRecord",
     "TriggerRecord",
     "acquire_run",
@@ -176,9 +182,11 @@ __all__ = [
     "current_revision",
     "emit_event",
     "fail_attempt",
+    "fail_interrupted_trials",
     "feature_view_uses",
     "find_cached_step",
     "find_cached_steps",
+    "finish_trial",
     "follow_events",
     "get_artifact",
     "get_dataset_source",
@@ -206,8 +214,10 @@ __all__ = [
     "list_materializations",
     "list_model_versions",
     "list_models",
+    "list_run_trials",
     "list_runs",
     "list_snapshots",
+    "list_trials",
     "log_metric",
     "log_metrics",
     "log_params",
@@ -242,6 +252,7 @@ __all__ = [
     "start_attempts",
     "start_claim",
     "start_run",
+    "start_trial",
     "step_attempts",
     "step_lineage",
     "step_metrics",

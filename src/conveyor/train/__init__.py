@@ -1,13 +1,17 @@
-"""Training: fit and register models, evaluate a challenger against the champion through
-gates, and reproduce a version from its recorded run.
+"""Training: fit and register models, tune them in parallel, evaluate a challenger against
+the champion through gates, and reproduce a version from its recorded run.
 
 Services over a :class:`~conveyor.workspace.Workspace` (or the running step's): ``fit``,
-``evaluate``, ``reproduce``. Below them, pure computation over arrays: holdout metrics
-(overall and per slice), paired statistics (DeLong, McNemar, bootstrap) and the gates.
-numpy, scipy and scikit-learn are imported when first used.
+``tune`` (an Optuna study whose trials run on the project's executor), ``evaluate``,
+``reproduce``. Below them, pure computation over arrays: holdout metrics (overall and per
+slice), paired statistics (DeLong, McNemar, bootstrap) and the gates. numpy, scipy,
+scikit-learn and Optuna are imported when first used.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._bootstrap import paired_bootstrap as paired_bootstrap
 from ._evaluate import evaluate as evaluate
@@ -40,6 +44,24 @@ from ._stats import holm as holm
 from ._stats import mcnemar as mcnemar
 from ._steps import promote_model as promote_model
 
+if TYPE_CHECKING:
+    from ._tune import TuneResult as TuneResult
+    from ._tune import tune as tune
+    from ._tune import tuning_trials as tuning_trials
+
+# The study's machinery reaches the metadata store: imported on first use.
+_LAZY = dict.fromkeys(["TuneResult", "tune", "tuning_trials"], "._tune")
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "CLASSIFICATION_METRICS",
     "GREATER_IS_BETTER",
@@ -56,6 +78,7 @@ __all__ = [
     "SliceMetrics",
     "SliceRule",
     "TrainingData",
+    "TuneResult",
     "ValueThreshold",
     "classification_metrics",
     "delong",
@@ -65,10 +88,12 @@ __all__ = [
     "holm",
     "mcnemar",
     "paired_bootstrap",
-    "promote_model",
     "parse_gate_spec",
+    "promote_model",
     "regression_metrics",
     "reproduce",
     "sliced_metrics",
     "training_data",
+    "tune",
+    "tuning_trials",
 ]

@@ -95,6 +95,9 @@ def build_a(a: st.Store) -> A:
     (fit,) = st.start_attempts(a, [fit.id], "worker-a", run_attempt=run.attempt)
     st.log_step_metrics(a, fit.id, fit.attempt, [("loss", 0.5, 0)])
     st.log_step_params(a, fit.id, fit.attempt, {"depth": 3})
+    st.start_trial(a, fit.id, fit.attempt, 0, params={"depth": 3})
+    st.finish_trial(a, fit.id, fit.attempt, 0, state="complete", value=0.5)
+    st.start_trial(a, fit.id, fit.attempt, 1)
     st.log_params(a, run.id, {"seed": 7})
     st.log_metrics(a, run.id, [("acc", 0.9)])
     reports = st.record_artifact(
@@ -156,6 +159,7 @@ def build_b(b: st.Store) -> B:
     (step,) = st.start_attempts(b, [step.id], "worker-b", run_attempt=run.attempt)
     artifact = st.record_artifact(b, digest("b"), 1, name="b").id
     st.register_model_version(b, "mine")
+    st.start_trial(b, step.id, step.attempt, 0)
     return B(run, step, pending, artifact)
 
 
@@ -205,6 +209,15 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.count_metrics(s, [a.run.id]),
         ],
         "create_run": [lambda s: st.create_run(s, "train", trigger_claim_id=a.claim)],
+        "fail_interrupted_trials": [
+            lambda s: st.fail_interrupted_trials(s, a.fit.id, a.fit.attempt)
+        ],
+        "finish_trial": [
+            lambda s: st.finish_trial(s, a.fit.id, a.fit.attempt, 1, state="failed"),
+            lambda s: st.finish_trial(
+                s, b.step.id, b.step.attempt, 0, state="complete", value=1.0, artifact=a.data
+            ),
+        ],
         "fail_attempt": [
             lambda s: st.fail_attempt(s, a.fit.id, a.fit.attempt, error="x", will_retry=False),
             lambda s: st.fail_attempt(
@@ -246,6 +259,8 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         ],
         "list_model_versions": [lambda s: st.list_model_versions(s, "churn")],
         "list_models": [lambda s: st.list_models(s)],
+        "list_run_trials": [lambda s: st.list_run_trials(s, a.run.id)],
+        "list_trials": [lambda s: st.list_trials(s, a.fit.id)],
         "list_runs": [lambda s: st.list_runs(s), lambda s: st.list_runs(s, statuses=["queued"])],
         "list_snapshots": [lambda s: st.list_snapshots(s, "customers")],
         "get_snapshot": [
@@ -341,6 +356,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.start_attempts(s, [a.score.id], "w"),
             lambda s: st.start_attempts(s, [a.score.id], "w", run_attempt=ra),
         ],
+        "start_trial": [lambda s: st.start_trial(s, a.fit.id, a.fit.attempt, 5)],
         "start_claim": [lambda s: st.start_claim(s, a.claim, 1)],
         "step_attempts": [lambda s: st.step_attempts(s, a.fit.id)],
         "step_lineage": [lambda s: st.step_lineage(s, a.load.id)],
@@ -408,6 +424,7 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)
+        records += st.list_run_trials(a, run.id)
     found |= {(type(r).__name__, r.id) for r in records}
     return found
 
