@@ -1,5 +1,6 @@
-"""Tuning benchmark: one Optuna study of a small model run by ``conveyor.train.tune`` inside a
-pipeline step, at parallelism 1 and 2, in the same run.
+"""Tuning and registry benchmark: one Optuna study of a small model run by
+``conveyor.train.tune`` inside a pipeline step, at parallelism 1 and 2, in the same run; and
+the registry's latencies next to MLflow's registry on SQLite, measured in the same run.
 
 Measures, with the project code in ``bench/_tuning_workload.py`` (a scikit-learn
 ``GradientBoostingClassifier`` scored by 3-fold cross-validation, about 0.2-1 s a trial):
@@ -11,16 +12,30 @@ Measures, with the project code in ``bench/_tuning_workload.py`` (a scikit-learn
 * for reference, the same study as plain in-process Optuna (``study.optimize``, one process,
   no store): what conveyor's bookkeeping costs at parallelism 1.
 
+Registry (a fitted ``LogisticRegression`` on 500 x 8, both systems on a SQLite file, medians):
+
+* **register a version**: conveyor's ``register_model`` (serialise with skops, hash, sign,
+  store the artifact, record the version) against MLflow's ``mlflow.register_model`` of a
+  model already logged, and against ``log_model`` + ``register_model`` (the same work);
+* **set an alias**: conveyor's ``promote`` to ``champion`` with an evaluation id (the policy
+  verifies the evaluation's signature) against ``set_registered_model_alias``;
+* **load by alias, warm**: ``load_model("models:/bench@champion")`` + one prediction, in a
+  process that has loaded before;
+* **load by alias in a fresh process**: a new interpreter that imports, loads and predicts.
+  Target for each: at least 5x faster than MLflow. MLflow runs in its own venv
+  (``bench/.venvs/mlflow-registry``, built on first use).
+
 A warm-up study (2 trials) runs first, so that neither timed run pays for starting the
 forkserver; each timed study starts its own worker processes (which import scikit-learn),
 and that is counted: it is what a tuning step pays.
 
 Usage::
 
-    .venv/bin/python bench/bench_tuning.py               # 40 trials at 1 and 2 (about 1 min)
+    .venv/bin/python bench/bench_tuning.py               # 40 trials at 1 and 2, and the registry
     .venv/bin/python bench/bench_tuning.py --quick       # 12 trials (a smoke test)
     .venv/bin/python bench/bench_tuning.py --json        # JSON instead of the table
     .venv/bin/python bench/bench_tuning.py --trials 80 --no-optuna
+    .venv/bin/python bench/bench_tuning.py --only registry   # the registry half alone
 
 Run it on an otherwise idle machine: the speedup needs both cores.
 """
@@ -43,6 +58,34 @@ sys.path.insert(0, str(BENCH_DIR))
 
 TARGET_SPEEDUP = 1.7  # parallelism 2 over 1, on 2 cores
 PARALLELISM = (1, 2)
+TARGET_REGISTRY_RATIO = 5.0  # MLflow's time / conveyor's, each registry operation
+MLFLOW_REGISTRY_VENV = BENCH_DIR / ".venvs" / "mlflow-registry"
+MLFLOW_REGISTRY_SCRIPT = BENCH_DIR / "_mlflow_registry_baseline.py"
+MLFLOW_REGISTRY_REQUIREMENTS = [
+    "mlflow-skinny>=3,<4",
+    "sqlalchemy>=1.4.0,<3",
+    "alembic>=1.8,!=1.10.0,<2",
+    "scikit-learn>=1.3",
+    "pandas>=2",
+    "skops>=0.13",  # MLflow 3's sklearn flavor saves with skops by default
+]
+FRESH_LOAD = """
+import sys, time
+started = time.perf_counter()
+from conveyor.registry import load_model
+from conveyor.workspace import Workspace
+with Workspace.open(sys.argv[1], migrate=False) as ws:
+    model = load_model(ws, "models:/bench@champion")
+    model.predict([[0.0] * int(sys.argv[2])])
+print(time.perf_counter() - started)
+"""
+REGISTRY_ROWS = (
+    ("register a version", "register_ms", "register_ms"),
+    ("register (MLflow: log_model + register)", "register_ms", "log_and_register_ms"),
+    ("set an alias", "set_alias_ms", "set_alias_ms"),
+    ("load by alias, warm", "load_warm_ms", "load_warm_ms"),
+    ("load by alias, fresh process", "load_fresh_process_ms", "load_fresh_process_ms"),
+)
 
 
 def log(message: str) -> None:
@@ -100,18 +143,140 @@ def run_optuna(n_trials: int, seed: int) -> dict[str, Any]:
     }
 
 
-def render_text(report: dict[str, Any]) -> str:
+def _median_ms(samples: list[float]) -> float:
+    import statistics
+
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def bench_registry_conveyor(
+    folder: Path, repeats: int, fresh: int, n_features: int = 8
+) -> dict[str, Any]:
+    """conveyor's registry on a SQLite project: the same model and operations as MLflow's."""
+    import subprocess
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from conveyor.registry import load_model, promote, record_evaluation, register_model
+    from conveyor.workspace import Workspace, init_project
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        rng.normal(size=(500, n_features)), columns=[f"f{i}" for i in range(n_features)]
+    )
+    y = (X["f0"] + rng.normal(size=500) > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    root = folder / "registry"
+    init_project(root, name="bench-registry")
+    register: list[float] = []
+    alias: list[float] = []
+    warm: list[float] = []
+    with Workspace.open(root) as ws:
+        register_model(ws, "warmup", model, input_example=X.head())
+        for _ in range(repeats):
+            started = time.perf_counter()
+            register_model(ws, "bench", model, input_example=X.head())
+            register.append(time.perf_counter() - started)
+        evaluations = {
+            v: record_evaluation(ws, "bench", v, {"auc": 0.8}, passed=True) for v in (1, 2)
+        }
+        for i in range(repeats):
+            version = 1 + i % 2
+            started = time.perf_counter()
+            promote(ws, "bench", version, evaluation_id=evaluations[version])
+            alias.append(time.perf_counter() - started)
+        row = X.head(1)
+        load_model(ws, "models:/bench@champion").predict(row)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            load_model(ws, "models:/bench@champion").predict(row)
+            warm.append(time.perf_counter() - started)
+    fresh_s: list[float] = []
+    for _ in range(fresh):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", FRESH_LOAD, str(root), str(n_features)],
+            check=True,
+            capture_output=True,
+        )
+        fresh_s.append(time.perf_counter() - started)
+    return {
+        "system": "conveyor",
+        "register_ms": _median_ms(register),
+        "set_alias_ms": _median_ms(alias),
+        "load_warm_ms": _median_ms(warm),
+        "load_fresh_process_ms": _median_ms(fresh_s),
+    }
+
+
+def bench_registry_mlflow(repeats: int, fresh: int) -> tuple[dict[str, Any] | None, str]:
+    """MLflow's registry in its own venv; its JSON, or ``(None, why)``."""
+    import subprocess
+
+    from bench_store import ensure_venv
+
+    probe = "import mlflow, mlflow.sklearn, skops.io; print(mlflow.__version__)"
+    python, why = ensure_venv(
+        MLFLOW_REGISTRY_VENV, MLFLOW_REGISTRY_REQUIREMENTS, what="MLflow registry", probe=probe
+    )
+    if python is None:
+        return None, why
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("MLFLOW_")
+    }
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    args = [str(python), str(MLFLOW_REGISTRY_SCRIPT), f"--repeats={repeats}", f"--fresh={fresh}"]
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"the MLflow registry baseline failed: {type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return None, f"the MLflow registry baseline exited {done.returncode}: {done.stderr[-500:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1]), ""
+
+
+def render_registry(registry: dict[str, Any]) -> list[str]:
     from bench_store import align_table
 
-    meta = report["meta"]
-    tuning = report["tuning"]
+    ours, theirs = registry["conveyor"], registry.get("mlflow")
+    version = f" {theirs['version']}" if theirs else ""
+    lines = ["", f"Registry on SQLite, medians (ms): conveyor vs MLflow{version}, same run", ""]
+    body = []
+    for label, key, their_key in REGISTRY_ROWS:
+        mine = ours[key]
+        other = theirs[their_key] if theirs else None
+        ratio = other / mine if other else None
+        verdict = "-"
+        if ratio is not None:
+            ok = ratio >= TARGET_REGISTRY_RATIO
+            verdict = f">= {TARGET_REGISTRY_RATIO:g}x {'ok' if ok else 'MISSED'}"
+        body.append(
+            (
+                label,
+                f"{mine:.2f}",
+                f"{other:.2f}" if other is not None else "-",
+                f"{ratio:.1f}x" if ratio is not None else "-",
+                verdict,
+            )
+        )
+    header = ("operation", "conveyor ms", "MLflow ms", "MLflow / conveyor", "target")
+    lines.append(align_table(header, body, left={0, 4}))
+    lines.append(
+        "A fresh process pays for importing scikit-learn (and skops, which imports every "
+        "estimator module to list its trusted types) on both sides; see bench/README.md."
+    )
+    return lines
+
+
+def _render_tuning(report: dict[str, Any]) -> list[str]:
+    from bench_store import align_table
+
+    meta, tuning = report["meta"], report["tuning"]
     lines = [
-        "conveyor tuning benchmark" + (" (--quick)" if meta["quick"] else ""),
-        f"conveyor {meta['conveyor']}, Python {meta['python']}, Optuna {meta['optuna']}, "
-        f"scikit-learn {meta['sklearn']}",
-        f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
-        f"{meta['load_after']} after; {meta['elapsed_s']:.0f} s in all",
-        "",
         f"Study: {meta['n_trials']} trials of GradientBoostingClassifier (3-fold CV on "
         "1,500 x 20), TPE seeded, default MedianPruner (the objective reports nothing)",
         "",
@@ -177,9 +342,25 @@ def render_text(report: dict[str, Any]) -> str:
             "(worker start-up, pickling, the store's records); best values differ because "
             "parallel and worker-side sampling draw other params."
         )
-    # The registry half of the issue's benchmark (register a version, set an alias, load by
-    # alias warm and in a fresh process, next to MLflow's registry via
-    # _mlflow_registry_baseline.py) adds its section to the report and its lines here.
+    return lines
+
+
+def render_text(report: dict[str, Any]) -> str:
+
+    meta = report["meta"]
+    tuning = report["tuning"]
+    lines = [
+        "conveyor tuning and registry benchmark" + (" (--quick)" if meta["quick"] else ""),
+        f"conveyor {meta['conveyor']}, Python {meta['python']}, Optuna {meta['optuna']}, "
+        f"scikit-learn {meta['sklearn']}",
+        f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
+        f"{meta['load_after']} after; {meta['elapsed_s']:.0f} s in all",
+        "",
+    ]
+    if tuning["runs"]:
+        lines += _render_tuning(report)
+    if "registry" in report:
+        lines += render_registry(report["registry"])
     for what, why in report["skipped"].items():
         lines.append(f"skipped {what}: {why}")
     return "\n".join(lines)
@@ -197,6 +378,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-optuna", action="store_true", help="skip the in-process Optuna reference"
     )
     parser.add_argument("--tmpdir", help="where the project goes (default: the system temp)")
+    parser.add_argument(
+        "--only", choices=("tuning", "registry"), help="run one half of the benchmark"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="registry: samples per operation (default 30)"
+    )
+    parser.add_argument(
+        "--fresh", type=int, default=3, help="registry: fresh-process loads (default 3)"
+    )
     return parser.parse_args(argv)
 
 
@@ -224,20 +414,34 @@ def main(argv: list[str] | None = None) -> int:
     }
     report: dict[str, Any] = {"meta": meta, "tuning": {"runs": []}, "skipped": {}}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-tuning-", dir=args.tmpdir) as tmp:
-        root = make_project(Path(tmp))
-        log("warm-up study (2 trials)...")
-        run_study(root, 2, 2, args.seed)
-        for parallelism in PARALLELISM:
-            log(f"{n_trials} trials at parallelism {parallelism}...")
-            report["tuning"]["runs"].append(run_study(root, n_trials, parallelism, args.seed))
-    if args.no_optuna:
-        report["skipped"]["optuna"] = "--no-optuna"
+        if args.only != "registry":
+            root = make_project(Path(tmp))
+            log("warm-up study (2 trials)...")
+            run_study(root, 2, 2, args.seed)
+            for parallelism in PARALLELISM:
+                log(f"{n_trials} trials at parallelism {parallelism}...")
+                report["tuning"]["runs"].append(run_study(root, n_trials, parallelism, args.seed))
+        if args.only != "tuning":
+            log("registry: conveyor...")
+            registry: dict[str, Any] = {
+                "conveyor": bench_registry_conveyor(Path(tmp), args.repeats, args.fresh)
+            }
+            log("registry: MLflow...")
+            theirs, why = bench_registry_mlflow(args.repeats, args.fresh)
+            if theirs is None:
+                report["skipped"]["mlflow registry"] = why
+            else:
+                registry["mlflow"] = theirs
+            report["registry"] = registry
+    if args.no_optuna or args.only == "registry":
+        report["skipped"]["optuna"] = "--no-optuna" if args.no_optuna else "--only registry"
     else:
         log(f"{n_trials} trials of plain Optuna in this process...")
         report["tuning"]["optuna"] = run_optuna(n_trials, args.seed)
     runs = report["tuning"]["runs"]
-    report["tuning"]["speedup"] = runs[0]["tune_s"] / runs[1]["tune_s"]
-    report["tuning"]["target_met"] = report["tuning"]["speedup"] >= TARGET_SPEEDUP
+    if runs:
+        report["tuning"]["speedup"] = runs[0]["tune_s"] / runs[1]["tune_s"]
+        report["tuning"]["target_met"] = report["tuning"]["speedup"] >= TARGET_SPEEDUP
     meta["load_after"] = _load()
     meta["elapsed_s"] = time.perf_counter() - started
     print(json.dumps(report, indent=2) if args.json else render_text(report))

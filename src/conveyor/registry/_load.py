@@ -11,12 +11,18 @@ In order, with nothing from the model's files imported or executed before the la
 5. the flavor's loader runs on the verified bytes, given the signature's verdict: skops
    with its trusted types, pickle only when signed, LightGBM text or XGBoost JSON.
 
-A ``ChecksumMismatchError`` anywhere names the model version and its artifact.
+A ``ChecksumMismatchError`` anywhere names the model version and its artifact. Steps 1-4
+run on every load; for the skops, LightGBM and XGBoost flavors step 5 runs once per
+verified manifest in a process, and later loads get a copy of that object (a bounded cache
+of small models).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +43,14 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
+# Objects deserialised from verified bytes, by (manifest, signature verdict): every load
+# still reads and verifies the bytes, then copies the object instead of deserialising again.
+_LOADED: OrderedDict[tuple[str, bool], Any] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+_CACHE_MAX_MODELS = 8
+_CACHE_MAX_BYTES = 64 * 1024 * 1024
+
+
 def load_version(ws: Workspace, name: str, version: int, *, expected: str | None = None) -> Any:
     """Load version ``version`` of model ``name`` (see the module docstring for the checks).
 
@@ -52,7 +66,25 @@ def load_record(
 ) -> Any:
     """Load the version ``record`` of model ``name``."""
     manifest, data, signed = read_version(ws, name, record, expected=expected)
-    return _flavors.load(manifest, data, signed=signed, model=_uri(name, record))
+    if manifest.flavor == "pickle":  # a copy would run its code again: load it every time
+        return _flavors.load(manifest, data, signed=signed, model=_uri(name, record))
+    key = (manifest.model_dump_json(), signed)
+    with _LOADED_LOCK:
+        known = _LOADED.get(key)
+        if known is not None:
+            _LOADED.move_to_end(key)
+    if known is not None:
+        # The bytes just verified are the ones this object was built from: a copy of it
+        # is what deserialising them again would give, without paying for it.
+        return copy.deepcopy(known)
+    loaded = _flavors.load(manifest, data, signed=signed, model=_uri(name, record))
+    if len(data) <= _CACHE_MAX_BYTES:
+        with _LOADED_LOCK:
+            _LOADED[key] = loaded
+            while len(_LOADED) > _CACHE_MAX_MODELS:
+                _LOADED.popitem(last=False)
+        return copy.deepcopy(loaded)  # callers may change theirs; the cached one stays
+    return loaded
 
 
 def read_version(

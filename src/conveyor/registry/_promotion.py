@@ -296,7 +296,5 @@ def move_evaluations(ws: Workspace, name: str) -> dict[int, int]:
 def _number(ws: Workspace, name: str, version_id: int | None) -> int | None:
     if version_id is None:
         return None
-    for record in st.list_model_versions(ws.store, name):
-        if record.id == version_id:
-            return record.version
-    return None
+    found = st.list_model_versions(ws.store, name, ids=[version_id])
+    return found[0].version if found else None

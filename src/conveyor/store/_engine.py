@@ -137,6 +137,8 @@ class Store:
     retries: int = 5
     backoff: float = STORE_RETRY_BACKOFF
     _closed: bool = field(default=False, repr=False)
+    # The project's signing key once read (see _signing): it never changes.
+    _signing_key: bytes | None = field(default=None, repr=False)
 
     @property
     def dialect(self) -> str:

@@ -25,6 +25,12 @@ def signing_key(store: Store) -> bytes:
     Racing first callers (processes, hosts) all get the one key: the insert does nothing if
     a key exists, and the key is read back in the same transaction.
     """
+    if store._signing_key is None:  # a key never changes once made: read once per store
+        store._signing_key = _read_or_create(store)
+    return store._signing_key
+
+
+def _read_or_create(store: Store) -> bytes:
     query = select(signing_keys.c.secret).where(signing_keys.c.project_id == store.project_id)
     found = store.query(lambda conn: conn.execute(query).scalar(), what="signing key")
     if found is not None:

@@ -12,7 +12,7 @@ first version or move instead of making a second one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -161,10 +161,16 @@ def get_model_version(store: Store, name: str, version: int) -> ModelVersionReco
     return store.query(read)
 
 
-def list_model_versions(store: Store, name: str) -> list[ModelVersionRecord]:
+def list_model_versions(
+    store: Store, name: str, *, ids: Sequence[int] | None = None
+) -> list[ModelVersionRecord]:
+    """The versions of model ``name``, oldest first (only those with these ``ids``, if given)."""
+
     def read(conn: Connection) -> list[ModelVersionRecord]:
         model_id = find_model_id(conn, store, name, create=False)
         query = select(t.model_versions).where(v.model_id == model_id).order_by(v.version)
+        if ids is not None:
+            query = query.where(v.id.in_(list(ids)))
         return [ModelVersionRecord.from_row(r) for r in conn.execute(query)]
 
     return store.query(read)
