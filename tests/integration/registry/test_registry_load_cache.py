@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from test_registry_r13 import flip, members
 
 from conveyor.artifacts import LocalArtifactStore
 from conveyor.core import ChecksumMismatchError
 from conveyor.registry import load_model, register_model
 from support.models import frame
 from support.projects import MakeProject
-from test_registry_r13 import flip, members
 
 pytestmark = pytest.mark.integration
 
