@@ -165,13 +165,23 @@ def _continue(parent_model: Any, estimator: Any, X: Any, y: Any, more: int) -> t
             # final estimator learns from the new rows.
             grown.steps[-1][1].partial_fit(grown[:-1].transform(X), y)
         return grown, "partial_fit"
-    if type(final).__module__.startswith("lightgbm"):
-        fresh = clone(estimator if estimator is not None else parent_model)
+    booster = getattr(final, "booster_", None)
+    if booster is not None and type(booster).__module__.startswith("lightgbm"):
+        if estimator is not None:
+            fresh = clone(estimator)
+        elif type(final).__module__.startswith("lightgbm") or hasattr(parent_model, "steps"):
+            fresh = clone(parent_model)
+            last = fresh.steps[-1][1] if hasattr(fresh, "steps") else fresh
+            last.set_params(n_estimators=more)
+        else:  # a version in LightGBM's own format: a new estimator of the class it was
+            import lightgbm
+
+            fresh = getattr(lightgbm, str(final.estimator))(n_estimators=more, verbose=-1)
         if hasattr(fresh, "steps"):
             fresh.steps[:-1] = grown.steps[:-1]
-            fresh.steps[-1][1].fit(grown[:-1].transform(X), y, init_model=final.booster_)
+            fresh.steps[-1][1].fit(grown[:-1].transform(X), y, init_model=booster)
         else:
-            fresh.fit(X, y, init_model=final.booster_)
+            fresh.fit(X, y, init_model=booster)
         return fresh, "lightgbm init_model"
     params = final.get_params() if hasattr(final, "get_params") else {}
     if "warm_start" in params and "n_estimators" in params:
@@ -219,8 +229,8 @@ def fit(
         features: Columns to train on (default: every column but the target).
         seed: Sets every ``random_state`` of the estimator, and is recorded.
         continue_from: A version (``Model`` or ``models:/name@champion``) to train on from
-            with the new rows: ``partial_fit``, LightGBM ``init_model``, or ``warm_start``
-            with ``more_estimators`` more trees. The new version records it as its parent.
+            with the new rows: ``partial_fit``, or ``more_estimators`` more trees (LightGBM
+            ``init_model``, or ``warm_start``). The new version records it as its parent.
         tags: Recorded on the version.
 
     Raises:
