@@ -105,8 +105,8 @@ def reproduce(
     """Re-run the pipeline run that trained ``uri`` and compare what comes out.
 
     The reproduction is a new run tagged ``conveyor.reproduces``; the version it registers
-    (through :func:`fit`) is tagged ``reproduction_of`` and is an ordinary version: no
-    alias moves unless the pipeline itself promotes.
+    (through :func:`fit`) is tagged ``reproduction_of`` and is an ordinary version; the
+    run's ``promote_model`` steps move no alias.
 
     Args:
         uri: ``models:/name/3``, ``name/3`` or ``models:/name@alias``.

@@ -242,6 +242,8 @@ def test_reproduce_matches_a_deterministic_run(ws: Workspace) -> None:
     assert any(m.name == "eval.roc_auc" and m.same for m in again.metrics)
     assert all(d.same for d in again.datasets)
     assert registry.get_model(ws, "churn/2").tags["reproduction_of"] == "models:/churn/1"
+    # Its evaluation passed against the champion (version 1), but a reproduction never promotes.
+    assert registry.model_aliases(ws, "churn") == {"champion": 1}
 
 
 def test_reproduce_reports_a_mismatch_when_the_data_changed(ws: Workspace, tmp_path: Path) -> None:
