@@ -64,6 +64,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
         mlflow.set_tracking_uri(uri)
+        # Model files go to the temp dir too, not to ./mlruns where the benchmark started.
+        mlflow.create_experiment("bench", artifact_location=Path(tmp, "artifacts").as_uri())
         mlflow.set_experiment("bench")
         client = MlflowClient(tracking_uri=uri)
         log_model: list[float] = []
@@ -99,6 +101,7 @@ def main() -> int:
                 [sys.executable, "-c", FRESH, uri, str(args.features)],
                 check=True,
                 capture_output=True,
+                cwd=tmp,
             )
             fresh.append(time.perf_counter() - started)
 
