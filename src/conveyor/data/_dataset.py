@@ -12,14 +12,13 @@ pandas and the store are imported only when a dataset is read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core import InvalidValueError, StepContextError
-from ..pipelines import Materializer, current_step_context, register_materializer
+from ..core import StepContextError
+from ..pipelines import current_step_context, register_reference_materializer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -152,37 +151,9 @@ class Dataset:
 _REFERENCE_KEYS = ("name", "version", "digest", "n_rows", "columns", "snapshot_id", "source")
 
 
-def _reference(value: Dataset) -> bytes:
-    return json.dumps({k: getattr(value, k) for k in _REFERENCE_KEYS}, sort_keys=True).encode()
-
-
-def _from_reference(data: bytes) -> Dataset:
-    try:
-        fields = json.loads(data)
-        return Dataset(**{k: fields[k] for k in _REFERENCE_KEYS})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidValueError(
-            f"A stored Dataset reference is damaged ({exc}).",
-            hint="Run the step that produced it again.",
-        ) from None
-
-
-def _save(value: Dataset, path: Path) -> None:
-    path.write_bytes(_reference(value))
-
-
-def _load(path: Path) -> Dataset:
-    return _from_reference(path.read_bytes())
-
-
-register_materializer(
-    Materializer(
-        name="conveyor.dataset",
-        types=("conveyor.data._dataset.Dataset",),
-        save=_save,
-        load=_load,
-        media_type="application/json",
-        to_bytes=_reference,
-        from_bytes=_from_reference,
-    )
+register_reference_materializer(
+    "conveyor.dataset",
+    Dataset,
+    to_dict=lambda value: {k: getattr(value, k) for k in _REFERENCE_KEYS},
+    from_dict=lambda fields: Dataset(**{k: fields[k] for k in _REFERENCE_KEYS}),
 )

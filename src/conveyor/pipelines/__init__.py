@@ -24,6 +24,7 @@ from ._graph import StepOutput as StepOutput
 from ._materializers import TRUSTED_SKOPS_TYPES as TRUSTED_SKOPS_TYPES
 from ._materializers import Materializer as Materializer
 from ._materializers import register_materializer as register_materializer
+from ._materializers import register_reference_materializer as register_reference_materializer
 from ._pipeline import Pipeline as Pipeline
 from ._pipeline import pipeline as pipeline
 from ._step import Step as Step
@@ -125,6 +126,7 @@ __all__ = [
     "pipeline",
     "project_modules",
     "register_materializer",
+    "register_reference_materializer",
     "resume_run",
     "run_pipeline",
     "step",

@@ -68,6 +68,53 @@ _REGISTERED_ON_IMPORT = {
 }
 
 
+def register_reference_materializer(
+    name: str,
+    cls: type[Any],
+    *,
+    to_dict: Callable[[Any], dict[str, Any]],
+    from_dict: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Register a materializer that stores a handle (a ``Dataset``, a ``Model``) as a small
+    JSON reference to what it names, never the data itself.
+
+    Args:
+        name: The materializer's name, stored with each artifact (``"conveyor.model"``).
+        cls: The handle's class.
+        to_dict: The handle as JSON values.
+        from_dict: The handle back from them; a damaged reference raises
+            :class:`~conveyor.core.InvalidValueError` naming the class.
+    """
+    from ..core import InvalidValueError
+
+    def to_bytes(value: Any) -> bytes:
+        return json.dumps(to_dict(value), sort_keys=True).encode()
+
+    def from_bytes(data: bytes) -> Any:
+        try:
+            return from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidValueError(
+                f"A stored {cls.__name__} reference is damaged ({exc}).",
+                hint="Run the step that produced it again.",
+            ) from None
+
+    def save(value: Any, path: Path) -> None:
+        path.write_bytes(to_bytes(value))
+
+    register_materializer(
+        Materializer(
+            name=name,
+            types=(f"{cls.__module__}.{cls.__qualname__}",),
+            save=save,
+            load=lambda path: from_bytes(path.read_bytes()),
+            media_type="application/json",
+            to_bytes=to_bytes,
+            from_bytes=from_bytes,
+        )
+    )
+
+
 def get_materializer(name: str) -> Materializer:
     if name not in _REGISTRY and name in _REGISTERED_ON_IMPORT:
         importlib.import_module(_REGISTERED_ON_IMPORT[name])

@@ -11,13 +11,11 @@ every ML library are imported only when a model is registered, loaded or used.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core import InvalidValueError, StepContextError
-from ..pipelines import Materializer, current_step_context, register_materializer
+from ..core import StepContextError
+from ..pipelines import current_step_context, register_reference_materializer
 from ._uris import SCHEME
 
 if TYPE_CHECKING:
@@ -139,37 +137,9 @@ _REFERENCE_KEYS = (
 )
 
 
-def _reference(value: Model) -> bytes:
-    return json.dumps({k: getattr(value, k) for k in _REFERENCE_KEYS}, sort_keys=True).encode()
-
-
-def _from_reference(data: bytes) -> Model:
-    try:
-        fields = json.loads(data)
-        return Model(**{k: fields[k] for k in _REFERENCE_KEYS})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidValueError(
-            f"A stored Model reference is damaged ({exc}).",
-            hint="Run the step that produced it again.",
-        ) from None
-
-
-def _save(value: Model, path: Path) -> None:
-    path.write_bytes(_reference(value))
-
-
-def _load(path: Path) -> Model:
-    return _from_reference(path.read_bytes())
-
-
-register_materializer(
-    Materializer(
-        name="conveyor.model",
-        types=("conveyor.registry._model.Model",),
-        save=_save,
-        load=_load,
-        media_type="application/json",
-        to_bytes=_reference,
-        from_bytes=_from_reference,
-    )
+register_reference_materializer(
+    "conveyor.model",
+    Model,
+    to_dict=lambda value: {k: getattr(value, k) for k in _REFERENCE_KEYS},
+    from_dict=lambda fields: Model(**{k: fields[k] for k in _REFERENCE_KEYS}),
 )

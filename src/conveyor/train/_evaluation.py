@@ -11,13 +11,10 @@ This module is imported by ``import conveyor``: nothing heavy is imported here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..core import InvalidValueError
-from ..pipelines import Materializer, register_materializer
+from ..pipelines import register_reference_materializer
 from ._gate_report import GateResult, canonical
 
 _FIELDS = ("id", "model", "version", "passed", "baseline_version", "digest")
@@ -87,36 +84,6 @@ class Evaluation:
         return f"evaluation {self.id} of models:/{self.model}/{self.version}{against}: {verdict}"
 
 
-def _reference(value: Evaluation) -> bytes:
-    return json.dumps(value.to_dict(), sort_keys=True).encode()
-
-
-def _from_reference(data: bytes) -> Evaluation:
-    try:
-        return Evaluation.from_dict(json.loads(data))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidValueError(
-            f"A stored Evaluation reference is damaged ({exc}).",
-            hint="Run the step that produced it again.",
-        ) from None
-
-
-def _save(value: Evaluation, path: Path) -> None:
-    path.write_bytes(_reference(value))
-
-
-def _load(path: Path) -> Evaluation:
-    return _from_reference(path.read_bytes())
-
-
-register_materializer(
-    Materializer(
-        name="conveyor.evaluation",
-        types=("conveyor.train._evaluation.Evaluation",),
-        save=_save,
-        load=_load,
-        media_type="application/json",
-        to_bytes=_reference,
-        from_bytes=_from_reference,
-    )
+register_reference_materializer(
+    "conveyor.evaluation", Evaluation, to_dict=Evaluation.to_dict, from_dict=Evaluation.from_dict
 )
