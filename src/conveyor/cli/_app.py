@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from . import _artifacts, _data, _events, _features, _models, _pipelines, _project, _runs
+from . import _models_checks as _models_checks  # adds its commands to `models`
 from ._common import state
 from ._output import err
 
