@@ -45,12 +45,12 @@ from ._stats import mcnemar as mcnemar
 from ._steps import promote_model as promote_model
 
 if TYPE_CHECKING:
-    from ._tune import TuneResult as TuneResult
     from ._tune import tune as tune
-    from ._tune import tuning_trials as tuning_trials
+    from ._tune_result import TuneResult as TuneResult
+    from ._tune_result import tuning_trials as tuning_trials
 
 # The study's machinery reaches the metadata store: imported on first use.
-_LAZY = dict.fromkeys(["TuneResult", "tune", "tuning_trials"], "._tune")
+_LAZY = {"tune": "._tune", "TuneResult": "._tune_result", "tuning_trials": "._tune_result"}
 
 
 def __getattr__(name: str) -> Any:
