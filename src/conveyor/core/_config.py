@@ -228,7 +228,7 @@ class TrainSettings(_Section):
         "default",
         description="The gate `conveyor.train.evaluate` applies when given none: a name from "
         "`train.gates`. With no such table, a challenger must not be significantly worse "
-        "than the champion (ROC AUC margin 0.01, or RMSE).",
+        "than the champion: ROC AUC by 0.01, or RMSE by 1% of the champion's.",
     )
     gates: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

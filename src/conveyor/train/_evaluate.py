@@ -25,13 +25,24 @@ if TYPE_CHECKING:
     from ._gate_spec import GateSpec
 
 # The gate used when a project configures none: a challenger must not be significantly
-# worse than the champion on the primary metric (and passes when there is no champion).
-DEFAULT_GATES: dict[str, dict[str, Any]] = {
-    "classification": {
-        "decision": [{"metric": "roc_auc", "mode": "non_inferiority", "margin": 0.01}]
-    },
-    "regression": {"decision": [{"metric": "rmse", "mode": "non_inferiority", "margin": 0.0}]},
-}
+# worse than the champion on the primary metric (and passes when there is no champion):
+# ROC AUC by more than 0.01, or RMSE by more than 1% of the champion's on the holdout.
+DEFAULT_AUC_MARGIN = 0.01
+DEFAULT_RMSE_SHARE = 0.01
+
+
+def default_gate(task: str, y: Any, champion_scores: Any | None) -> dict[str, Any]:
+    """The built-in gate for ``task``; a regression margin scales with the champion's RMSE."""
+    if task == "classification":
+        metric, margin = "roc_auc", DEFAULT_AUC_MARGIN
+    else:
+        import numpy as np
+
+        metric, margin = "rmse", 1.0  # without a champion the decision is skipped anyway
+        if champion_scores is not None:
+            errors = np.asarray(y, dtype=float) - np.asarray(champion_scores, dtype=float)
+            margin = max(DEFAULT_RMSE_SHARE * float(np.sqrt(np.mean(errors**2))), 1e-12)
+    return {"decision": [{"metric": metric, "mode": "non_inferiority", "margin": margin}]}
 
 
 def task_of(model: Any) -> str:
@@ -58,10 +69,9 @@ def _labels(model: Any, y: Any) -> list[Any]:
     return list(classes)
 
 
-def _gate_spec(
-    ws: Workspace, gate: str | Mapping[str, Any] | GateSpec | None, task: str
-) -> GateSpec:
-    """The gate to apply, validated (a config table's errors name ``[train.gates.NAME]``)."""
+def _gate_spec(ws: Workspace, gate: str | Mapping[str, Any] | GateSpec | None) -> GateSpec | None:
+    """The gate to apply, validated (a config table's errors name ``[train.gates.NAME]``);
+    None for the built-in default."""
     from ._gate_spec import GateSpec, parse_gate_spec
 
     if isinstance(gate, GateSpec):
@@ -73,7 +83,7 @@ def _gate_spec(
     if name in configured:
         return parse_gate_spec(configured[name], name=name)
     if gate is None:
-        return parse_gate_spec(DEFAULT_GATES[task], name="built-in default")
+        return None
     raise ConfigError(
         f"No gate named {gate!r} is configured.{did_you_mean(gate, configured)}",
         hint=f"Add a [train.gates.{gate}] table to conveyor.toml, or pass a GateSpec.",
@@ -114,7 +124,7 @@ def evaluate(
         target: The column holding the truth.
         gate: A gate name from ``[train.gates.NAME]``, a mapping as such a table holds, or a
             ``GateSpec``. Default: ``[train] gate`` if configured, else non-inferiority to
-            the champion on ROC AUC (margin 0.01) or RMSE.
+            the champion on ROC AUC (margin 0.01) or RMSE (margin 1% of the champion's).
         champion: The alias to compare with (default: ``[registry] champion_alias``), a
             ``Model``, or None to compare with nothing. The version itself is never its
             own baseline.
@@ -144,8 +154,8 @@ def evaluate(
     holdout = training_data(data, target=target, ws=ws, what="holdout")
     fitted = version.load()
     task = task_of(fitted)
-    spec = _gate_spec(ws, gate, task)
-    slice_columns = _slice_columns(spec)
+    spec = _gate_spec(ws, gate)
+    slice_columns = _slice_columns(spec) if spec is not None else []
     missing = [c for c in slice_columns if c not in holdout.X.columns]
     if missing:
         raise InvalidValueError(
@@ -160,6 +170,11 @@ def evaluate(
         baseline = baseline.bind(ws)
         X = _inputs(baseline, holdout.X, slice_columns)
         baseline_scores = score(baseline.load(), X, task)
+    if spec is None:
+        from ._gate_spec import parse_gate_spec
+
+        built_in = default_gate(task, holdout.y.to_numpy(), baseline_scores)
+        spec = parse_gate_spec(built_in, name="built-in default")
     labels = _labels(fitted, holdout.y) if task == "classification" else None
     slices = holdout.X[slice_columns].reset_index(drop=True) if slice_columns else None
     report = evaluate_gates(
