@@ -56,6 +56,7 @@ from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
     _load,
     _tail,
     align_table,
+    baseline_env,
     ensure_venv,
     hide_password,
     log,
@@ -475,12 +476,7 @@ def bench_feast(
     args = [str(python), str(FEAST_SCRIPT), f"--spec={spec_path}", f"--repeat={sizes.repeat}"]
     if not historical:
         args.append("--skip-historical")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("FEAST_")
-    }
-    env |= {"FEAST_USAGE": "False", "DO_NOT_TRACK": "1"}
+    env = baseline_env("FEAST_", FEAST_USAGE="False")
     try:
         done = subprocess.run(
             args, stdout=subprocess.PIPE, stderr=None, text=True, timeout=3600, env=env

@@ -50,6 +50,7 @@ from bench_store import (  # noqa: E402 - shared helpers of the benchmarks
     _tail,
     _venv_python,
     align_table,
+    baseline_env,
     hide_password,
     log,
     postgres_base_url,
@@ -227,12 +228,7 @@ def bench_prefect(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, st
         f"--repeat={sizes.repeat}",
     ]
     # The script sets Prefect's own variables (ephemeral API, telemetry off) itself.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("PREFECT_")
-    }
-    env["DO_NOT_TRACK"] = "1"
+    env = baseline_env("PREFECT_")
     try:
         stdout, stderr, code = _run_in_own_group(args, env=env, timeout=3600)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -216,6 +216,34 @@ def ensure_mlflow_venv() -> tuple[Path | None, str]:
     return ensure_venv(MLFLOW_VENV, MLFLOW_REQUIREMENTS, what="MLflow", probe=MLFLOW_PROBE)
 
 
+def baseline_env(own_prefix: str, **extra: str) -> dict[str, str]:
+    """This process's environment for a baseline in its own venv: without our Python
+    paths and without the competitor's own settings (``own_prefix``), telemetry off."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith(own_prefix)
+    }
+    return env | {"DO_NOT_TRACK": "1", **extra}
+
+
+def run_baseline(
+    args: list[str], *, env: dict[str, str], what: str
+) -> tuple[dict[str, Any] | None, str]:
+    """Run a baseline script; the JSON object on its last line of stdout, or ``(None, why)``."""
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"the {what} baseline failed: {type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return None, f"the {what} baseline exited {done.returncode}: {_tail(done.stderr)}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1]), ""
+    except (IndexError, json.JSONDecodeError):
+        return None, f"the {what} baseline printed no JSON: {_tail(done.stdout + done.stderr)}"
+
+
 def bench_mlflow(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, str]:
     """Run the baseline in MLflow's venv; returns its JSON, or ``(None, why)``."""
     args = [
@@ -229,23 +257,8 @@ def bench_mlflow(python: Path, sizes: Sizes) -> tuple[dict[str, Any] | None, str
         f"--warmup-batches={sizes.warmup_batches}",
         f"--warmup-runs={sizes.warmup_runs}",
     ]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("MLFLOW_")
-    }
-    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"the MLflow baseline failed: {type(exc).__name__}: {exc}"
-    if done.returncode != 0:
-        return None, f"the MLflow baseline exited {done.returncode}: {_tail(done.stderr)}"
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    try:
-        return json.loads(lines[-1]), ""
-    except (IndexError, json.JSONDecodeError):
-        return None, f"the MLflow baseline printed no JSON: {_tail(done.stdout + done.stderr)}"
+    env = baseline_env("MLFLOW_", MLFLOW_DISABLE_TELEMETRY="true")
+    return run_baseline(args, env=env, what="MLflow")
 
 
 # --- report -----------------------------------------------------------------------------

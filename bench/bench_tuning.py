@@ -213,9 +213,7 @@ def bench_registry_conveyor(
 
 def bench_registry_mlflow(repeats: int, fresh: int) -> tuple[dict[str, Any] | None, str]:
     """MLflow's registry in its own venv; its JSON, or ``(None, why)``."""
-    import subprocess
-
-    from bench_store import ensure_venv
+    from bench_store import baseline_env, ensure_venv, run_baseline
 
     probe = "import mlflow, mlflow.sklearn, skops.io; print(mlflow.__version__)"
     python, why = ensure_venv(
@@ -223,20 +221,9 @@ def bench_registry_mlflow(repeats: int, fresh: int) -> tuple[dict[str, Any] | No
     )
     if python is None:
         return None, why
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not k.startswith("MLFLOW_")
-    }
-    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env = baseline_env("MLFLOW_", MLFLOW_DISABLE_TELEMETRY="true")
     args = [str(python), str(MLFLOW_REGISTRY_SCRIPT), f"--repeats={repeats}", f"--fresh={fresh}"]
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"the MLflow registry baseline failed: {type(exc).__name__}: {exc}"
-    if done.returncode != 0:
-        return None, f"the MLflow registry baseline exited {done.returncode}: {done.stderr[-500:]}"
-    return json.loads(done.stdout.strip().splitlines()[-1]), ""
+    return run_baseline(args, env=env, what="MLflow registry")
 
 
 def render_registry(registry: dict[str, Any]) -> list[str]:
