@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store as st
 from ..core import (
-    ALIAS_MOVED,
     InvalidValueError,
     PromotionRefusedError,
     validate_name,
@@ -145,7 +144,7 @@ def promote(
         id=move.id,
         model=name,
         alias=alias,
-        from_version=_number(ws, name, move.from_version_id),
+        from_version=move.from_version,
         to_version=version,
         reason=move.reason,
         actor=move.actor,
@@ -211,20 +210,16 @@ def rollback(
     history = st.alias_history(ws.store, name, alias)
     if not history:
         st.resolve_alias(ws.store, name, alias)  # raises: no such alias (did you mean ...)
-    numbers = {v.id: v.version for v in st.list_model_versions(ws.store, name)}
     last = history[-1]
-    current = (
-        numbers.get(last.to_version_id or 0) or st.resolve_alias(ws.store, name, alias).version
-    )
+    current = last.to_version or st.resolve_alias(ws.store, name, alias).version
     if to_version is None:
-        previous = last.from_version_id
-        if previous is None:
+        if last.from_version is None:
             raise InvalidValueError(
                 f"Alias {alias!r} of model {name!r} has had no other target to go back to.",
                 hint=f"Name one: conveyor models rollback {name} --alias {alias} --to VERSION "
                 "--reason '...'",
             )
-        target = numbers[previous]
+        target = last.from_version
     else:
         target = check_version(to_version, what="version to roll back to")
     if target == current:
@@ -260,41 +255,17 @@ def alias_history(ws: Workspace, name: str, alias: str | None = None) -> list[Al
     Raises:
         NotFoundError: no such model.
     """
-    rows = st.alias_history(ws.store, name, alias)
-    numbers = {v.id: v.version for v in st.list_model_versions(ws.store, name)}
-    evidence = move_evaluations(ws, name)
     return [
         AliasMove(
             id=h.id,
             model=name,
             alias=h.alias,
-            from_version=numbers.get(h.from_version_id) if h.from_version_id else None,
-            to_version=numbers.get(h.to_version_id) if h.to_version_id else None,
+            from_version=h.from_version,
+            to_version=h.to_version,
             reason=h.reason,
             actor=h.actor,
             moved_at=h.moved_at,
-            evaluation_id=evidence.get(h.id),
+            evaluation_id=h.evaluation_id,
         )
-        for h in rows
+        for h in st.alias_history(ws.store, name, alias)
     ]
-
-
-def move_evaluations(ws: Workspace, name: str) -> dict[int, int]:
-    """The evaluation that allowed each move of model ``name``'s aliases, by history id,
-    from the moves' events (moves no evaluation allowed are absent)."""
-    found: dict[int, int] = {}
-    after = 0
-    while batch := st.read_events(ws.store, after=after, types=[ALIAS_MOVED]):
-        for event in batch:
-            data = event.data
-            if data.get("model") == name and data.get("evaluation_id") is not None:
-                found[int(data["history_id"])] = int(data["evaluation_id"])
-        after = batch[-1].id
-    return found
-
-
-def _number(ws: Workspace, name: str, version_id: int | None) -> int | None:
-    if version_id is None:
-        return None
-    found = st.list_model_versions(ws.store, name, ids=[version_id])
-    return found[0].version if found else None

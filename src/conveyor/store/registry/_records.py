@@ -37,10 +37,16 @@ class ModelVersionRecord(Record):
 
 @dataclass(frozen=True, slots=True)
 class AliasMoveRecord(Record):
+    """One move of an alias: the versions' ids and numbers, why, who, and the evaluation
+    that allowed it (if one did)."""
+
     id: int
     alias: str
     from_version_id: int | None
     to_version_id: int | None
+    from_version: int | None
+    to_version: int | None
+    evaluation_id: int | None
     reason: str
     actor: str
     moved_at: int

@@ -32,7 +32,8 @@ from ...core import (
     now_ms,
     validate_name,
 )
-from .._engine import Operation, Store
+from .._engine import Operation, Replay, Store
+from .._hot import HotRow
 from .._sql import replay_by_id, require_in_project
 from .._versioned import Versioned
 from ..events import append_event
@@ -41,7 +42,24 @@ from ._records import AliasMoveRecord, ModelRecord, ModelVersionRecord
 
 m, v, al, ev = t.models.c, t.model_versions.c, t.aliases.c, t.evaluations.c
 _VERSION = replay_by_id(t.model_versions, ModelVersionRecord.from_row)
-_MOVE = replay_by_id(t.alias_history, AliasMoveRecord.from_row)
+h = t.alias_history.c
+_FROM, _TO = t.model_versions.alias("from_v"), t.model_versions.alias("to_v")
+# History rows with their versions' numbers, in one read.
+_HISTORY = select(
+    t.alias_history, _FROM.c.version.label("from_version"), _TO.c.version.label("to_version")
+).select_from(
+    t.alias_history.outerjoin(_FROM, _FROM.c.id == h.from_version_id).outerjoin(
+        _TO, _TO.c.id == h.to_version_id
+    )
+)
+
+
+def _load_move(conn: Connection, row_id: Any) -> AliasMoveRecord:
+    return AliasMoveRecord.from_row(conn.execute(_HISTORY.where(h.id == row_id)).one())
+
+
+# A retried move returns the first one's history row (numbers included).
+_MOVE: Replay[AliasMoveRecord] = Replay(dump=lambda record: record.id, load=_load_move)
 
 
 MODELS = Versioned(t.models, "model", "conveyor models list")
@@ -270,6 +288,7 @@ def move_alias(
                 alias=alias,
                 from_version_id=previous,
                 to_version_id=target,
+                evaluation_id=evaluation_id,
                 reason=reason,
                 actor=actor,
                 moved_at=now,
@@ -291,7 +310,8 @@ def move_alias(
                 "evaluation_id": evaluation_id,
             },
         )
-        return AliasMoveRecord.from_row(row)
+        numbers = {"from_version": prev_number or None, "to_version": version}
+        return AliasMoveRecord.from_row(HotRow({**row._mapping, **numbers}))
 
     # A retry must not record a second move, nor fail its own compare-and-set against the
     # state its first execution committed.
@@ -408,11 +428,11 @@ def list_aliases(store: Store, name: str) -> dict[str, int]:
 
 
 def alias_history(store: Store, name: str, alias: str | None = None) -> list[AliasMoveRecord]:
-    h = t.alias_history.c
+    """Every move of model ``name``'s aliases (or of one), oldest first."""
 
     def read(conn: Connection) -> list[AliasMoveRecord]:
         model_id = find_model_id(conn, store, name, create=False)
-        query = select(t.alias_history).where(h.model_id == model_id)
+        query = _HISTORY.where(h.model_id == model_id)
         if alias:
             query = query.where(h.alias == alias)
         return [AliasMoveRecord.from_row(r) for r in conn.execute(query.order_by(h.id))]

@@ -65,12 +65,15 @@ alias_history = Table(
     Column("alias", String(128), nullable=False),
     Column("from_version_id", BigId, fk("model_versions.id", nullable=True)),
     Column("to_version_id", BigId, fk("model_versions.id", nullable=True)),
+    # The evaluation that allowed the move, when one did (a promotion to the champion).
+    Column("evaluation_id", BigId, fk("evaluations.id", nullable=True)),
     Column("reason", Text, nullable=False, default=""),
     Column("actor", String(128), nullable=False, default=""),
     Column("moved_at", BigInteger, nullable=False),
     Index(None, "model_id", "alias", "id"),
     Index(None, "from_version_id"),
     Index(None, "to_version_id"),
+    Index(None, "evaluation_id"),
 )
 
 # An evaluation of one version (against a baseline version, the champion, when there was

@@ -1,4 +1,4 @@
-"""evaluations, signing keys, tuning trials, parent versions
+"""evaluations, signing keys, tuning trials, parent versions, the evaluation of an alias move
 
 Revision ID: 0004
 Revises: 0003
@@ -120,6 +120,19 @@ def upgrade() -> None:
             batch_op.f("ix_evaluations_step_run_id"), ["step_run_id"], unique=False
         )
 
+    with op.batch_alter_table("alias_history", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("evaluation_id", BIG_ID, nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_alias_history_evaluation_id"), ["evaluation_id"], unique=False
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_alias_history_evaluation_id_evaluations"),
+            "evaluations",
+            ["evaluation_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
     with op.batch_alter_table("model_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("parent_version_id", BIG_ID, nullable=True))
         batch_op.create_index(
@@ -135,6 +148,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alias_history", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_alias_history_evaluation_id_evaluations"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_alias_history_evaluation_id"))
+        batch_op.drop_column("evaluation_id")
+
     with op.batch_alter_table("model_versions", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_model_versions_parent_version_id_model_versions"), type_="foreignkey"
