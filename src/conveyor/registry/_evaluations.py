@@ -89,8 +89,16 @@ def verify_evaluation(ws: Workspace, evaluation_id: int) -> st.EvaluationRecord:
         SignatureMismatchError: the report no longer hashes to its digest, or the digest,
             version, baseline or verdict no longer match the signature (the row was edited).
     """
-    record = st.get_evaluation(ws.store, evaluation_id)
-    problem = evaluation_problem(st.signing_key(ws.store), record)
+    return check_evaluation(st.signing_key(ws.store), st.get_evaluation(ws.store, evaluation_id))
+
+
+def check_evaluation(key: bytes, record: st.EvaluationRecord) -> st.EvaluationRecord:
+    """``record`` if its digest and signature verify under ``key``.
+
+    Raises:
+        SignatureMismatchError: they do not (the row was edited after it was recorded).
+    """
+    problem = evaluation_problem(key, record)
     if problem is not None:
         raise SignatureMismatchError(
             f"Evaluation {record.id} of models:/{record.model}/{record.version} does not "

@@ -22,7 +22,7 @@ from ..core import (
     PromotionRefusedError,
     validate_name,
 )
-from ._evaluations import check_version, verify_evaluation
+from ._evaluations import check_evaluation, check_version
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -112,33 +112,37 @@ def promote(
             hint="Say why, e.g. force_reason='hotfix for a broken champion'.",
         )
     guarded = alias == policy.champion_alias and policy.require_evaluation
-    evaluation = None
-    if evaluation_id is not None:
-        evaluation = verify_evaluation(ws, evaluation_id)
-        if (evaluation.model, evaluation.version) != (name, version):
-            raise InvalidValueError(
-                f"Evaluation {evaluation_id} is of models:/{evaluation.model}/"
-                f"{evaluation.version}, not of models:/{name}/{version}.",
-                hint=f"Pass an evaluation of version {version}.",
-                evaluation_id=evaluation_id,
-            )
-    elif guarded and force_reason is None:
+    if evaluation_id is None and guarded and force_reason is None:
         found = st.list_evaluations(ws.store, name, version)
         if not found:
             raise _refused(name, version, alias, "it has no evaluation")
-        evaluation = verify_evaluation(ws, found[-1].id)
-    if guarded and force_reason is None and evaluation is not None and not evaluation.passed:
-        raise _refused(name, version, alias, f"its evaluation {evaluation.id} did not pass")
-    reason = _reason(evaluation, force_reason)
+        evaluation_id = found[-1].id
+    key = st.signing_key(ws.store) if evaluation_id is not None else b""
+
+    def vouch(evaluation: st.EvaluationRecord) -> str:
+        # Inside the move's transaction: the evaluation read there is the one judged.
+        if (evaluation.model, evaluation.version) != (name, version):
+            raise InvalidValueError(
+                f"Evaluation {evaluation.id} is of models:/{evaluation.model}/"
+                f"{evaluation.version}, not of models:/{name}/{version}.",
+                hint=f"Pass an evaluation of version {version}.",
+                evaluation_id=evaluation.id,
+            )
+        check_evaluation(key, evaluation)
+        if guarded and force_reason is None and not evaluation.passed:
+            raise _refused(name, version, alias, f"its evaluation {evaluation.id} did not pass")
+        return _reason(evaluation, force_reason)
+
     move = st.move_alias(
         ws.store,
         name,
         alias,
         version,
         expected_version=expected_version,
-        reason=reason,
+        reason=_reason(None, force_reason),
         actor=actor,
-        evaluation_id=evaluation.id if evaluation is not None else None,
+        evaluation_id=evaluation_id,
+        vouch=vouch if evaluation_id is not None else None,
     )
     return AliasMove(
         id=move.id,
@@ -149,7 +153,7 @@ def promote(
         reason=move.reason,
         actor=move.actor,
         moved_at=move.moved_at,
-        evaluation_id=evaluation.id if evaluation is not None else None,
+        evaluation_id=move.evaluation_id,
     )
 
 

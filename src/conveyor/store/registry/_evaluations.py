@@ -35,7 +35,7 @@ _SELECT: Select[Any] = (
 )
 
 
-def _by_id(conn: Connection, store: Store, evaluation_id: int) -> EvaluationRecord | None:
+def evaluation_by_id(conn: Connection, store: Store, evaluation_id: int) -> EvaluationRecord | None:
     row = conn.execute(
         _SELECT.where(e.id == evaluation_id, m.project_id == store.project_id)
     ).first()
@@ -44,7 +44,7 @@ def _by_id(conn: Connection, store: Store, evaluation_id: int) -> EvaluationReco
 
 def _replay(store: Store) -> Replay[EvaluationRecord]:
     def load(conn: Connection, evaluation_id: Any) -> EvaluationRecord:
-        found = _by_id(conn, store, int(evaluation_id))
+        found = evaluation_by_id(conn, store, int(evaluation_id))
         assert found is not None  # written by this very call
         return found
 
@@ -107,7 +107,7 @@ def record_evaluation(
             )
             .returning(e.id)
         ).scalar_one()
-        found = _by_id(conn, store, int(key))
+        found = evaluation_by_id(conn, store, int(key))
         assert found is not None
         return found
 
@@ -120,7 +120,9 @@ def get_evaluation(store: Store, evaluation_id: int) -> EvaluationRecord:
     Raises:
         NotFoundError: no such evaluation in the project.
     """
-    found = store.query(lambda conn: _by_id(conn, store, evaluation_id), what="evaluation")
+    found = store.query(
+        lambda conn: evaluation_by_id(conn, store, evaluation_id), what="evaluation"
+    )
     if found is None:
         raise NotFoundError(
             f"No evaluation {evaluation_id} in project {store.project!r}.",

@@ -12,7 +12,7 @@ first version or move instead of making a second one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -38,9 +38,9 @@ from .._sql import replay_by_id, require_in_project
 from .._versioned import Versioned
 from ..events import append_event
 from . import _tables as t
-from ._records import AliasMoveRecord, ModelRecord, ModelVersionRecord
+from ._records import AliasMoveRecord, EvaluationRecord, ModelRecord, ModelVersionRecord
 
-m, v, al, ev = t.models.c, t.model_versions.c, t.aliases.c, t.evaluations.c
+m, v, al = t.models.c, t.model_versions.c, t.aliases.c
 _VERSION = replay_by_id(t.model_versions, ModelVersionRecord.from_row)
 h = t.alias_history.c
 _FROM, _TO = t.model_versions.alias("from_v"), t.model_versions.alias("to_v")
@@ -204,6 +204,7 @@ def move_alias(
     reason: str = "",
     actor: str = "",
     evaluation_id: int | None = None,
+    vouch: Callable[[EvaluationRecord], str] | None = None,
 ) -> AliasMoveRecord:
     """Point ``models:/name@alias`` at ``version`` atomically, with history and an event.
 
@@ -213,6 +214,9 @@ def move_alias(
     Args:
         expected_version: Compare-and-set: only move if the alias currently points here
             (0 = only if the alias does not exist yet).
+        vouch: Called inside the move's transaction with evaluation ``evaluation_id``
+            (checked to be of this version): the domain's policy, which raises to refuse
+            the move or returns the reason to record (replacing ``reason``).
         evaluation_id: The evaluation of ``version`` that allowed the move (checked to be
             of that version, in the move's transaction).
 
@@ -238,11 +242,14 @@ def move_alias(
                 f"Model {name!r} has no version {version}.", model=name, version=version
             )
         target = found.id
+        why = reason
         if evaluation_id is not None:
-            evaluated = conn.execute(
-                select(ev.model_version_id).where(ev.id == evaluation_id)
-            ).scalar()
-            if evaluated != target:  # another version's, another project's, or none
+            from ._evaluations import evaluation_by_id
+
+            evaluation = evaluation_by_id(conn, store, evaluation_id)
+            if evaluation is not None and vouch is not None:
+                why = vouch(evaluation)
+            if evaluation is None or evaluation.model_version_id != target:
                 raise NotFoundError(
                     f"No evaluation {evaluation_id} of version {version} of model {name!r}.",
                     hint=f"List its evaluations with: conveyor models show {name}/{version}",
@@ -289,7 +296,7 @@ def move_alias(
                 from_version_id=previous,
                 to_version_id=target,
                 evaluation_id=evaluation_id,
-                reason=reason,
+                reason=why,
                 actor=actor,
                 moved_at=now,
             )
@@ -305,7 +312,7 @@ def move_alias(
                 "alias": alias,
                 "from_version": prev_number or None,
                 "to_version": version,
-                "reason": reason,
+                "reason": why,
                 "history_id": row.id,
                 "evaluation_id": evaluation_id,
             },
