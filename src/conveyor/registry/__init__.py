@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._services import model_aliases as model_aliases
     from ._services import register_model as register_model
     from ._signature import infer_signature as infer_signature
+    from ._signing import report_digest as report_digest
 
 # The services reach the store (SQLAlchemy): imported on first use, so ``from conveyor
 # import Model`` in a pipeline module stays light.
@@ -61,6 +62,7 @@ _LAZY = {
         "._services",
     ),
     "infer_signature": "._signature",
+    "report_digest": "._signing",
 }
 
 
@@ -97,6 +99,7 @@ __all__ = [
     "promote",
     "record_evaluation",
     "register_model",
+    "report_digest",
     "rollback",
     "verify_evaluation",
 ]

@@ -36,12 +36,12 @@ def default_gate(task: str, y: Any, champion_scores: Any | None) -> dict[str, An
     if task == "classification":
         metric, margin = "roc_auc", DEFAULT_AUC_MARGIN
     else:
-        import numpy as np
+        from ._metrics import regression_metrics
 
         metric, margin = "rmse", 1.0  # without a champion the decision is skipped anyway
         if champion_scores is not None:
-            errors = np.asarray(y, dtype=float) - np.asarray(champion_scores, dtype=float)
-            margin = max(DEFAULT_RMSE_SHARE * float(np.sqrt(np.mean(errors**2))), 1e-12)
+            rmse = regression_metrics(y, champion_scores)["rmse"] or 0.0
+            margin = max(DEFAULT_RMSE_SHARE * rmse, 1e-12)
     return {"decision": [{"metric": metric, "mode": "non_inferiority", "margin": margin}]}
 
 
@@ -207,15 +207,14 @@ def evaluate(
     if ctx is not None:
         figures = {f"eval.{k}": v for k, v in report.metrics.items() if v is not None}
         ctx.log_metrics({**figures, "eval.passed": float(report.passed)})
-    record = registry.verify_evaluation(ws, evaluation_id)
     return Evaluation(
         id=evaluation_id,
         model=version.name,
         version=version.version,
         passed=report.passed,
         baseline_version=baseline.version if baseline else None,
-        digest=record.digest,
-        metrics={k: v for k, v in signed_report["metrics"].items()},
+        digest=registry.report_digest(signed_report),  # what the store just signed
+        metrics=dict(signed_report["metrics"]),
         gates=report.gates,
     )
 

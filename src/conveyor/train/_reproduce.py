@@ -123,8 +123,7 @@ def reproduce(
     from ..pipelines._code import code_version
 
     model = registry.get_model(ws, uri)
-    lineage = registry.lineage(ws, model.uri)
-    run_id = lineage.get("run", {}).get("id") if lineage.get("run") else None
+    run_id = model.run_id
     if run_id is None:
         raise NotFoundError(
             f"{model.uri} was registered outside a pipeline run, so there is no recorded "
