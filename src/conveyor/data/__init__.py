@@ -8,8 +8,9 @@ call these, never the store.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..core._lazy import lazy_attributes
 from ._compare import ColumnDiff as ColumnDiff
 from ._compare import ProfileDiff as ProfileDiff
 from ._compare import SketchEstimate as SketchEstimate
@@ -118,14 +119,7 @@ def require_data_extra() -> None:
         )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    require_data_extra()
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals(), before=require_data_extra)
 
 
 __all__ = [

@@ -8,8 +8,9 @@ call these, never the store.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..core._lazy import lazy_attributes
 from ._offline import ViewData as ViewData
 from ._offline import point_in_time_join as point_in_time_join
 from ._online import OnlineStore as OnlineStore
@@ -59,10 +60,7 @@ _LAZY = dict.fromkeys(
 )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _require_features_extra() -> None:
     from ..data import require_data_extra
 
     require_data_extra()
@@ -75,9 +73,9 @@ def __getattr__(name: str) -> Any:
             "conveyor.features needs DuckDB, which is not installed.",
             hint="Install the features extra with: pip install 'conveyor[features]'",
         ) from None
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+
+
+__getattr__ = lazy_attributes(__name__, _LAZY, globals(), before=_require_features_extra)
 
 
 __all__ = [

@@ -7,9 +7,9 @@ call these, never the store.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..core._lazy import lazy_attributes
 from ._manifest import FLAVORS as FLAVORS
 from ._manifest import MANIFEST_NAME as MANIFEST_NAME
 from ._manifest import ModelManifest as ModelManifest
@@ -66,13 +66,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

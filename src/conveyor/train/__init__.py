@@ -10,9 +10,9 @@ scikit-learn and Optuna are imported when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..core._lazy import lazy_attributes
 from ._bootstrap import paired_bootstrap as paired_bootstrap
 from ._evaluate import evaluate as evaluate
 from ._evaluation import Evaluation as Evaluation
@@ -53,13 +53,7 @@ if TYPE_CHECKING:
 _LAZY = {"tune": "._tune", "TuneResult": "._tune_result", "tuning_trials": "._tune_result"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [
