@@ -34,6 +34,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -156,12 +157,28 @@ class SQLiteOnlineStore(OnlineStore):
             raise self._unavailable(exc.strerror or str(exc)) from exc
         with self._errors("open it"):
             conn = self._connection()
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {_CATALOGUE} (view TEXT PRIMARY KEY NOT NULL, "
                 "fingerprint TEXT NOT NULL, schema TEXT NOT NULL, table_name TEXT NOT NULL) "
                 "WITHOUT ROWID"
             )
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. SQLite answers "database is locked" at once, without
+        its busy handler, when another process is switching the same new file at that
+        moment: retry until the busy timeout (processes first opening a store together)."""
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _close(self) -> None:
         with self._lock:
