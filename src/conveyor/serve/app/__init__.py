@@ -1,0 +1,10 @@
+"""The prediction server: an ASGI app that speaks MLflow's scoring protocol, the Open
+Inference Protocol v2 and KServe v1 in front of a deployment's model.
+
+An entry point: it parses requests, calls ``conveyor.serve.runtime`` and renders answers;
+the rules (signatures, batching, swaps, the prediction log) live in the runtime.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
