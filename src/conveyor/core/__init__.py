@@ -49,6 +49,8 @@ from ._errors import StoreVersionError as StoreVersionError
 from ._errors import UnsafeArchiveError as UnsafeArchiveError
 from ._errors import UntrustedModelError as UntrustedModelError
 from ._event_types import ALIAS_MOVED as ALIAS_MOVED
+from ._event_types import DEPLOYMENT_FAILED as DEPLOYMENT_FAILED
+from ._event_types import DEPLOYMENT_SWAPPED as DEPLOYMENT_SWAPPED
 from ._event_types import DEPLOYMENT_UPDATED as DEPLOYMENT_UPDATED
 from ._event_types import EVENT_PREFIX as EVENT_PREFIX
 from ._event_types import MODEL_VERSION_ARCHIVED as MODEL_VERSION_ARCHIVED
@@ -108,6 +110,8 @@ __all__ = [
     "CLAIM_STATES",
     "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
+    "DEPLOYMENT_FAILED",
+    "DEPLOYMENT_SWAPPED",
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
     "MODEL_VERSION_ARCHIVED",

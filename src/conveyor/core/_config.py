@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -258,6 +259,89 @@ class TrainSettings(_Section):
         return v
 
 
+class ServeSettings(_Section):
+    host: str = Field(
+        "127.0.0.1",
+        description="The address `conveyor serve` binds. Any address but loopback needs "
+        "`serve.token` (the server refuses to start without it).",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="The port `conveyor serve` listens on.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes; each loads the model and logs on its own."
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="The largest request body accepted (413 beyond it), with or without a "
+        "Content-Length.",
+    )
+    max_rows: int = Field(
+        10_000, ge=1, description="The most rows one prediction request may hold (413 beyond)."
+    )
+    max_batch_rows: int = Field(
+        512,
+        ge=1,
+        description="The most rows one `predict` call takes when concurrent requests are "
+        "batched together.",
+    )
+    latency_budget: float = Field(
+        0.05,
+        description="The longest a batched `predict` call should take: a batch stops growing "
+        "when the model's measured cost per row says it would take longer. Never a wait: a "
+        "request alone is predicted at once.",
+    )
+    follow_interval: float = Field(
+        0.5,
+        description="How often the server reads the event log for a move of its alias "
+        "(a new version is loaded, warmed and swapped in).",
+    )
+    check_interval: float = Field(
+        10.0,
+        description="How often the server also reads its alias directly, in case an event "
+        "was missed.",
+    )
+    grace: float = Field(
+        30.0,
+        description="On SIGTERM: how long requests in flight may take to finish before the "
+        "server exits anyway.",
+    )
+    log_predictions: bool = Field(
+        True,
+        description="Write every prediction to the prediction log (Parquet segments in the "
+        "artifact store). `conveyor serve --no-log` turns it off for one server.",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="A bearer token every prediction request must carry "
+        "(`Authorization: Bearer ...`); unset, predictions are open on loopback only.",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="The bearer token of the admin routes (reload, swap); unset, they are closed.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values the server answers (403 otherwise, against DNS "
+        "rebinding); empty = `localhost`, `127.0.0.1`, `::1` and `serve.host`. From the "
+        "environment, comma-separated.",
+    )
+
+    @field_validator("latency_budget", "follow_interval", "check_interval", "grace", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds <= 0:
+            raise ValueError("must be a positive duration such as '50ms' or '10s'")
+        return seconds
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: comma-separated
+            return [h.strip() for h in v.split(",") if h.strip()]
+        return v
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -269,6 +353,7 @@ class Config(_Section):
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     registry: RegistrySettings = Field(default_factory=lambda: RegistrySettings())
     train: TrainSettings = Field(default_factory=lambda: TrainSettings())
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")

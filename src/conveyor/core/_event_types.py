@@ -13,6 +13,8 @@ from ._states import ModelVersionStatus, RunStatus
 
 __all__ = [
     "ALIAS_MOVED",
+    "DEPLOYMENT_FAILED",
+    "DEPLOYMENT_SWAPPED",
     "DEPLOYMENT_UPDATED",
     "EVENT_PREFIX",
     "MODEL_VERSION_ARCHIVED",
@@ -44,6 +46,9 @@ MODEL_VERSION_FAILED: Final = "io.conveyor.model_version.failed"
 MODEL_VERSION_ARCHIVED: Final = "io.conveyor.model_version.archived"
 ALIAS_MOVED: Final = "io.conveyor.alias.moved"
 DEPLOYMENT_UPDATED: Final = "io.conveyor.deployment.updated"
+# A server switched to a new version (one event per server process), or refused one.
+DEPLOYMENT_SWAPPED: Final = "io.conveyor.deployment.swapped"
+DEPLOYMENT_FAILED: Final = "io.conveyor.deployment.failed"
 SNAPSHOT_CREATED: Final = "io.conveyor.snapshot.created"
 VALIDATION_PASSED: Final = "io.conveyor.validation.passed"
 VALIDATION_FAILED: Final = "io.conveyor.validation.failed"

@@ -128,6 +128,7 @@ from .runs import step_metrics as step_metrics
 from .runs import step_params as step_params
 from .runs import transition_run as transition_run
 from .serving import DeploymentRecord as DeploymentRecord
+from .serving import get_deployment as get_deployment
 from .serving import list_deployments as list_deployments
 from .serving import upsert_deployment as upsert_deployment
 from .tuning import TrialRecord as TrialRecord
@@ -190,6 +191,7 @@ __all__ = [
     "follow_events",
     "get_artifact",
     "get_dataset_source",
+    "get_deployment",
     "get_evaluation",
     "get_feature_view",
     "get_model",

@@ -252,6 +252,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         "list_claims": [lambda s: st.list_claims(s, a.trigger)],
         "list_datasets": [lambda s: st.list_datasets(s)],
         "list_deployments": [lambda s: st.list_deployments(s)],
+        "get_deployment": [lambda s: st.get_deployment(s, "api")],
         "list_aliases": [lambda s: st.list_aliases(s, "churn")],
         "list_evaluations": [
             lambda s: st.list_evaluations(s, "churn"),

@@ -7,4 +7,7 @@ the rules (signatures, batching, swaps, the prediction log) live in the runtime.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._app import create_app as create_app
+from ._run import serve as serve
+
+__all__ = ["create_app", "serve"]

@@ -55,3 +55,12 @@ def set_deployment(
 def list_deployments(ws: Workspace) -> list[DeploymentRecord]:
     """This project's deployments, by name."""
     return st.list_deployments(ws.store)
+
+
+def get_deployment(ws: Workspace, name: str) -> DeploymentRecord:
+    """Deployment ``name``.
+
+    Raises:
+        NotFoundError: no such deployment (the hint says how to create one).
+    """
+    return st.get_deployment(ws.store, name)

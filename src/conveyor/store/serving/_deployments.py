@@ -11,15 +11,29 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ...core import DEPLOYMENT_UPDATED, now_ms, validate_name
-from .._engine import Operation, Store
-from .._sql import insert, replay_by_id
+from ...core import DEPLOYMENT_UPDATED, NotFoundError, now_ms, validate_name
+from .._engine import Operation, Replay, Store
+from .._hot import HotRow
+from .._sql import insert
 from ..events import append_event
+from ..registry import _tables as reg
 from ..registry import find_model_id
 from . import _tables as t
 from ._records import DeploymentRecord
 
-_DEPLOYMENT = replay_by_id(t.deployments, DeploymentRecord.from_row)
+d = t.deployments.c
+# A deployment with its model's name (the record names the model it serves).
+_WITH_MODEL = select(*t.deployments.c, reg.models.c.name.label("model")).join(
+    reg.models, reg.models.c.id == d.model_id
+)
+
+
+_REPLAY: Replay[DeploymentRecord] = Replay(
+    dump=lambda record: record.id,
+    load=lambda conn, row_id: DeploymentRecord.from_row(
+        conn.execute(_WITH_MODEL.where(d.id == row_id)).one()
+    ),
+)
 
 
 def upsert_deployment(
@@ -63,12 +77,28 @@ def upsert_deployment(
             subject=f"deployments/{name}",
             data={"deployment": name, "model": model, "alias": alias, "strategy": strategy},
         )
-        return DeploymentRecord.from_row(row)
+        return DeploymentRecord.from_row(HotRow({**row._mapping, "model": model}))
 
-    return store.transact_once(tx, what="deployment update", replay=_DEPLOYMENT)
+    return store.transact_once(tx, what="deployment update", replay=_REPLAY)
 
 
 def list_deployments(store: Store) -> list[DeploymentRecord]:
-    d = t.deployments.c
-    query = select(t.deployments).where(d.project_id == store.project_id).order_by(d.name)
+    query = _WITH_MODEL.where(d.project_id == store.project_id).order_by(d.name)
     return store.query(lambda conn: [DeploymentRecord.from_row(r) for r in conn.execute(query)])
+
+
+def get_deployment(store: Store, name: str) -> DeploymentRecord:
+    """Deployment ``name``.
+
+    Raises:
+        NotFoundError: this project has no such deployment.
+    """
+    query = _WITH_MODEL.where(d.project_id == store.project_id, d.name == name)
+    row = store.query(lambda conn: conn.execute(query).first())
+    if row is None:
+        raise NotFoundError(
+            f"No deployment named {name!r}.",
+            hint="Create one with: conveyor deployments set NAME --model MODEL",
+            deployment=name,
+        )
+    return DeploymentRecord.from_row(row)

@@ -13,6 +13,7 @@ class DeploymentRecord(Record):
     id: int
     name: str
     model_id: int
+    model: str
     alias: str
     strategy: str
     config: dict[str, Any]

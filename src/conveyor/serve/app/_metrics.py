@@ -1,0 +1,140 @@
+"""The server's Prometheus metrics (names and labels as CONVENTIONS: ``conveyor_`` prefix,
+base units, bounded labels, never ids).
+
+With several workers, prometheus_client's multiprocess mode: ``conveyor serve`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers start, each scrape
+aggregates every worker's files into a fresh registry, and a worker's files are marked dead
+when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+_SCORES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class ServerMetrics:
+    """The metrics of one server process."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "conveyor_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "conveyor_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "conveyor_predictions",
+            "Rows predicted, by model version and role (serve, canary, shadow).",
+            ["deployment", "model", "model_version", "role"],
+            registry=r,
+        )
+        self.predict_seconds = Histogram(
+            "conveyor_prediction_duration_seconds",
+            "Time of one model call (a micro-batch).",
+            ["deployment", "model_version"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.batch_rows = Histogram(
+            "conveyor_prediction_batch_rows",
+            "Rows per model call (concurrent requests batched together).",
+            ["deployment"],
+            buckets=_ROWS,
+            registry=r,
+        )
+        self.scores = Histogram(
+            "conveyor_prediction_score",
+            "Numeric predictions (a class label's index or a regression value).",
+            ["deployment", "model_version"],
+            buckets=_SCORES,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "conveyor_model_info",
+            "1 for the model version a server process answers with.",
+            ["deployment", "model", "model_version", "alias", "role"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.log_queue = Gauge(
+            "conveyor_prediction_log_queue_rows",
+            "Prediction log rows waiting to be written.",
+            ["deployment"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "conveyor_prediction_log_dropped",
+            "Prediction log rows dropped (queue full, disk full, store down); never requests.",
+            ["deployment"],
+            registry=r,
+        )
+        self.swaps = Counter(
+            "conveyor_model_swaps",
+            "Version switches of this server, by outcome (swapped, failed).",
+            ["deployment", "outcome"],
+            registry=r,
+        )
+        self._dropped_seen = 0
+
+    def observe_call(
+        self, model: str, version: int, role: str, rows: int, seconds: float, prediction: np.ndarray
+    ) -> None:
+        v = str(version)
+        self.predictions.labels(self.deployment, model, v, role).inc(rows)
+        self.predict_seconds.labels(self.deployment, v).observe(seconds)
+        self.batch_rows.labels(self.deployment).observe(rows)
+        if prediction.dtype.kind in "biuf" and prediction.ndim == 1:
+            histogram = self.scores.labels(self.deployment, v)
+            for value in prediction[:64].tolist():  # a sample per call bounds the cost
+                histogram.observe(value)
+
+    def serving(self, model: str, alias: str, version: int, role: str, *, old: int | None) -> None:
+        if old is not None:
+            self.model_info.labels(self.deployment, model, str(old), alias, role).set(0)
+        self.model_info.labels(self.deployment, model, str(version), alias, role).set(1)
+
+    def log_state(self, queued: int, dropped: int) -> None:
+        self.log_queue.labels(self.deployment).set(queued)
+        if dropped > self._dropped_seen:
+            self.log_dropped.labels(self.deployment).inc(dropped - self._dropped_seen)
+            self._dropped_seen = dropped
+
+    def render(self) -> bytes:
+        if multiprocess():
+            from prometheus_client import multiprocess as mp
+
+            registry = CollectorRegistry()
+            mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
