@@ -124,3 +124,35 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class FailsToLoad:
+    """A model whose unpickling raises: a version that can never load."""
+
+    def __init__(self) -> None:
+        self.state = "pickle calls __setstate__ only for a non-empty state"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        raise RuntimeError("this model cannot be loaded")
+
+    def predict(self, X: Any) -> Any:  # pragma: no cover - never loaded
+        return X
+
+
+def support_env() -> dict[str, str]:
+    """The environment a server needs to unpickle the test models of ``support``."""
+    tests = Path(__file__).resolve().parents[1]
+    return {"PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+
+
+class SlowModel:
+    """Predicts 1 for every row after sleeping ``seconds`` per call."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def predict(self, X: Any) -> Any:
+        import numpy as np
+
+        time.sleep(self.seconds)
+        return np.ones(len(X), dtype=np.int64)

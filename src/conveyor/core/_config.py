@@ -286,9 +286,9 @@ class ServeSettings(_Section):
     )
     latency_budget: float = Field(
         0.05,
-        description="The longest a batched `predict` call should take: a batch stops growing "
-        "when the model's measured cost per row says it would take longer. Never a wait: a "
-        "request alone is predicted at once.",
+        description="The most time batching may add to a request's `predict` call: a batch "
+        "stops growing when the model's measured cost (per call and per row) says the extra "
+        "rows would take longer. Never a wait: a request alone is predicted at once.",
     )
     follow_interval: float = Field(
         0.5,

@@ -174,6 +174,8 @@ class LiveDeployment:
                     target = self._alias_version()
                     if target != self.current.version and target not in self._refused:
                         self._swap_to(target, True)
+            except SwapFailed:
+                pass  # reported where it failed; the serving version stays
             except Exception as exc:  # a store outage must not stop the server following
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("deployment %s: following %s failed: %s", self.name, self.alias, exc)
