@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ...core import (
     ALIAS_MOVED,
@@ -33,7 +33,7 @@ from ...core import (
     validate_name,
 )
 from .._engine import Operation, Replay, Store
-from .._hot import HotRow
+from .._hot import HotRow, HotStatement
 from .._sql import replay_by_id, require_in_project
 from .._versioned import Versioned
 from ..events import append_event
@@ -63,6 +63,56 @@ _MOVE: Replay[AliasMoveRecord] = Replay(dump=lambda record: record.id, load=_loa
 
 
 MODELS = Versioned(t.models, "model", "conveyor models list")
+
+# An alias move runs on the driver's cursor (see ``store._hot``): one read of the model,
+# the target version and the alias's current target, then two writes. The event and the
+# operation key carry JSON, so they stay on SQLAlchemy.
+_PREV = t.model_versions.alias("prev_v")
+_MOVE_STATE = HotStatement(
+    select(
+        m.id.label("model_id"),
+        v.id.label("target"),
+        v.status,
+        al.version_id.label("previous"),
+        _PREV.c.version.label("previous_number"),
+    )
+    .select_from(
+        t.models.outerjoin(
+            t.model_versions,
+            and_(v.model_id == m.id, v.version == bindparam("p_version")),
+        )
+        .outerjoin(t.aliases, and_(al.model_id == m.id, al.name == bindparam("p_alias")))
+        .outerjoin(_PREV, _PREV.c.id == al.version_id)
+    )
+    .where(m.project_id == bindparam("p_project"), m.name == bindparam("p_name"))
+)
+_UPDATE_ALIAS = HotStatement(
+    update(t.aliases)
+    .where(al.model_id == bindparam("p_model"), al.name == bindparam("p_alias"))
+    .values(version_id=bindparam("p_target"), updated_at=bindparam("p_now"))
+)
+_INSERT_ALIAS = HotStatement(
+    t.aliases.insert().values(
+        model_id=bindparam("p_model"),
+        name=bindparam("p_alias"),
+        version_id=bindparam("p_target"),
+        updated_at=bindparam("p_now"),
+    )
+)
+_INSERT_HISTORY = HotStatement(
+    t.alias_history.insert()
+    .values(
+        model_id=bindparam("p_model"),
+        alias=bindparam("p_alias"),
+        from_version_id=bindparam("p_from"),
+        to_version_id=bindparam("p_target"),
+        evaluation_id=bindparam("p_evaluation"),
+        reason=bindparam("p_reason"),
+        actor=bindparam("p_actor"),
+        moved_at=bindparam("p_now"),
+    )
+    .returning(*t.alias_history.c)
+)
 
 
 def find_model_id(conn: Connection, store: Store, name: str, *, create: bool) -> int:
@@ -227,21 +277,31 @@ def move_alias(
     validate_name(alias, what="alias")
 
     def tx(conn: Connection, _op: Operation) -> AliasMoveRecord:
-        model_id = find_model_id(conn, store, name, create=False)
         now = now_ms()
+        params: dict[str, Any] = {
+            "p_project": store.project_id,
+            "p_name": name,
+            "p_version": version,
+            "p_alias": alias,
+        }
+        found = _MOVE_STATE.execute(conn, params).first()
+        if found is None:  # no such model: find_model_id raises, with its hints
+            find_model_id(conn, store, name, create=False)
+        assert found is not None
+        model_id = found.model_id
         if conn.dialect.name == "postgresql":
             # Serialise moves and status changes per model (SQLite's write lock already
             # does), so the history records each move's true predecessor, even for an
             # alias's first creation, and no version is archived while an alias moves to it.
+            # Then read the state again: it may have changed while this move waited.
             conn.execute(select(m.id).where(m.id == model_id).with_for_update())
-        found = conn.execute(
-            select(v.id, v.status).where(v.model_id == model_id, v.version == version)
-        ).first()
-        if found is None:
+            found = _MOVE_STATE.execute(conn, params).first()
+            assert found is not None
+        if found.target is None:
             raise NotFoundError(
                 f"Model {name!r} has no version {version}.", model=name, version=version
             )
-        target = found.id
+        target = found.target
         why = reason
         if evaluation_id is not None:
             from ._evaluations import evaluation_by_id
@@ -263,12 +323,7 @@ def move_alias(
                 model=name,
                 version=version,
             )
-        previous = conn.execute(
-            select(al.version_id).where(al.model_id == model_id, al.name == alias)
-        ).scalar()
-        prev_number = (
-            conn.execute(select(v.version).where(v.id == previous)).scalar() if previous else 0
-        )
+        previous, prev_number = found.previous, found.previous_number or 0
         if expected_version is not None and prev_number != expected_version:
             raise ConflictError(
                 f"Alias {alias!r} of model {name!r} points at version {prev_number or 'none'}, "
@@ -276,32 +331,16 @@ def move_alias(
                 model=name,
                 alias=alias,
             )
-        if previous is None:
-            conn.execute(
-                t.aliases.insert().values(
-                    model_id=model_id, name=alias, version_id=target, updated_at=now
-                )
-            )
-        else:
-            conn.execute(
-                update(t.aliases)
-                .where(al.model_id == model_id, al.name == alias)
-                .values(version_id=target, updated_at=now)
-            )
-        row = conn.execute(
-            t.alias_history.insert()
-            .values(
-                model_id=model_id,
-                alias=alias,
-                from_version_id=previous,
-                to_version_id=target,
-                evaluation_id=evaluation_id,
-                reason=why,
-                actor=actor,
-                moved_at=now,
-            )
-            .returning(*t.alias_history.c)
-        ).one()
+        pointer = {"p_model": model_id, "p_alias": alias, "p_target": target, "p_now": now}
+        (_UPDATE_ALIAS if previous is not None else _INSERT_ALIAS).execute(conn, pointer)
+        moved = {
+            "p_from": previous,
+            "p_evaluation": evaluation_id,
+            "p_reason": why,
+            "p_actor": actor,
+        }
+        row = _INSERT_HISTORY.execute(conn, {**pointer, **moved}).first()
+        assert row is not None
         append_event(
             conn,
             store,
