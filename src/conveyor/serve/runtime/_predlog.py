@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from ... import store as st
-from ...core import ArtifactStoreFullError, InvalidValueError, StoreError
+from ...core import ConveyorError, InvalidValueError, StoreError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -429,7 +429,7 @@ class PredictionLog:
 
 
 def _fix(exc: BaseException) -> str:
-    if isinstance(exc, ArtifactStoreFullError | OSError):
+    if isinstance(exc, OSError):  # ArtifactStoreFullError is one
         return (
             "Free space on the artifact store, or point the `artifacts` setting at a larger "
             "one; the log resumes by itself (rows until then are dropped and counted)."
@@ -439,4 +439,6 @@ def _fix(exc: BaseException) -> str:
             "Check that the metadata store is reachable; the log resumes by itself "
             "(segments written meanwhile are dropped and counted)."
         )
+    if isinstance(exc, ConveyorError):
+        return "The log carries on with the next segment."  # its message says the fix
     return "This is a bug in the caller's log rows or in conveyor; the log carries on."
