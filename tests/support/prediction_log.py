@@ -1,12 +1,26 @@
-"""Building prediction-log chunks for tests."""
+"""Prediction-log test helpers: a project on a given store and artifact root, and chunks
+of log rows."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
+from conveyor.core import Config
 from conveyor.serve.runtime import LogChunk, new_prediction_ids
+from conveyor.workspace import Workspace, init_project
+
+
+def open_workspace(root: Path, store_url: str, artifacts: str | None = None) -> Workspace:
+    """The project at ``root`` (created if missing) on ``store_url``."""
+    if not (root / "conveyor.toml").exists():
+        init_project(root, name="test")
+    env = {"CONVEYOR_STORE": store_url}
+    if artifacts is not None:
+        env["CONVEYOR_ARTIFACTS"] = artifacts
+    return Workspace.from_config(Config.load(root, env=env))
 
 
 def chunk(

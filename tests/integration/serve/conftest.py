@@ -8,19 +8,9 @@ from pathlib import Path
 import pytest
 
 from conveyor import store as st
-from conveyor.core import Config
 from conveyor.serve.runtime import set_deployment
-from conveyor.workspace import Workspace, init_project
-
-
-def open_workspace(root: Path, store_url: str, artifacts: str | None = None) -> Workspace:
-    """The project at ``root`` (created if missing) on ``store_url``."""
-    if not (root / "conveyor.toml").exists():
-        init_project(root, name="test")
-    env = {"CONVEYOR_STORE": store_url}
-    if artifacts is not None:
-        env["CONVEYOR_ARTIFACTS"] = artifacts
-    return Workspace.from_config(Config.load(root, env=env))
+from conveyor.workspace import Workspace
+from support.prediction_log import open_workspace
 
 
 @pytest.fixture

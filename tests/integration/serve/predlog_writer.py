@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import open_workspace
 from conveyor.serve.runtime import PredictionLog
-from support.prediction_log import chunk
+from support.prediction_log import chunk, open_workspace
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import open_workspace
 from conveyor import store as st
 from conveyor.serve.runtime import (
     PredictionLog,
@@ -25,7 +24,7 @@ from conveyor.serve.runtime import (
     read_segment,
     set_deployment,
 )
-from support.prediction_log import chunk
+from support.prediction_log import chunk, open_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -100,7 +99,7 @@ def test_sigkill_while_writing_leaves_no_corrupt_segment(tmp_path: Path, sqlite_
     with open_workspace(root, sqlite_url) as ws:
         st.register_model_version(ws.store, "churn")
         set_deployment(ws, "api", model="churn")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(WRITER).parent), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     rounds = 4
     for k in range(rounds):
         with subprocess.Popen(
