@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from . import _artifacts, _data, _events, _features, _models, _pipelines, _project, _runs
+from . import (
+    _artifacts,
+    _data,
+    _events,
+    _features,
+    _models,
+    _pipelines,
+    _predictions,
+    _project,
+    _runs,
+)
 from . import _models_checks as _models_checks  # adds its commands to `models`
 from ._common import state
 from ._output import err
@@ -32,6 +42,8 @@ app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_data.app, name="data")
 app.add_typer(_features.app, name="features")
 app.add_typer(_models.app, name="models")
+app.add_typer(_predictions.predictions_app, name="predictions")
+app.add_typer(_predictions.feedback_app, name="feedback")
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)

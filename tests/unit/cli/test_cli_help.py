@@ -65,6 +65,9 @@ def test_the_cli_has_the_documented_commands() -> None:
         "models evaluation",
         "models reproduce",
         "models load",
+        "predictions list",
+        "predictions show",
+        "feedback ingest",
     }
 
 
