@@ -17,6 +17,7 @@ from . import (
     _features,
     _models,
     _pipelines,
+    _predictions,
     _project,
     _runs,
     _serve,
@@ -44,6 +45,8 @@ app.add_typer(_features.app, name="features")
 app.add_typer(_models.app, name="models")
 app.add_typer(_serve.app, name="deployments")
 app.command("serve")(_serve.serve)
+app.add_typer(_predictions.predictions_app, name="predictions")
+app.add_typer(_predictions.feedback_app, name="feedback")
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)

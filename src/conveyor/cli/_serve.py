@@ -57,6 +57,7 @@ def set_(
     strategy: Annotated[
         str, typer.Option("--strategy", help="replace, canary or shadow.")
     ] = "replace",
+    json_: JsonOpt = False,
 ) -> None:
     """Create or update a deployment: an endpoint serving models:/MODEL@ALIAS.
 
@@ -67,6 +68,9 @@ def set_(
 
     with open_workspace() as ws:
         record = set_deployment(ws, name, model=model, alias=alias, strategy=strategy)
+    if json_:
+        print_json(record.to_dict())
+        return
     out.print(f"Deployment {record.name!r} serves models:/{record.model}@{record.alias}.")
 
 

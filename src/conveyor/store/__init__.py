@@ -8,7 +8,8 @@ project's run, step run, artifact, claim or trigger, whether the main id or a re
 (`inputs`, `source`, `producer_step_run_id` ...), is refused with `NotFoundError` as if it
 did not exist, and reads return nothing of another project's. The checks are guards inside
 the statement that reads or writes (`_sql.run_in_project` and its siblings).
-`referenced_digests` alone spans every project: garbage collection keeps shared blobs.
+`referenced_digests` alone spans every project: garbage collection keeps shared blobs
+(artifacts and the prediction log's segments).
 """
 
 from __future__ import annotations
@@ -128,9 +129,16 @@ from .runs import step_metrics as step_metrics
 from .runs import step_params as step_params
 from .runs import transition_run as transition_run
 from .serving import DeploymentRecord as DeploymentRecord
+from .serving import FeedbackRecord as FeedbackRecord
+from .serving import PredictionSegmentRecord as PredictionSegmentRecord
+from .serving import find_prediction_segments as find_prediction_segments
 from .serving import get_deployment as get_deployment
 from .serving import list_deployments as list_deployments
+from .serving import list_feedback as list_feedback
+from .serving import list_prediction_segments as list_prediction_segments
+from .serving import record_prediction_segment as record_prediction_segment
 from .serving import upsert_deployment as upsert_deployment
+from .serving import upsert_feedback as upsert_feedback
 from .tuning import TrialRecord as TrialRecord
 from .tuning import fail_interrupted_trials as fail_interrupted_trials
 from .tuning import finish_trial as finish_trial
@@ -150,12 +158,14 @@ __all__ = [
     "EventRecord",
     "FeatureViewRecord",
     "FeatureViewUseRecord",
+    "FeedbackRecord",
     "LineageEdgeRecord",
     "MaterializationRecord",
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
     "NewArtifact",
+    "PredictionSegmentRecord",
     "RunRecord",
     "SnapshotRecord",
     "SnapshotUseRecord",
@@ -187,6 +197,7 @@ __all__ = [
     "feature_view_uses",
     "find_cached_step",
     "find_cached_steps",
+    "find_prediction_segments",
     "finish_trial",
     "follow_events",
     "get_artifact",
@@ -213,9 +224,11 @@ __all__ = [
     "list_deployments",
     "list_evaluations",
     "list_feature_views",
+    "list_feedback",
     "list_materializations",
     "list_model_versions",
     "list_models",
+    "list_prediction_segments",
     "list_run_trials",
     "list_runs",
     "list_snapshots",
@@ -236,6 +249,7 @@ __all__ = [
     "record_evaluation",
     "record_feature_view_use",
     "record_materialization",
+    "record_prediction_segment",
     "record_snapshot_read",
     "referenced_digests",
     "register_feature_view",
@@ -262,5 +276,6 @@ __all__ = [
     "transition_run",
     "upgrade_store",
     "upsert_deployment",
+    "upsert_feedback",
     "upsert_trigger",
 ]

@@ -44,6 +44,8 @@ NO_ID = {
     "referenced_digests": "garbage collection roots: spans every project by design (blobs "
     "are shared); returns digests, no ids or records",
 }
+# A prediction id of project A's log (prediction ids are UUIDv7 text).
+PREDICTION = "00000000-0001-7000-8000-000000000000"
 # Parameter names that carry an id (or a record or mapping of ids) of an entity.
 ID_PARAMETERS = {"ref", "source", "outputs", "inputs"}
 
@@ -133,6 +135,20 @@ def build_a(a: st.Store) -> A:
     )
     st.move_alias(a, "churn", "champion", 1, evaluation_id=evaluation.id)
     st.upsert_deployment(a, "api", model="churn", alias="champion")
+    st.record_prediction_segment(
+        a,
+        "api",
+        digest=digest("segment"),
+        n_rows=1,
+        n_bytes=1,
+        first_id=PREDICTION,
+        last_id=PREDICTION,
+        min_ts=1,
+        max_ts=1,
+        model="churn",
+        version=1,
+    )
+    st.upsert_feedback(a, [(PREDICTION, 1, 1)], deployment="api")
     trigger = st.upsert_trigger(a, "nightly", kind="schedule", pipeline="train")
     # A lease of 0: the firing's holder counts as dead, so claim_lapsed could take it.
     claim = st.claim_trigger(a, trigger.id, "2026-11-30", "controller-a", lease=0.0).claim
@@ -224,6 +240,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
                 s, a.fit.id, a.fit.attempt, error="x", will_retry=True, run_attempt=ra
             ),
         ],
+        "find_prediction_segments": [lambda s: st.find_prediction_segments(s, PREDICTION)],
         "find_cached_step": [lambda s: st.find_cached_step(s, "key-load")],
         "find_cached_steps": [lambda s: st.find_cached_steps(s, ["key-load"])],
         "follow_events": [lambda s: list(st.follow_events(s, stop_after=0.05, poll_interval=0.01))],
@@ -251,6 +268,12 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         ],
         "list_claims": [lambda s: st.list_claims(s, a.trigger)],
         "list_datasets": [lambda s: st.list_datasets(s)],
+        "list_feedback": [
+            lambda s: st.list_feedback(s),
+            lambda s: st.list_feedback(s, ids=[PREDICTION]),
+            lambda s: st.list_feedback(s, deployment="api"),
+        ],
+        "list_prediction_segments": [lambda s: st.list_prediction_segments(s, "api")],
         "list_deployments": [lambda s: st.list_deployments(s)],
         "get_deployment": [lambda s: st.get_deployment(s, "api")],
         "list_aliases": [lambda s: st.list_aliases(s, "churn")],
@@ -330,6 +353,21 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.set_model_version_status(s, "churn", 1, "archived")
         ],
         "read_events": [lambda s: st.read_events(s)],
+        "record_prediction_segment": [
+            lambda s: st.record_prediction_segment(
+                s,
+                "api",
+                digest=digest("other"),
+                n_rows=1,
+                n_bytes=1,
+                first_id=PREDICTION,
+                last_id=PREDICTION,
+                min_ts=1,
+                max_ts=1,
+                model="churn",
+                version=1,
+            )
+        ],
         "record_artifact": [
             lambda s: st.record_artifact(s, digest("x"), 1, producer_step_run_id=a.load.id)
         ],
@@ -374,6 +412,9 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.transition_run(s, a.queued.id, "running", expected=["queued"]),
         ],
         "upsert_deployment": [lambda s: st.upsert_deployment(s, "api", model="churn")],
+        "upsert_feedback": [
+            lambda s: st.upsert_feedback(s, [(PREDICTION, 2, 1)], deployment="api")
+        ],
     }
 
 
@@ -422,6 +463,8 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
         *st.list_deployments(a),
         *st.list_feature_views(a),
         *st.list_evaluations(a, "churn"),
+        *st.list_prediction_segments(a, "api"),
+        *st.list_feedback(a),
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)

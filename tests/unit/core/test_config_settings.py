@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from conveyor.core import Config, ConfigError, settings_reference
 
@@ -30,6 +31,20 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "features.online_prefix": ("team-a", "team-a"),
     "registry.champion_alias": ("production", "production"),
     "registry.require_evaluation": ("false", False),
+    "serve.host": ("0.0.0.0", "0.0.0.0"),
+    "serve.port": ("9000", 9000),
+    "serve.workers": ("2", 2),
+    "serve.max_body_bytes": ("1048576", 1048576),
+    "serve.max_rows": ("500", 500),
+    "serve.max_batch_rows": ("64", 64),
+    "serve.latency_budget": ("20ms", 0.02),
+    "serve.follow_interval": ("2s", 2.0),
+    "serve.check_interval": ("1m", 60.0),
+    "serve.grace": ("10s", 10.0),
+    "serve.log_predictions": ("false", False),
+    "serve.token": ("s3cret", SecretStr("s3cret")),
+    "serve.admin_token": ("adm1n", SecretStr("adm1n")),
+    "serve.allowed_hosts": ("api.example.com, 10.0.0.5", ["api.example.com", "10.0.0.5"]),
     "train.gate": ("strict", "strict"),
     "train.gates": (
         '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',

@@ -9,6 +9,7 @@ A bad input is a 4xx naming the field; nothing a client sends can make a 5xx.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -19,7 +20,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from ...core import ConveyorError
+from ...core import ConveyorError, InvalidValueError, NotFoundError
 from ..runtime import LiveDeployment, SwapFailed
 from ..runtime._inputs import FieldError, InputError
 from . import _protocols as proto
@@ -217,6 +218,45 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             metrics.log_state(plog.queued_rows, plog.dropped_rows)
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    # -- feedback and the lineage of one prediction ----------------------------------------
+
+    @app.post("/feedback", openapi_extra=_body_doc("[{prediction_id, label}, ...]"))
+    async def feedback(request: Request) -> Response:
+        """Ground-truth labels for logged predictions (idempotent upserts)."""
+        from ..runtime import record_feedback
+
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+            items = orjson.loads(body)
+        except InputError as exc:
+            return _error(exc, "mlflow")
+        except orjson.JSONDecodeError:
+            return _user_error(400, "The body is not valid JSON: send [{prediction_id, label}].")
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            return _user_error(422, "Send a JSON array of {prediction_id, label} objects.")
+        try:
+            result = await asyncio.to_thread(record_feedback, ws, items, deployment=deployment)
+        except NotFoundError as exc:
+            return _user_error(404, str(exc))
+        except InvalidValueError as exc:
+            return _user_error(422, str(exc))
+        return JSONResponse({"upserted": result.n_upserted})
+
+    @app.get("/predictions/{prediction_id}")
+    async def prediction(prediction_id: str) -> Response:
+        """One prediction: inputs, output, the version, its run, data, code and evaluation."""
+        from ..runtime import explain_prediction
+
+        try:
+            explained = await asyncio.to_thread(explain_prediction, ws, prediction_id)
+        except NotFoundError as exc:
+            return _user_error(404, str(exc))
+        except InvalidValueError as exc:
+            return _user_error(422, str(exc))
+        return Response(orjson.dumps(explained.to_dict(), default=str), media_type=JSON)
+
     # -- admin ------------------------------------------------------------------------------
 
     @app.post("/admin/reload")
@@ -250,6 +290,10 @@ async def _swap(live: LiveDeployment, version: int | None) -> Response:
             {"error": str(exc), "model_version": str(live.current.version)}, status_code=409
         )
     return JSONResponse({"model": live.model, "model_version": str(serving)})
+
+
+def _user_error(status: int, message: str) -> Response:
+    return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON)
 
 
 def _error(exc: InputError, protocol: str) -> Response:

@@ -10,7 +10,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, String, bindparam, cast, select, union
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    bindparam,
+    cast,
+    column,
+    select,
+    table,
+    union,
+)
 
 from ...core import (
     InvalidValueError,
@@ -190,12 +200,22 @@ def artifact_lineage(store: Store, artifact_id: int) -> list[LineageEdgeRecord]:
     )
 
 
+# The prediction log's segments (``store.serving``), named rather than imported: serving
+# builds on lineage, not the other way round.
+_segments = table("prediction_segments", column("digest"))
+
+
 def referenced_digests(store: Store) -> set[str]:
-    """Every digest any project in this store references: artifacts and directory members.
+    """Every digest any project in this store references: artifacts, directory members and
+    the prediction log's segments.
 
     Garbage collection keeps these. It spans all projects because blobs are shared.
     """
-    query = union(select(a.digest), select(t.artifact_files.c.digest))
+    query = union(
+        select(a.digest),
+        select(t.artifact_files.c.digest),
+        select(_segments.c.digest),
+    )
     return store.query(lambda conn: {r[0] for r in conn.execute(query)})
 
 

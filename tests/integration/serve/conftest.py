@@ -1,0 +1,29 @@
+"""Fixtures for the serving runtime: a project with model ``churn`` and deployment ``api``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor import store as st
+from conveyor.serve.runtime import set_deployment
+from conveyor.workspace import Workspace
+from support.prediction_log import open_workspace
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/conveyor.db"
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sqlite_url: str) -> Iterator[Workspace]:
+    """A project whose registry has two versions of ``churn`` (no model files: the log
+    needs only the versions), served by deployment ``api``."""
+    with open_workspace(tmp_path / "project", sqlite_url) as workspace:
+        st.register_model_version(workspace.store, "churn")
+        st.register_model_version(workspace.store, "churn")
+        set_deployment(workspace, "api", model="churn")
+        yield workspace
