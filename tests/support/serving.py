@@ -50,7 +50,9 @@ def free_port() -> int:
 
 def split_payload(rows: int = 1) -> dict[str, Any]:
     X, _ = frame()
-    return {"dataframe_split": {"columns": COLUMNS, "data": X.head(rows).values.tolist()}}
+    # astype(object) keeps each column's own type (the integers stay integers).
+    data = X.head(rows).astype(object).values.tolist()
+    return {"dataframe_split": {"columns": COLUMNS, "data": data}}
 
 
 @dataclass

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 
 from ...core import ConveyorError, InvalidValueError, NotFoundError
 from ..runtime import LiveDeployment, SwapFailed
-from ..runtime._inputs import FieldError, InputError
+from ..runtime._inputs import InputError, input_error
 from . import _protocols as proto
 from ._body import read_body
 from ._guard import Guard, loopback_hosts
@@ -107,10 +107,9 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             return _finish(metrics, template, request, started, _error(exc, protocol))
         except Exception as exc:  # the model refused an input its signature allows
             log.info("deployment %s: the model failed on a request: %r", deployment, exc)
-            error = InputError(
-                f"The model could not predict this input ({type(exc).__name__}).",
-                status=422,
-                errors=(FieldError("body", "valid for the signature, refused by the model"),),
+            error = input_error(
+                "body",
+                f"fits the signature, but the model could not predict it ({type(exc).__name__})",
             )
             return _finish(metrics, template, request, started, _error(error, protocol))
         prediction = answer.outputs["prediction"]

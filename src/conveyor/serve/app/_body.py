@@ -4,46 +4,37 @@ from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
 
-from ..runtime._inputs import FieldError, InputError
-
-
-def _too_large(limit: int) -> InputError:
-    return InputError(
-        f"The request body is larger than this server accepts ({limit} bytes).",
-        status=413,
-        errors=(FieldError("body", f"at most {limit} bytes; send fewer rows per request"),),
-    )
+from ..runtime._inputs import input_error
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body of ``request``, refused with a 413 as soon as it passes ``limit`` bytes.
 
     Raises:
-        InputError: 413 past the limit (declared or streamed), 400 if the client went away
-            or declared a malformed length.
+        InputError: 413 past the limit (declared or streamed); 400 for a malformed
+            Content-Length or a client gone before the body ended.
     """
+    too_large = input_error(
+        "body",
+        f"is larger than this server accepts ({limit} bytes); send fewer rows per request",
+        status=413,
+    )
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise InputError(
-                "The Content-Length header is not a number.",
-                status=400,
-                errors=(FieldError("content-length", "a byte count"),),
-            )
+            raise input_error("content-length", "must be a byte count", status=400)
         if int(declared) > limit:
-            raise _too_large(limit)
+            raise too_large
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _too_large(limit)
+                raise too_large
             chunks.append(chunk)
     except ClientDisconnect:
-        raise InputError(
-            "The client closed the connection before sending the whole body.",
-            status=400,
-            errors=(FieldError("body", "incomplete"),),
+        raise input_error(
+            "body", "ended before its length: the client went away", status=400
         ) from None
     return b"".join(chunks)

@@ -33,9 +33,12 @@ if TYPE_CHECKING:
     from ._feedback import FeedbackResult as FeedbackResult
     from ._feedback import ingest_feedback as ingest_feedback
     from ._feedback import record_feedback as record_feedback
+    from ._inputs import MAX_ERRORS as MAX_ERRORS
     from ._inputs import Batch as Batch
     from ._inputs import FieldError as FieldError
     from ._inputs import InputError as InputError
+    from ._inputs import conform as conform
+    from ._inputs import conform_matrix as conform_matrix
     from ._live import LiveDeployment as LiveDeployment
     from ._live import SwapFailed as SwapFailed
     from ._loaded import LoadedVersion as LoadedVersion
@@ -47,7 +50,10 @@ if TYPE_CHECKING:
 # imported on first use.
 _LAZY = {
     **dict.fromkeys(["Answer", "Batcher"], "._batcher"),
-    **dict.fromkeys(["Batch", "FieldError", "InputError"], "._inputs"),
+    **dict.fromkeys(
+        ["MAX_ERRORS", "Batch", "FieldError", "InputError", "conform", "conform_matrix"],
+        "._inputs",
+    ),
     **dict.fromkeys(["LiveDeployment", "SwapFailed"], "._live"),
     "LoadedVersion": "._loaded",
     **dict.fromkeys(
@@ -71,6 +77,7 @@ _LAZY = {
 __all__ = [
     "FEEDBACK_FORMATS",
     "LOG_COLUMNS",
+    "MAX_ERRORS",
     "SEGMENT_FORMAT",
     "STRATEGIES",
     "Answer",
@@ -87,6 +94,8 @@ __all__ = [
     "PredictionLog",
     "SwapFailed",
     "check_strategy",
+    "conform",
+    "conform_matrix",
     "explain_prediction",
     "get_deployment",
     "ingest_feedback",
