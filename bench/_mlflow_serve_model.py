@@ -8,7 +8,9 @@ a dependency of conveyor)::
 It loads the fitted model the benchmark wrote with skops (so MLflow serves the very same
 estimator as the other targets) and saves it with ``mlflow.sklearn.save_model``, with the
 input example's rows, so that the model has a signature and ``mlflow models serve``
-enforces it, as it does for a model logged the usual way. Prints one JSON object on stdout.
+enforces it, as it does for a model logged the usual way. MLflow saves it in its default
+format (skops, here); for a forest, with ``sklearn.tree._tree.Tree`` among its trusted types,
+which MLflow requires for that format. Prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def main() -> int:
     with open(example_path) as f:
         split = json.load(f)
     example = pd.DataFrame(split["data"], columns=split["columns"])
-    mlflow.sklearn.save_model(model, out, input_example=example)
+    # MLflow refuses to save a forest with skops unless told its tree type is trusted, as
+    # skops' loader would be; a user saving a forest passes the same list.
+    trusted = sio.get_untrusted_types(data=sio.dumps(model))
+    mlflow.sklearn.save_model(
+        model, out, input_example=example, skops_trusted_types=trusted or None
+    )
     print(json.dumps({"version": mlflow.__version__, "path": out}))
     return 0
 

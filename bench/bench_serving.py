@@ -566,6 +566,7 @@ def render_text(report: dict[str, Any]) -> str:
     lines = [
         "conveyor prediction-service benchmark" + (" (--quick)" if meta["quick"] else ""),
         ", ".join(versions),
+        f"conveyor serve from {meta['conveyor_src']}",
         f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
         f"{meta['load_after']} after; {meta['elapsed_s']:.0f} s in all",
         f"1-row POST /invocations (dataframe_split, {N_FEATURES} features); "
@@ -636,6 +637,7 @@ def _meta(args: argparse.Namespace, warmup: float, duration: float) -> dict[str,
     has = importlib.util.find_spec
     return {
         "conveyor": conveyor.__version__,
+        "conveyor_src": str(Path(conveyor.__file__).resolve().parent.parent),
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
         "fastapi": fastapi.__version__,
