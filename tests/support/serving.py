@@ -158,3 +158,24 @@ class SlowModel:
 
         time.sleep(self.seconds)
         return np.ones(len(X), dtype=np.int64)
+
+
+class NanModel:
+    """Answers NaN, +inf, -inf and 1.0 in turn: outputs JSON has no literal for."""
+
+    def __init__(self) -> None:
+        self.values = [float("nan"), float("inf"), float("-inf"), 1.0]
+
+    def predict(self, X: Any) -> Any:
+        import numpy as np
+
+        return np.resize(np.array(self.values), len(X))
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
