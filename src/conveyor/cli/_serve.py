@@ -57,21 +57,42 @@ def set_(
     strategy: Annotated[
         str, typer.Option("--strategy", help="replace, canary or shadow.")
     ] = "replace",
+    second_alias: Annotated[
+        str,
+        typer.Option("--second-alias", help="The canary's or shadow's alias."),
+    ] = "challenger",
+    share: Annotated[
+        float,
+        typer.Option("--share", help="The canary's share of requests, 0 to 1."),
+    ] = 0.1,
     json_: JsonOpt = False,
 ) -> None:
     """Create or update a deployment: an endpoint serving models:/MODEL@ALIAS.
 
+    With --strategy canary, --share of requests go to the version behind --second-alias
+    (sticky by the X-Request-Key header); with shadow, that version predicts every request
+    too, logged and never returned.
+
     Example:
-        conveyor deployments set churn --model churn --alias champion
+        conveyor deployments set churn --model churn --strategy canary --share 0.2
     """
     from ..serve.runtime import set_deployment
 
+    config: dict[str, object] = {}
+    if strategy in ("canary", "shadow"):
+        config["second_alias"] = second_alias
+    if strategy == "canary":
+        config["share"] = share
     with open_workspace() as ws:
-        record = set_deployment(ws, name, model=model, alias=alias, strategy=strategy)
+        record = set_deployment(
+            ws, name, model=model, alias=alias, strategy=strategy, config=config
+        )
     if json_:
         print_json(record.to_dict())
         return
-    out.print(f"Deployment {record.name!r} serves models:/{record.model}@{record.alias}.")
+    second = record.config.get("second_alias")
+    also = f", {record.strategy} models:/{record.model}@{second}" if second else ""
+    out.print(f"Deployment {record.name!r} serves models:/{record.model}@{record.alias}{also}.")
 
 
 @app.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,3 +28,25 @@ def ws(tmp_path: Path, sqlite_url: str) -> Iterator[Workspace]:
         st.register_model_version(workspace.store, "churn")
         set_deployment(workspace, "api", model="churn")
         yield workspace
+
+
+def mounted(path: Path) -> bool:
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return any(line.split()[1] == str(path) for line in mounts)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (needs root to mount; skipped, saying so, where mount is refused)."""
+    path = tmp_path / "tmpfs"
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"a size-limited tmpfs is needed and mount was refused: {done.stderr}")
+    yield path
+    subprocess.run(["umount", str(path)], check=False)
+    assert not mounted(path)

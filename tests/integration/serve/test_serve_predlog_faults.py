@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,28 +28,6 @@ from support.prediction_log import chunk, open_workspace
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WRITER = str(Path(__file__).with_name("predlog_writer.py"))
-
-
-def mounted(path: Path) -> bool:
-    with open("/proc/self/mounts", encoding="utf-8") as mounts:
-        return any(line.split()[1] == str(path) for line in mounts)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs (needs root to mount; skipped, saying so, where mount is refused)."""
-    path = tmp_path / "tmpfs"
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"a size-limited tmpfs is needed and mount was refused: {done.stderr}")
-    yield path
-    subprocess.run(["umount", str(path)], check=False)
-    assert not mounted(path)
 
 
 def every_blob_verifies(ws: object) -> int:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+# A canary deployment sends a client to the same version every time it sends this key.
+STICKY_HEADER = "x-request-key"
 _Parser = Callable[[bytes, Any], "proto.Parsed"]
 
 
@@ -53,10 +55,10 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
         if plog is not None:
             metrics.log_state(plog.queued_rows, plog.dropped_rows)
 
-    def on_swap(old: int | None, new: int, outcome: str) -> None:
+    def on_swap(role: str, old: int | None, new: int, outcome: str) -> None:
         live: LiveDeployment | None = state.get("live")
         if outcome == "swapped" and live is not None:
-            metrics.serving(live.model, live.alias, new, "serve", old=old)
+            metrics.serving(live.model, live.aliases[role], new, role, old=old)
         metrics.swaps.labels(deployment, outcome).inc()
 
     @contextlib.asynccontextmanager
@@ -100,7 +102,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             body = await read_body(request, settings.max_body_bytes)
             # No await between reading the serving version and handing it the batch: a
             # swap cannot slip in, so the signature checked is the one that predicts.
-            loaded = deployment_live.current
+            loaded = deployment_live.route(request.headers.get(STICKY_HEADER))
             parsed = parse(body, loaded.signature)
             answer = await deployment_live.predict(parsed.batch, loaded)
         except InputError as exc:

@@ -54,6 +54,7 @@ time (unix seconds) and the call's duration."""
 class _Pending:
     batch: Batch
     future: asyncio.Future[Answer]
+    ids: list[str] | None = None
     arrived: float = field(default_factory=time.time)
 
 
@@ -126,15 +127,16 @@ class Batcher:
         """Requests queued or being predicted."""
         return len(self._queue) + (1 if self._busy else 0)
 
-    async def submit(self, batch: Batch) -> Answer:
-        """The model's outputs for ``batch`` (this request's rows only), with their ids."""
+    async def submit(self, batch: Batch, ids: list[str] | None = None) -> Answer:
+        """The model's outputs for ``batch`` (this request's rows only), with their ids:
+        ``ids`` if given (a shadow answers under the served prediction's ids), else new."""
         if self._closed:
             raise RuntimeError("this model version is no longer serving")
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._work())
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(batch, future))
+        self._queue.append(_Pending(batch, future, ids))
         assert self._wake is not None
         self._wake.set()
         return await future
@@ -214,8 +216,11 @@ class Batcher:
         elapsed = time.perf_counter() - start
         self.calls += 1
         self.cost.observe(merged.rows, elapsed)
-        ids = new_prediction_ids(merged.rows)
         sizes = [p.batch.rows for p in taken]
+        if all(p.ids is None for p in taken):
+            ids = new_prediction_ids(merged.rows)
+        else:
+            ids = [i for p in taken for i in (p.ids or new_prediction_ids(p.batch.rows))]
         if self._after is not None:
             arrivals = np.repeat(np.array([p.arrived for p in taken]), sizes)
             try:

@@ -51,6 +51,8 @@ class LoadedVersion:
         self.input_names = [c["name"] for c in self.signature.get("inputs") or () if "name" in c]
         self._sink = sink
         self._on_call = on_call
+        self._matrix = False  # call the model on a plain matrix (see warm)
+        self._index: Any = None
         self.batcher = Batcher(
             self.predict_batch,
             after=self._after if sink is not None or on_call is not None else None,
@@ -92,22 +94,39 @@ class LoadedVersion:
     def __repr__(self) -> str:
         return f"<LoadedVersion models:/{self.model}/{self.version} {self.role}>"
 
-    async def predict(self, batch: Batch) -> Answer:
-        """This batch's outputs and prediction ids, batched with concurrent requests."""
-        return await self.batcher.submit(batch)
+    async def predict(self, batch: Batch, ids: list[str] | None = None) -> Answer:
+        """This batch's outputs and prediction ids (``ids`` if given), batched with
+        concurrent requests."""
+        return await self.batcher.submit(batch, ids)
 
     def predict_batch(self, batch: Batch) -> Outputs:
         """Call the model on ``batch`` (on the batcher's thread)."""
-        prediction = np.asarray(self.estimator.predict(self._frame(batch)))
-        return {"prediction": prediction}
+        if self._matrix and self._numeric(batch):
+            return {"prediction": np.asarray(self.estimator.predict(self._as_matrix(batch)))}
+        return {"prediction": np.asarray(self.estimator.predict(self._frame(batch)))}
 
     def warm(self, sample: Batch | None = None) -> None:
         """One real prediction, on ``sample`` or on a row made from the signature.
 
+        A model of numeric inputs is also tried on a plain matrix of the signature's
+        columns; if it answers the same, that is how it is called from then on (the
+        signature already guarantees the columns and their order, so the frame's names
+        only cost: scikit-learn checks a frame's names and types on every call, several
+        times the cost of the prediction on one row).
+
         Raises:
             Exception: whatever the model raises: it must not serve.
         """
-        self.predict_batch(sample if sample is not None else synthetic_batch(self.signature))
+        batch = sample if sample is not None else synthetic_batch(self.signature)
+        framed = np.asarray(self.estimator.predict(self._frame(batch)))
+        if not self._numeric(batch):
+            return
+        _quiet_feature_names()
+        try:
+            matrix = np.asarray(self.estimator.predict(self._as_matrix(batch)))
+        except Exception:  # a model that selects columns by name needs its frame
+            return
+        self._matrix = framed.shape == matrix.shape and bool(np.all(framed == matrix))
 
     async def close(self) -> None:
         """Finish what is queued, then release the model."""
@@ -115,15 +134,34 @@ class LoadedVersion:
         self.estimator = None
         self._sink = self._on_call = None
 
+    def _numeric(self, batch: Batch) -> bool:
+        names = self.input_names
+        return bool(names) and all(
+            n in batch.columns and batch.columns[n].dtype.kind in "iuf" for n in names
+        )
+
+    def _as_matrix(self, batch: Batch) -> np.ndarray:
+        return np.column_stack([batch.columns[n] for n in self.input_names]).astype(
+            np.float64, copy=False
+        )
+
     def _frame(self, batch: Batch) -> Any:
         import pandas as pd
 
-        names = self.input_names or list(batch.columns)
-        arrays = [batch.columns[n] for n in names if n in batch.columns]
+        if self._index is None:
+            # Built once: an index of Python strings (not Arrow ones) is what scikit-learn
+            # reads the names from fastest.
+            self._index = pd.Index(self.input_names, dtype=object)
+        if self.input_names and all(n in batch.columns for n in self.input_names):
+            names = self._index
+        else:  # no signature, or an optional column left out
+            given = [n for n in self.input_names or batch.columns if n in batch.columns]
+            names = pd.Index(given, dtype=object)
+        arrays = [batch.columns[n] for n in names]
         if arrays and all(a.dtype == np.float64 for a in arrays):
             # One block of floats: several times cheaper than a frame built column by column.
             return pd.DataFrame(np.column_stack(arrays), columns=names, copy=False)
-        return pd.DataFrame({n: batch.columns[n] for n in names if n in batch.columns})
+        return pd.DataFrame(dict(zip(names, arrays, strict=True)), columns=names)
 
     def _after(
         self,
@@ -153,6 +191,16 @@ class LoadedVersion:
                 outputs=outputs,
             )
         )
+
+
+def _quiet_feature_names() -> None:
+    """Silence scikit-learn's warning that a matrix has no column names, in this process:
+    the matrix path is taken only for a model whose answers on it match its frame's."""
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message="X does not have valid feature names", category=UserWarning
+    )
 
 
 _EXAMPLE: dict[str, Any] = {

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -157,6 +157,62 @@ def segment_bytes(table: pa.Table) -> bytes:
     out = io.BytesIO()
     pq.write_table(tagged, out, compression="zstd")
     return out.getvalue()
+
+
+def _shape(chunk: LogChunk) -> tuple[Any, ...]:
+    def columns(group: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            (k, getattr(v, "dtype", None), getattr(v, "ndim", 1)) for k, v in group.items()
+        )
+
+    return (
+        chunk.model,
+        chunk.model_version,
+        chunk.role,
+        columns(chunk.inputs),
+        columns(chunk.outputs),
+        columns(chunk.features),
+        chunk.request_ids is None,
+    )
+
+
+def _lengths_agree(chunk: LogChunk) -> bool:
+    n = len(chunk.ids)
+    columns: list[Sized] = [chunk.ts_ms, chunk.latency_s, *chunk.inputs.values()]
+    columns.extend([*chunk.outputs.values(), *chunk.features.values()])
+    if chunk.request_ids is not None:
+        columns.append(chunk.request_ids)
+    return all(len(c) == n for c in columns)
+
+
+def _merged(chunks: list[LogChunk]) -> list[LogChunk]:
+    """``chunks`` (of one shape) as one chunk; as they are if their columns do not join."""
+    if len(chunks) == 1:
+        return chunks
+    first = chunks[0]
+
+    def joined(get: Any) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([np.asarray(get(c)[k]) for c in chunks]) for k in get(first)}
+
+    try:
+        return [
+            LogChunk(
+                model=first.model,
+                model_version=first.model_version,
+                role=first.role,
+                ids=[i for c in chunks for i in c.ids],
+                ts_ms=np.concatenate([np.asarray(c.ts_ms) for c in chunks]),
+                latency_s=np.concatenate([np.asarray(c.latency_s) for c in chunks]),
+                inputs=joined(lambda c: c.inputs),
+                outputs=joined(lambda c: c.outputs),
+                features=joined(lambda c: c.features),
+                request_ids=None
+                if first.request_ids is None
+                else [r for c in chunks for r in (c.request_ids or ())],
+            )
+        ]
+    except ValueError:  # ragged or mismatched columns: each chunk is checked on its own
+        return chunks
 
 
 class PredictionLog:
@@ -356,15 +412,24 @@ class PredictionLog:
                 self._cond.notify_all()
 
     def _write(self, batch: Sequence[LogChunk]) -> None:
-        groups: dict[tuple[Any, ...], list[pa.Table]] = {}
+        # Chunks of one shape are merged column by column first (one numpy concatenation
+        # per column), so building the Arrow table costs one pass per flush, not one per
+        # request: the writer shares the interpreter with the server.
+        shapes: dict[tuple[Any, ...], list[LogChunk]] = {}
         for chunk in batch:
-            try:
-                table = chunk_table(self.deployment, chunk)
-            except Exception as exc:
-                self._fail(len(chunk.ids), exc)
-                continue
-            key = (chunk.model, chunk.model_version, chunk.role, table.schema)
-            groups.setdefault(key, []).append(table)
+            # A malformed chunk goes alone, so its error names it and it is dropped alone.
+            key = _shape(chunk) if _lengths_agree(chunk) else (id(chunk),)
+            shapes.setdefault(key, []).append(chunk)
+        groups: dict[tuple[Any, ...], list[pa.Table]] = {}
+        for chunks in shapes.values():
+            for merged in _merged(chunks):
+                try:
+                    table = chunk_table(self.deployment, merged)
+                except Exception as exc:
+                    self._fail(len(merged.ids), exc)
+                    continue
+                key = (merged.model, merged.model_version, merged.role, table.schema)
+                groups.setdefault(key, []).append(table)
         for (model, version, role, _), tables in groups.items():
             self._write_group(model, version, role, tables)
 
