@@ -3,6 +3,7 @@ negative, no answer is a 5xx (S01)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,5 +47,6 @@ def test_schemathesis_finds_no_server_error(make_project, tmp_path: Path) -> Non
         )
     summary = result.stdout[-3000:]
     assert result.returncode == 0, summary + result.stderr[-2000:]
-    assert "not_a_server_error" in result.stdout
-    print("\n" + "\n".join(line for line in result.stdout.splitlines() if "passed" in line)[-500:])
+    passed = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    assert passed is not None and int(passed.group(2)) > 100, summary
+    print(f"\nschemathesis: {passed.group(2)} generated cases, 0 server errors")
