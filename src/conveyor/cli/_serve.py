@@ -42,10 +42,12 @@ def serve(
     Example:
         conveyor serve churn --port 8080
     """
+    from ..serve.app import check_deployment
     from ..serve.app import serve as run_server
 
     root = project_root()
-    out.print(f"Serving deployment {deployment!r} (Ctrl-C to stop)...")
+    serves = check_deployment(root, deployment)
+    out.print(f"Serving deployment {deployment!r}: {serves} (Ctrl-C to stop)...")
     run_server(root, deployment, host=host, port=port, workers=workers, log_predictions=log)
 
 
@@ -65,13 +67,23 @@ def set_(
         float,
         typer.Option("--share", help="The canary's share of requests, 0 to 1."),
     ] = 0.1,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feature",
+            "-f",
+            help="A feature (view:feature, or a view) to look up in the online store by the "
+            "request's entity columns; repeat for more.",
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Create or update a deployment: an endpoint serving models:/MODEL@ALIAS.
 
     With --strategy canary, --share of requests go to the version behind --second-alias
     (sticky by the X-Request-Key header); with shadow, that version predicts every request
-    too, logged and never returned.
+    too, logged and never returned. With --feature, requests carry the views' entity
+    columns and the features are looked up in the online store.
 
     Example:
         conveyor deployments set churn --model churn --strategy canary --share 0.2
@@ -83,6 +95,8 @@ def set_(
         config["second_alias"] = second_alias
     if strategy == "canary":
         config["share"] = share
+    if feature:
+        config["features"] = list(feature)
     with open_workspace() as ws:
         record = set_deployment(
             ws, name, model=model, alias=alias, strategy=strategy, config=config

@@ -8,6 +8,7 @@ the rules (signatures, batching, swaps, the prediction log) live in the runtime.
 from __future__ import annotations
 
 from ._app import create_app as create_app
+from ._run import check_deployment as check_deployment
 from ._run import serve as serve
 
-__all__ = ["create_app", "serve"]
+__all__ = ["check_deployment", "create_app", "serve"]

@@ -21,10 +21,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ...core import ConveyorError, InvalidValueError, NotFoundError
-from ..runtime import LiveDeployment, SwapFailed
+from ..runtime import LiveDeployment, SwapFailed, get_deployment
 from ..runtime._inputs import InputError, input_error
 from . import _protocols as proto
 from ._body import read_body
+from ._enrich import enrichment_factory
 from ._guard import Guard, loopback_hosts
 from ._metrics import ServerMetrics
 
@@ -70,7 +71,15 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             plog = PredictionLog(ws, deployment)
             plog.start()
             state["log"] = plog
-        live = LiveDeployment(ws, deployment, sink=plog, on_call=on_call, on_swap=on_swap)
+        record = get_deployment(ws, deployment)
+        live = LiveDeployment(
+            ws,
+            deployment,
+            sink=plog,
+            on_call=on_call,
+            on_swap=on_swap,
+            enrichment=enrichment_factory(ws, record.config),
+        )
         state["live"] = live
         await live.start()
         try:
@@ -103,7 +112,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             # No await between reading the serving version and handing it the batch: a
             # swap cannot slip in, so the signature checked is the one that predicts.
             loaded = deployment_live.route(request.headers.get(STICKY_HEADER))
-            parsed = parse(body, loaded.signature)
+            parsed = parse(body, loaded.request_signature)
             answer = await deployment_live.predict(parsed.batch, loaded)
         except InputError as exc:
             return _finish(metrics, template, request, started, _error(exc, protocol))
@@ -201,7 +210,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
         if name != current.model:
             return JSONResponse({"error": f"No model {name!r} on this server."}, status_code=404)
         return Response(
-            proto.oip_metadata(current.model, [str(current.version)], current.signature),
+            proto.oip_metadata(current.model, [str(current.version)], current.request_signature),
             media_type=JSON,
         )
 

@@ -42,6 +42,32 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
+def check_deployment(root: Path, deployment: str) -> str:
+    """Load and warm what ``deployment`` serves, once, before any server starts: a missing
+    deployment, an alias pointing nowhere, a version that fails to load or warm, or a bad
+    feature list is a clear error here rather than a failed start. Returns what it serves.
+
+    Raises:
+        ConveyorError: the deployment cannot serve (the message says why).
+    """
+    import asyncio
+
+    from ...workspace import Workspace
+    from ..runtime import LiveDeployment, get_deployment
+    from ._enrich import enrichment_factory
+
+    async def check(ws: Any) -> str:
+        record = get_deployment(ws, deployment)
+        live = LiveDeployment(ws, deployment, enrichment=enrichment_factory(ws, record.config))
+        await live.start(follow=False)
+        version = live.current.version
+        await live.stop()
+        return f"models:/{record.model}@{record.alias} (version {version})"
+
+    with Workspace.open(root) as ws:
+        return asyncio.run(check(ws))
+
+
 def serve(
     root: Path,
     deployment: str,
@@ -55,11 +81,9 @@ def serve(
     import uvicorn
 
     from ...workspace import Workspace
-    from ..runtime import get_deployment
 
     with Workspace.open(root) as ws:
         settings = ws.config.serve
-        get_deployment(ws, deployment)  # a clear error before any worker starts
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers

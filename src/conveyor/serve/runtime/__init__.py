@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ._inputs import conform_matrix as conform_matrix
     from ._live import LiveDeployment as LiveDeployment
     from ._live import SwapFailed as SwapFailed
+    from ._loaded import Enrichment as Enrichment
     from ._loaded import LoadedVersion as LoadedVersion
     from ._predlog import SEGMENT_FORMAT as SEGMENT_FORMAT
     from ._predlog import LogChunk as LogChunk
@@ -55,7 +56,7 @@ _LAZY = {
         "._inputs",
     ),
     **dict.fromkeys(["LiveDeployment", "SwapFailed"], "._live"),
-    "LoadedVersion": "._loaded",
+    **dict.fromkeys(["Enrichment", "LoadedVersion"], "._loaded"),
     **dict.fromkeys(
         [
             "LOG_COLUMNS",
@@ -84,6 +85,7 @@ __all__ = [
     "Batch",
     "Batcher",
     "DeploymentStrategy",
+    "Enrichment",
     "FeedbackResult",
     "FieldError",
     "InputError",

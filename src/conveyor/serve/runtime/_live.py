@@ -43,7 +43,7 @@ from ...core import (
 from ._batcher import Answer
 from ._deployments import Strategy, get_deployment
 from ._inputs import Batch
-from ._loaded import LoadedVersion, LogSink, OnCall
+from ._loaded import Enrichment, LoadedVersion, LogSink, OnCall
 
 if TYPE_CHECKING:
     from ...workspace import Workspace
@@ -74,6 +74,7 @@ class LiveDeployment:
         sink: LogSink | None = None,
         on_call: OnCall | None = None,
         on_swap: SwapListener | None = None,
+        enrichment: Callable[[], Enrichment] | None = None,
     ) -> None:
         self.ws = ws
         self.name = name
@@ -89,6 +90,7 @@ class LiveDeployment:
         self._sink = sink
         self._on_call = on_call
         self._on_swap = on_swap
+        self._enrichment = enrichment
         self._slots: dict[str, LoadedVersion | None] = dict.fromkeys(self.aliases)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -213,8 +215,15 @@ class LiveDeployment:
     def _load(self, version: int, role: str) -> LoadedVersion:
         step = "load"
         try:
+            enrich = self._enrichment() if self._enrichment is not None else None
             loaded = LoadedVersion.load(
-                self.ws, self.model, version, role=role, sink=self._sink, on_call=self._on_call
+                self.ws,
+                self.model,
+                version,
+                role=role,
+                sink=self._sink,
+                on_call=self._on_call,
+                enrich=enrich,
             )
             step = "warm"
             loaded.warm(self._sample)

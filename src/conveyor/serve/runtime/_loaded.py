@@ -22,6 +22,18 @@ class LogSink(Protocol):
     def submit(self, chunk: Any) -> bool: ...
 
 
+class Enrichment(Protocol):
+    """Adds looked-up columns (features) to a batch before the model sees it."""
+
+    features: Mapping[str, str]
+
+    def request_signature(self, signature: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def __call__(self, batch: Batch) -> None: ...
+
+    def close(self) -> None: ...
+
+
 OnCall = Callable[["LoadedVersion", int, float, Outputs], None]
 """Told of every model call: the version, its rows, its seconds and its outputs (metrics)."""
 
@@ -42,6 +54,7 @@ class LoadedVersion:
         budget: float = 0.05,
         sink: LogSink | None = None,
         on_call: OnCall | None = None,
+        enrich: Enrichment | None = None,
     ) -> None:
         self.model = model
         self.version = version
@@ -49,6 +62,12 @@ class LoadedVersion:
         self.estimator = estimator
         self.signature = dict(signature or {})
         self.input_names = [c["name"] for c in self.signature.get("inputs") or () if "name" in c]
+        self._enrich = enrich
+        # What a request is checked against: the model's inputs, and with enrichment the
+        # entity columns instead of the features looked up by them.
+        self.request_signature = (
+            enrich.request_signature(self.signature) if enrich is not None else self.signature
+        )
         self._sink = sink
         self._on_call = on_call
         self._matrix = False  # call the model on a plain matrix (see warm)
@@ -71,6 +90,7 @@ class LoadedVersion:
         role: str = "serve",
         sink: LogSink | None = None,
         on_call: OnCall | None = None,
+        enrich: Enrichment | None = None,
     ) -> LoadedVersion:
         """Load version ``version`` of ``model`` through every registry check."""
         from ... import registry
@@ -89,6 +109,7 @@ class LoadedVersion:
             budget=settings.latency_budget,
             sink=sink,
             on_call=on_call,
+            enrich=enrich,
         )
 
     def __repr__(self) -> str:
@@ -100,7 +121,10 @@ class LoadedVersion:
         return await self.batcher.submit(batch, ids)
 
     def predict_batch(self, batch: Batch) -> Outputs:
-        """Call the model on ``batch`` (on the batcher's thread)."""
+        """Call the model on ``batch`` (on the batcher's thread), after adding the features
+        looked up for it (they join ``batch.columns``, so the log sees them)."""
+        if self._enrich is not None:
+            self._enrich(batch)
         if self._matrix and self._numeric(batch):
             return {"prediction": np.asarray(self.estimator.predict(self._as_matrix(batch)))}
         return {"prediction": np.asarray(self.estimator.predict(self._frame(batch)))}
@@ -118,6 +142,8 @@ class LoadedVersion:
             Exception: whatever the model raises: it must not serve.
         """
         batch = sample if sample is not None else synthetic_batch(self.signature)
+        if self._enrich is not None:
+            self._enrich(batch)
         framed = np.asarray(self.estimator.predict(self._frame(batch)))
         if not self._numeric(batch):
             return
@@ -133,6 +159,9 @@ class LoadedVersion:
         await self.batcher.close()
         self.estimator = None
         self._sink = self._on_call = None
+        if self._enrich is not None:
+            self._enrich.close()
+            self._enrich = None
 
     def _numeric(self, batch: Batch) -> bool:
         names = self.input_names
@@ -179,6 +208,7 @@ class LoadedVersion:
         from ._predlog import LogChunk
 
         now = time.time()
+        looked_up = self._enrich.features if self._enrich is not None else {}
         sink.submit(
             LogChunk(
                 model=self.model,
@@ -187,8 +217,9 @@ class LoadedVersion:
                 ids=ids,
                 ts_ms=(arrivals * 1000).astype(np.int64),
                 latency_s=now - arrivals,
-                inputs=batch.columns,
+                inputs={k: v for k, v in batch.columns.items() if k not in looked_up},
                 outputs=outputs,
+                features={k: v for k, v in batch.columns.items() if k in looked_up},
             )
         )
 
