@@ -13,12 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hostile_payloads as hostile
-from conveyor.serve.app._protocols import (
-    Parsed,
+from conveyor.serve.app._protocols import Parsed, parse_invocations, parse_kserve_v1, parse_oip
+from conveyor.serve.app._render import (
     oip_metadata,
-    parse_invocations,
-    parse_kserve_v1,
-    parse_oip,
     render_error,
     render_kserve_v1,
     render_mlflow,

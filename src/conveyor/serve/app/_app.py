@@ -28,6 +28,7 @@ from ._body import read_body
 from ._enrich import enrichment_factory
 from ._guard import Guard, loopback_hosts
 from ._metrics import ServerMetrics
+from ._render import oip_metadata, render_error, render_kserve_v1, render_mlflow, render_oip
 
 if TYPE_CHECKING:
     from ...workspace import Workspace
@@ -141,7 +142,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             request,
             "mlflow",
             lambda body, sig: mlflow_parse(body, sig, request),
-            lambda p, loaded, ids, _parsed: proto.render_mlflow(p, ids=ids, version=loaded.version),
+            lambda p, loaded, ids, _parsed: render_mlflow(p, ids=ids, version=loaded.version),
         )
 
     def oip_route(request: Request, name: str) -> Awaitable[Response]:
@@ -151,7 +152,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             request,
             "oip",
             lambda body, sig: proto.parse_oip(body, sig, max_rows=settings.max_rows),
-            lambda p, loaded, ids, parsed: proto.render_oip(
+            lambda p, loaded, ids, parsed: render_oip(
                 p, model=loaded.model, version=loaded.version, ids=ids, request_id=parsed.request_id
             ),
         )
@@ -179,9 +180,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             request,
             "kserve_v1",
             lambda body, sig: proto.parse_kserve_v1(body, sig, max_rows=settings.max_rows),
-            lambda p, loaded, ids, _parsed: proto.render_kserve_v1(
-                p, ids=ids, version=loaded.version
-            ),
+            lambda p, loaded, ids, _parsed: render_kserve_v1(p, ids=ids, version=loaded.version),
         )
 
     # -- health, metadata, metrics --------------------------------------------------------
@@ -210,7 +209,7 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
         if name != current.model:
             return JSONResponse({"error": f"No model {name!r} on this server."}, status_code=404)
         return Response(
-            proto.oip_metadata(current.model, [str(current.version)], current.request_signature),
+            oip_metadata(current.model, [str(current.version)], current.request_signature),
             media_type=JSON,
         )
 
@@ -307,7 +306,7 @@ def _user_error(status: int, message: str) -> Response:
 
 
 def _error(exc: InputError, protocol: str) -> Response:
-    return Response(proto.render_error(exc, protocol), status_code=exc.status, media_type=JSON)
+    return Response(render_error(exc, protocol), status_code=exc.status, media_type=JSON)
 
 
 async def _not_found(metrics: ServerMetrics, request: Request, message: str) -> Response:
