@@ -34,6 +34,13 @@ ENV_SHORTCUTS = {
 }
 
 
+def _comma_separated(value: Any) -> Any:
+    """A list setting from the environment arrives as one comma-separated string."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -176,9 +183,7 @@ class PipelinesSettings(_Section):
     @field_validator("modules", mode="before")
     @classmethod
     def _modules(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: comma-separated
-            return [m.strip() for m in v.split(",") if m.strip()]
-        return v
+        return _comma_separated(v)
 
 
 class FeaturesSettings(_Section):
@@ -337,9 +342,7 @@ class ServeSettings(_Section):
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _hosts(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: comma-separated
-            return [h.strip() for h in v.split(",") if h.strip()]
-        return v
+        return _comma_separated(v)
 
 
 class Config(_Section):
