@@ -44,6 +44,7 @@ def test_schemathesis_finds_no_server_error(make_project, tmp_path: Path) -> Non
             capture_output=True,
             text=True,
             timeout=600,
+            cwd=tmp_path,  # its cache folder goes there, not into the checkout
         )
     summary = result.stdout[-3000:]
     assert result.returncode == 0, summary + result.stderr[-2000:]
