@@ -19,14 +19,11 @@ from typing import Any
 import pytest
 from disk_full_scenario import EXIT_NO_MECHANISM, delete_a, run_scenario
 
+from support.disks import mounted
+
 pytestmark = pytest.mark.integration
 
 SCRIPT = str(Path(__file__).with_name("disk_full_scenario.py"))
-
-
-def mounted(path: Path) -> bool:
-    with open("/proc/self/mounts", encoding="utf-8") as mounts:
-        return any(line.split()[1] == str(path) for line in mounts)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from conveyor import store as st
 from conveyor.serve.runtime import set_deployment
 from conveyor.workspace import Workspace
+from support.disks import mounted
 from support.prediction_log import open_workspace
 
 
@@ -28,11 +29,6 @@ def ws(tmp_path: Path, sqlite_url: str) -> Iterator[Workspace]:
         st.register_model_version(workspace.store, "churn")
         set_deployment(workspace, "api", model="churn")
         yield workspace
-
-
-def mounted(path: Path) -> bool:
-    with open("/proc/self/mounts", encoding="utf-8") as mounts:
-        return any(line.split()[1] == str(path) for line in mounts)
 
 
 @pytest.fixture

@@ -145,11 +145,8 @@ class LiveDeployment:
         self._slots[SERVE] = await asyncio.to_thread(self._load, version, SERVE)
         self._told(SERVE, None, version, "swapped")
         role = self.strategy.second_role
-        if role is not None:
-            try:
-                await asyncio.to_thread(self._follow_role, role, False)
-            except (SwapFailed, NotFoundError) as exc:  # the primary serves alone meanwhile
-                log.warning("deployment %s: no %s yet: %s", self.name, role, exc)
+        if role is not None:  # without its alias (or a version that loads) the primary serves alone
+            await asyncio.to_thread(self._follow_role, role, False)
         if follow:
             self._thread = threading.Thread(
                 target=self._follow, name=f"follow-{self.name}", daemon=True
@@ -292,8 +289,19 @@ class LiveDeployment:
             assert self._loop is not None
             asyncio.run_coroutine_threadsafe(self._switch(role, new), self._loop).result()
             self.swaps += 1
-            self._told(role, old.version if old is not None else None, version, "swapped")
-        self._record_swap(role, old.version if old is not None else None, version)
+            previous = old.version if old is not None else None
+            self._told(role, previous, version, "swapped")
+        try:
+            self._emit(
+                DEPLOYMENT_SWAPPED,
+                alias=self.aliases[role],
+                role=role,
+                from_version=previous,
+                to_version=version,
+                pid=os.getpid(),
+            )
+        except Exception as exc:  # the swap happened; a lost event must not undo it
+            log.warning("deployment %s: could not record the swap: %s", self.name, exc)
         return version
 
     def _retire(self, role: str) -> None:
@@ -301,24 +309,13 @@ class LiveDeployment:
             assert self._loop is not None
             asyncio.run_coroutine_threadsafe(self._switch(role, None), self._loop).result()
 
-    def _record_swap(self, role: str, old: int | None, new: int) -> None:
-        try:
-            st.emit_event(
-                self.ws.store,
-                DEPLOYMENT_SWAPPED,
-                subject=f"deployments/{self.name}",
-                data={
-                    "deployment": self.name,
-                    "model": self.model,
-                    "alias": self.aliases[role],
-                    "role": role,
-                    "from_version": old,
-                    "to_version": new,
-                    "pid": os.getpid(),
-                },
-            )
-        except Exception as exc:  # the swap happened; a lost event must not undo it
-            log.warning("deployment %s: could not record the swap: %s", self.name, exc)
+    def _emit(self, type: str, **data: Any) -> None:
+        st.emit_event(
+            self.ws.store,
+            type,
+            subject=f"deployments/{self.name}",
+            data={"deployment": self.name, "model": self.model, **data},
+        )
 
     def _told(self, role: str, old: int | None, new: int, outcome: str) -> None:
         if self._on_swap is not None:
@@ -340,18 +337,8 @@ class LiveDeployment:
             )
         except ConflictError:
             return  # another server restored it first, or the alias moved on
-        st.emit_event(
-            self.ws.store,
-            DEPLOYMENT_FAILED,
-            subject=f"deployments/{self.name}",
-            data={
-                "deployment": self.name,
-                "model": self.model,
-                "alias": alias,
-                "version": failed,
-                "serving_version": serving,
-                "reason": reason,
-            },
+        self._emit(
+            DEPLOYMENT_FAILED, alias=alias, version=failed, serving_version=serving, reason=reason
         )
 
     # -- on the event loop --------------------------------------------------------------
