@@ -48,10 +48,17 @@ from ._errors import StoreUnavailableError as StoreUnavailableError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import UnsafeArchiveError as UnsafeArchiveError
 from ._errors import UntrustedModelError as UntrustedModelError
+from ._event_types import ALERT_FAILED as ALERT_FAILED
+from ._event_types import ALERT_SENT as ALERT_SENT
 from ._event_types import ALIAS_MOVED as ALIAS_MOVED
+from ._event_types import DECAY_DETECTED as DECAY_DETECTED
 from ._event_types import DEPLOYMENT_FAILED as DEPLOYMENT_FAILED
 from ._event_types import DEPLOYMENT_SWAPPED as DEPLOYMENT_SWAPPED
 from ._event_types import DEPLOYMENT_UPDATED as DEPLOYMENT_UPDATED
+from ._event_types import DRIFT_DETECTED as DRIFT_DETECTED
+from ._event_types import DRIFT_SUSPECTED as DRIFT_SUSPECTED
+from ._event_types import EVALUATION_FAILED as EVALUATION_FAILED
+from ._event_types import EVALUATION_PASSED as EVALUATION_PASSED
 from ._event_types import EVENT_PREFIX as EVENT_PREFIX
 from ._event_types import MODEL_VERSION_ARCHIVED as MODEL_VERSION_ARCHIVED
 from ._event_types import MODEL_VERSION_EVENT_TYPES as MODEL_VERSION_EVENT_TYPES
@@ -64,6 +71,7 @@ from ._event_types import RUN_FAILED as RUN_FAILED
 from ._event_types import RUN_QUEUED as RUN_QUEUED
 from ._event_types import RUN_STARTED as RUN_STARTED
 from ._event_types import RUN_SUCCEEDED as RUN_SUCCEEDED
+from ._event_types import SIGNAL_RECEIVED as SIGNAL_RECEIVED
 from ._event_types import SNAPSHOT_CREATED as SNAPSHOT_CREATED
 from ._event_types import VALIDATION_FAILED as VALIDATION_FAILED
 from ._event_types import VALIDATION_PASSED as VALIDATION_PASSED
@@ -104,15 +112,22 @@ from ._states import can_move as can_move
 from ._states import sources as sources
 
 __all__ = [
+    "ALERT_FAILED",
+    "ALERT_SENT",
     "ALIASABLE",
     "ALIAS_MOVED",
     "ATTEMPT_STATES",
     "CLAIM_STATES",
     "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
+    "DECAY_DETECTED",
     "DEPLOYMENT_FAILED",
     "DEPLOYMENT_SWAPPED",
     "DEPLOYMENT_UPDATED",
+    "DRIFT_DETECTED",
+    "DRIFT_SUSPECTED",
+    "EVALUATION_FAILED",
+    "EVALUATION_PASSED",
     "EVENT_PREFIX",
     "MODEL_VERSION_ARCHIVED",
     "MODEL_VERSION_EVENT_TYPES",
@@ -130,6 +145,7 @@ __all__ = [
     "RUN_STATES",
     "RUN_SUCCEEDED",
     "RUN_TRANSITIONS",
+    "SIGNAL_RECEIVED",
     "SNAPSHOT_CREATED",
     "STEP_DONE",
     "STEP_NOT_RUN",

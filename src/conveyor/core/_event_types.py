@@ -12,10 +12,17 @@ from typing import Final
 from ._states import ModelVersionStatus, RunStatus
 
 __all__ = [
+    "ALERT_FAILED",
+    "ALERT_SENT",
     "ALIAS_MOVED",
+    "DECAY_DETECTED",
     "DEPLOYMENT_FAILED",
     "DEPLOYMENT_SWAPPED",
     "DEPLOYMENT_UPDATED",
+    "DRIFT_DETECTED",
+    "DRIFT_SUSPECTED",
+    "EVALUATION_FAILED",
+    "EVALUATION_PASSED",
     "EVENT_PREFIX",
     "MODEL_VERSION_ARCHIVED",
     "MODEL_VERSION_EVENT_TYPES",
@@ -28,6 +35,7 @@ __all__ = [
     "RUN_QUEUED",
     "RUN_STARTED",
     "RUN_SUCCEEDED",
+    "SIGNAL_RECEIVED",
     "SNAPSHOT_CREATED",
     "VALIDATION_FAILED",
     "VALIDATION_PASSED",
@@ -52,6 +60,19 @@ DEPLOYMENT_FAILED: Final = "io.conveyor.deployment.failed"
 SNAPSHOT_CREATED: Final = "io.conveyor.snapshot.created"
 VALIDATION_PASSED: Final = "io.conveyor.validation.passed"
 VALIDATION_FAILED: Final = "io.conveyor.validation.failed"
+# An evaluation's gates passed or failed (the gate decision behind a promotion).
+EVALUATION_PASSED: Final = "io.conveyor.evaluation.passed"
+EVALUATION_FAILED: Final = "io.conveyor.evaluation.failed"
+# Monitoring: a warning level (may start a challenger) and a confirmed drift (asks the gate);
+# a drop in live performance measured on labelled predictions.
+DRIFT_SUSPECTED: Final = "io.conveyor.drift.suspected"
+DRIFT_DETECTED: Final = "io.conveyor.drift.detected"
+DECAY_DETECTED: Final = "io.conveyor.decay.detected"
+# Notifications: one event per alert delivered (or given up on) per channel; an alert from
+# outside (Alertmanager, Grafana) posted to conveyor.
+ALERT_SENT: Final = "io.conveyor.alert.sent"
+ALERT_FAILED: Final = "io.conveyor.alert.failed"
+SIGNAL_RECEIVED: Final = "io.conveyor.signal.received"
 
 # The event a run emits on entering each state.
 RUN_EVENT_TYPES: Final[Mapping[RunStatus, str]] = {
