@@ -71,6 +71,12 @@ from .lineage import get_artifact as get_artifact
 from .lineage import list_artifacts as list_artifacts
 from .lineage import record_artifact as record_artifact
 from .lineage import referenced_digests as referenced_digests
+from .monitoring import MonitorStateRecord as MonitorStateRecord
+from .monitoring import MonitorWindowRecord as MonitorWindowRecord
+from .monitoring import get_monitor_state as get_monitor_state
+from .monitoring import list_monitor_windows as list_monitor_windows
+from .monitoring import record_monitor_window as record_monitor_window
+from .monitoring import save_monitor_state as save_monitor_state
 from .registry import AliasMoveRecord as AliasMoveRecord
 from .registry import EvaluationRecord as EvaluationRecord
 from .registry import ModelRecord as ModelRecord
@@ -164,6 +170,8 @@ __all__ = [
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
+    "MonitorStateRecord",
+    "MonitorWindowRecord",
     "NewArtifact",
     "PredictionSegmentRecord",
     "RunRecord",
@@ -207,6 +215,7 @@ __all__ = [
     "get_feature_view",
     "get_model",
     "get_model_version",
+    "get_monitor_state",
     "get_params",
     "get_run",
     "get_snapshot",
@@ -228,6 +237,7 @@ __all__ = [
     "list_materializations",
     "list_model_versions",
     "list_models",
+    "list_monitor_windows",
     "list_prediction_segments",
     "list_run_trials",
     "list_runs",
@@ -249,6 +259,7 @@ __all__ = [
     "record_evaluation",
     "record_feature_view_use",
     "record_materialization",
+    "record_monitor_window",
     "record_prediction_segment",
     "record_snapshot_read",
     "referenced_digests",
@@ -258,6 +269,7 @@ __all__ = [
     "renew_run_lease",
     "reset_steps",
     "resolve_alias",
+    "save_monitor_state",
     "set_claim_status",
     "set_dataset_source",
     "set_model_version_status",

@@ -149,6 +149,10 @@ def build_a(a: st.Store) -> A:
         version=1,
     )
     st.upsert_feedback(a, [(PREDICTION, 1, 1)], deployment="api")
+    st.record_monitor_window(
+        a, "api", "drift", "w1", start_ms=1, end_ms=2, n_rows=1, status="ok", figures={}
+    )
+    st.save_monitor_state(a, "api", "drift", {"cursor": 1}, expected_revision=0)
     trigger = st.upsert_trigger(a, "nightly", kind="schedule", pipeline="train")
     # A lease of 0: the firing's holder counts as dead, so claim_lapsed could take it.
     claim = st.claim_trigger(a, trigger.id, "2026-11-30", "controller-a", lease=0.0).claim
@@ -274,6 +278,16 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             lambda s: st.list_feedback(s, deployment="api"),
         ],
         "list_prediction_segments": [lambda s: st.list_prediction_segments(s, "api")],
+        "list_monitor_windows": [lambda s: st.list_monitor_windows(s, "api")],
+        "get_monitor_state": [lambda s: st.get_monitor_state(s, "api", "drift")],
+        "record_monitor_window": [
+            lambda s: st.record_monitor_window(
+                s, "api", "drift", "w2", start_ms=1, end_ms=2, n_rows=1, status="ok", figures={}
+            ),
+        ],
+        "save_monitor_state": [
+            lambda s: st.save_monitor_state(s, "api", "drift", {}, expected_revision=1)
+        ],
         "list_deployments": [lambda s: st.list_deployments(s)],
         "get_deployment": [lambda s: st.get_deployment(s, "api")],
         "list_aliases": [lambda s: st.list_aliases(s, "churn")],
@@ -465,6 +479,7 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
         *st.list_evaluations(a, "churn"),
         *st.list_prediction_segments(a, "api"),
         *st.list_feedback(a),
+        *st.list_monitor_windows(a, "api"),
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)
