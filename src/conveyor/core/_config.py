@@ -264,6 +264,110 @@ class TrainSettings(_Section):
         return v
 
 
+class MonitorSettings(_Section):
+    window: float = Field(
+        3600.0,
+        description="The width of a monitor's time windows over the prediction log, e.g. "
+        "'1h' or '15m' (windows align to multiples of it since the Unix epoch).",
+    )
+    window_rows: int = Field(
+        0,
+        ge=0,
+        description="Cut windows by count instead: this many predictions each (0 = by time).",
+    )
+    grace: float = Field(
+        30.0,
+        description="How long after a time window ends before it is computed, so the "
+        "servers' last log flush has landed.",
+    )
+    min_rows: int = Field(
+        30,
+        ge=1,
+        description="A window with fewer predictions gets no drift verdict (status "
+        "`insufficient`).",
+    )
+    reference: str = Field(
+        "",
+        description="The data drift is measured against, as `datasets:/name/version`; empty = "
+        "the snapshot the served version was trained on (from its lineage).",
+    )
+    reference_rows: int = Field(
+        100_000,
+        ge=100,
+        description="At most this many reference rows are kept (a seeded sample beyond it).",
+    )
+    warning_every: float = Field(
+        168.0,
+        gt=1,
+        description="The false-alarm budget of the `warning` level: on data that has not "
+        "changed, a false warning about once per this many windows (168 = a week of hourly "
+        "windows).",
+    )
+    warning_persistence: tuple[int, int] = Field(
+        (2, 3),
+        description="A warning needs k flagged windows among the last n: `[k, n]`. From the "
+        "environment, `k,n`.",
+    )
+    drift_every: float = Field(
+        720.0,
+        gt=1,
+        description="The false-alarm budget of the `drift` level (asks the gate), in windows "
+        "(720 = a month of hourly windows).",
+    )
+    drift_persistence: tuple[int, int] = Field(
+        (3, 3),
+        description="A drift alarm needs k flagged windows among the last n: `[k, n]`.",
+    )
+    cooldown: int = Field(
+        12,
+        ge=0,
+        description="After an alarm, a level stays silent for this many windows, then counts "
+        "flagged windows afresh.",
+    )
+    methods: dict[str, str] = Field(
+        default_factory=dict,
+        description='The drift statistic per column, e.g. `{ age = "psi" }`; a column not '
+        "named gets the default choice by type and size (see docs/monitoring.md). From the "
+        "environment, a JSON object.",
+    )
+
+    @field_validator("window", "grace", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds <= 0:
+            raise ValueError("must be a positive duration such as '1h' or '30s'")
+        return seconds
+
+    @field_validator("warning_persistence", "drift_persistence", mode="before")
+    @classmethod
+    def _persistence(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = _comma_separated(v)
+        if (
+            not isinstance(v, list | tuple)
+            or len(v) != 2
+            or not all(isinstance(x, int | str) and str(x).strip().isdigit() for x in v)
+        ):
+            raise ValueError("must be two whole numbers [k, n] such as [2, 3]")
+        k, n = (int(str(x).strip()) for x in v)
+        if not 1 <= k <= n <= 12:
+            raise ValueError(f"needs 1 <= k <= n <= 12; got k={k}, n={n}")
+        return (k, n)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _methods(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON object
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError('must be a JSON object such as \'{"age": "psi"}\'') from None
+        return v
+
+
 class ServeSettings(_Section):
     host: str = Field(
         "127.0.0.1",
@@ -356,6 +460,7 @@ class Config(_Section):
     features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings())
     registry: RegistrySettings = Field(default_factory=lambda: RegistrySettings())
     train: TrainSettings = Field(default_factory=lambda: TrainSettings())
+    monitor: MonitorSettings = Field(default_factory=lambda: MonitorSettings())
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 

@@ -73,6 +73,7 @@ from .lineage import record_artifact as record_artifact
 from .lineage import referenced_digests as referenced_digests
 from .monitoring import MonitorStateRecord as MonitorStateRecord
 from .monitoring import MonitorWindowRecord as MonitorWindowRecord
+from .monitoring import WindowValues as WindowValues
 from .monitoring import get_monitor_state as get_monitor_state
 from .monitoring import list_monitor_windows as list_monitor_windows
 from .monitoring import record_monitor_window as record_monitor_window
@@ -184,6 +185,7 @@ __all__ = [
     "TrialRecord",
     "TriggerClaimRecord",
     "TriggerRecord",
+    "WindowValues",
     "acquire_run",
     "add_snapshot",
     "add_step_runs",

@@ -72,14 +72,32 @@ def test_state_advances_by_compare_and_set(store: st.Store, api: st.DeploymentRe
     assert (one.revision, one.state) == (1, {"cursor": 1})
     with pytest.raises(ConflictError):
         st.save_monitor_state(store, "api", "drift", {"cursor": 9}, expected_revision=0)
-    two = st.save_monitor_state(store, "api", "drift", {"cursor": 2}, expected_revision=1)
-    # The same write again (a retry whose COMMIT landed) is its own success, not a conflict.
-    again = st.save_monitor_state(store, "api", "drift", {"cursor": 2}, expected_revision=1)
-    assert two.revision == again.revision == 2
+    two = st.save_monitor_state(
+        store,
+        "api",
+        "drift",
+        {"cursor": 2},
+        expected_revision=1,
+        windows=[st.WindowValues("t:0", 0, 10, 5, "drift", {"share": 1.0}, "churn", 1)],
+        events=[("io.conveyor.drift.detected", "deployments/api", {"window": "t:0"})],
+    )
+    assert two.revision == 2
+    # The loser of a race changes nothing: no window, no event.
     with pytest.raises(ConflictError):
-        st.save_monitor_state(store, "api", "drift", {"cursor": 3}, expected_revision=1)
+        st.save_monitor_state(
+            store,
+            "api",
+            "drift",
+            {"cursor": 3},
+            expected_revision=1,
+            windows=[st.WindowValues("t:1", 10, 20, 5, "ok", {})],
+            events=[("io.conveyor.drift.detected", "deployments/api", {"window": "t:1"})],
+        )
     state = st.get_monitor_state(store, "api", "drift")
     assert state is not None and (state.revision, state.state) == (2, {"cursor": 2})
+    assert [w.window_key for w in st.list_monitor_windows(store, "api")] == ["t:0"]
+    events = st.read_events(store, types=["io.conveyor.drift.*"])
+    assert [e.data for e in events] == [{"window": "t:0"}]
 
 
 def test_bad_names_and_unknown_deployments_are_refused(

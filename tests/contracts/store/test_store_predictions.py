@@ -67,6 +67,15 @@ def test_segments_are_listed_by_time_and_found_by_id(
     assert [x.id for x in st.list_prediction_segments(store, "api", until_ms=2000)] == [a.id, b.id]
     window = st.list_prediction_segments(store, "api", since_ms=2100, until_ms=2200)
     assert [x.id for x in window] == [b.id]
+    # Indexed after a segment, in the order indexed (a late segment of older predictions
+    # comes last), at most `limit`.
+    late = segment(store, "d", 500, 900)
+    after = st.list_prediction_segments(store, "api", after_id=a.id)
+    assert [x.id for x in after] == [b.id, c.id, late.id]
+    assert [x.id for x in st.list_prediction_segments(store, "api", after_id=0, limit=2)] == [
+        a.id,
+        b.id,
+    ]
     assert [x.id for x in st.find_prediction_segments(store, pid(2500, 3))] == [b.id]
     assert [x.id for x in st.find_prediction_segments(store, pid(1000, 0))] == [a.id]
     assert [x.id for x in st.find_prediction_segments(store, pid(3999, 9))] == [c.id]

@@ -9,14 +9,16 @@ state and the other is told it lost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from ...core import ConflictError, InvalidValueError, now_ms
-from .._engine import Store
+from .._engine import Replay, Store
 from .._sql import insert
+from ..events import append_event
 from ..registry import _tables as rt
 from ..registry._registry import find_model_id, version_id
 from ..serving import _tables as sv
@@ -57,6 +59,56 @@ def _check_monitor(monitor: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class WindowValues:
+    """One computed window, as :func:`save_monitor_state` records it."""
+
+    window_key: str
+    start_ms: int
+    end_ms: int
+    n_rows: int
+    status: str
+    figures: dict[str, Any]
+    model: str | None = None
+    version: int | None = None
+
+
+def _check_key(window_key: str) -> None:
+    if not window_key or len(window_key) > 64:
+        raise InvalidValueError(f"A window key must be 1 to 64 characters. Got {window_key!r}.")
+
+
+def _upsert_window(
+    conn: Connection, store: Store, dep: int, monitor: str, values: WindowValues
+) -> None:
+    mv = None
+    if values.model is not None and values.version is not None:
+        model_id = find_model_id(conn, store, values.model, create=False)
+        mv = version_id(conn, model_id, values.model, values.version)
+    row = {
+        "start_ms": values.start_ms,
+        "end_ms": values.end_ms,
+        "n_rows": values.n_rows,
+        "model_version_id": mv,
+        "status": values.status,
+        "figures": values.figures,
+        "computed_at": now_ms(),
+    }
+    stmt = insert(conn, t.monitor_windows).on_conflict_do_update(
+        index_elements=["project_id", "deployment_id", "monitor", "window_key"], set_=row
+    )
+    conn.execute(
+        stmt,
+        {
+            "project_id": store.project_id,
+            "deployment_id": dep,
+            "monitor": monitor,
+            "window_key": values.window_key,
+            **row,
+        },
+    )
+
+
 def record_monitor_window(
     store: Store,
     deployment: str,
@@ -78,39 +130,18 @@ def record_monitor_window(
         NotFoundError: no such deployment, model or version.
     """
     _check_monitor(monitor)
-    if not window_key or len(window_key) > 64:
-        raise InvalidValueError(
-            f"A window key must be 1 to 64 characters. Got {window_key!r}.",
-        )
+    _check_key(window_key)
 
     def tx(conn: Connection) -> MonitorWindowRecord:
         dep = deployment_id(conn, store, deployment)
-        mv = None
-        if model is not None and version is not None:
-            mv = version_id(conn, find_model_id(conn, store, model, create=False), model, version)
-        values = {
-            "start_ms": start_ms,
-            "end_ms": end_ms,
-            "n_rows": n_rows,
-            "model_version_id": mv,
-            "status": status,
-            "figures": dict(figures),
-            "computed_at": now_ms(),
-        }
-        stmt = insert(conn, t.monitor_windows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["project_id", "deployment_id", "monitor", "window_key"],
-            set_=values,
-        )
-        conn.execute(
-            stmt,
-            {
-                "project_id": store.project_id,
-                "deployment_id": dep,
-                "monitor": monitor,
-                "window_key": window_key,
-                **values,
-            },
+        _upsert_window(
+            conn,
+            store,
+            dep,
+            monitor,
+            WindowValues(
+                window_key, start_ms, end_ms, n_rows, status, dict(figures), model, version
+            ),
         )
         row = conn.execute(
             _WINDOWS.where(
@@ -179,27 +210,28 @@ def save_monitor_state(
     state: Mapping[str, Any],
     *,
     expected_revision: int,
+    windows: Sequence[WindowValues] = (),
+    events: Sequence[tuple[str, str, Mapping[str, Any]]] = (),
 ) -> MonitorStateRecord:
     """Replace ``monitor``'s state if its revision is still ``expected_revision`` (0 for a
-    monitor with no state yet); the new revision is one more.
+    monitor with no state yet); the new revision is one more. In the same transaction,
+    record the ``windows`` computed to reach it and append the ``events`` (type, subject,
+    data) they raised, so a window's alarm is in the log once: with its state, or not at
+    all.
 
     Raises:
         ConflictError: another process saved a newer state first (re-read and recompute).
         NotFoundError: no such deployment in this project.
     """
     _check_monitor(monitor)
+    for values in windows:
+        _check_key(values.window_key)
     revision = expected_revision + 1
 
     def tx(conn: Connection) -> MonitorStateRecord:
         dep = deployment_id(conn, store, deployment)
         now = now_ms()
-        # A retry whose first COMMIT landed finds its own state at the new revision.
-        current = conn.execute(
-            select(ms.state, ms.revision).where(ms.deployment_id == dep, ms.monitor == monitor)
-        ).first()
-        if current is not None and current.revision == revision and current.state == state:
-            won = True
-        elif expected_revision == 0:
+        if expected_revision == 0:
             # RETURNING, not rowcount: PostgreSQL's driver reports -1 for this insert.
             stmt = (
                 insert(conn, t.monitor_states)
@@ -234,7 +266,21 @@ def save_monitor_state(
                 f"revision {expected_revision} while this process computed it.",
                 hint="Another process is computing the same monitor; its result stands.",
             )
+        for values in windows:
+            _upsert_window(conn, store, dep, monitor, values)
+        for type_, subject, data in events:
+            append_event(conn, store, type_, subject=subject, data=data)
+        return _read_state(conn, dep)
+
+    def _read_state(conn: Connection, dep: int) -> MonitorStateRecord:
         row = conn.execute(_STATES.where(ms.deployment_id == dep, ms.monitor == monitor)).one()
         return MonitorStateRecord.from_row(row)
 
-    return store.transact(tx, what="monitor state write")
+    # A retry whose first COMMIT landed returns that outcome (and appends no event twice).
+    replay: Replay[MonitorStateRecord] = Replay(
+        dump=lambda _record: revision,
+        load=lambda conn, _value: _read_state(conn, deployment_id(conn, store, deployment)),
+    )
+    return store.transact_once(
+        lambda conn, _op: tx(conn), what="monitor state write", replay=replay
+    )

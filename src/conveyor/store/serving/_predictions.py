@@ -153,9 +153,13 @@ def list_prediction_segments(
     *,
     since_ms: int | None = None,
     until_ms: int | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
 ) -> list[PredictionSegmentRecord]:
     """Deployment ``deployment``'s segments that may hold predictions made in
-    [``since_ms``, ``until_ms``] (either bound open when None), oldest first.
+    [``since_ms``, ``until_ms``] (either bound open when None), oldest first; with
+    ``after_id``, those indexed after segment ``after_id``, in the order they were indexed
+    (how a monitor that cuts windows by count reads the log), at most ``limit``.
 
     Raises:
         NotFoundError: no such deployment in this project.
@@ -167,6 +171,10 @@ def list_prediction_segments(
             query = query.where(s.max_ts >= since_ms)
         if until_ms is not None:
             query = query.where(s.min_ts <= until_ms)
+        if after_id is not None:
+            query = query.where(s.id > after_id).order_by(None).order_by(s.id)
+        if limit is not None:
+            query = query.limit(limit)
         return [PredictionSegmentRecord.from_row(r) for r in conn.execute(query)]
 
     return store.query(read)
