@@ -16,6 +16,7 @@ from . import (
     _events,
     _features,
     _models,
+    _monitor,
     _pipelines,
     _predictions,
     _project,
@@ -47,6 +48,7 @@ app.add_typer(_serve.app, name="deployments")
 app.command("serve")(_serve.serve)
 app.add_typer(_predictions.predictions_app, name="predictions")
 app.add_typer(_predictions.feedback_app, name="feedback")
+app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)
