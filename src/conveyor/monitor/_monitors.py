@@ -309,6 +309,7 @@ def run_drift_monitor(
                     "column_p": bound,
                     "flagged": flagged,
                     "alarm": alarm,
+                    "cooling": int(levels[level.name]["cooldown"]),
                 }
                 for level, bound, flagged, alarm in (
                     (warning, bound_w, flagged_w, alarm_w),

@@ -68,6 +68,8 @@ def test_the_cli_has_the_documented_commands() -> None:
         "predictions list",
         "predictions show",
         "feedback ingest",
+        "monitor run",
+        "monitor show",
         "deployments set",
         "deployments list",
         "serve",

@@ -45,7 +45,7 @@ _Parser = Callable[[bytes, Any], "proto.Parsed"]
 def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None = None) -> Any:
     """The ASGI app serving ``deployment`` of ``ws`` (wrapped in the front-door guard)."""
     settings = ws.config.serve
-    metrics = ServerMetrics(deployment)
+    metrics = ServerMetrics(deployment, lambda: _latest_drift(ws, deployment))
     logging_on = settings.log_predictions if log_predictions is None else log_predictions
     state: dict[str, Any] = {}
 
@@ -307,6 +307,13 @@ def _user_error(status: int, message: str) -> Response:
 
 def _error(exc: InputError, protocol: str) -> Response:
     return Response(render_error(exc, protocol), status_code=exc.status, media_type=JSON)
+
+
+def _latest_drift(ws: Workspace, deployment: str) -> dict[str, Any] | None:
+    from ...monitor import DRIFT, monitor_history
+
+    windows = monitor_history(ws, deployment, monitor=DRIFT, last=1)
+    return windows[-1].to_dict() if windows else None
 
 
 async def _not_found(metrics: ServerMetrics, request: Request, message: str) -> Response:

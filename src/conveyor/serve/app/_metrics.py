@@ -9,7 +9,10 @@ when it exits.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from prometheus_client import (
@@ -20,6 +23,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -35,10 +42,17 @@ class ServerMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, deployment: str) -> None:
+    def __init__(
+        self, deployment: str, latest_window: Callable[[], Mapping[str, Any] | None] | None = None
+    ) -> None:
         self.deployment = deployment
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Read at scrape time from the store (not per process): one collector serves both
+        # the single-process registry and each multiprocess scrape's fresh one.
+        self.monitor = MonitorCollector(deployment, latest_window) if latest_window else None
+        if self.monitor is not None:
+            r.register(self.monitor)
         self.requests = Counter(
             "conveyor_http_requests",
             "HTTP requests answered, by route template, method and status.",
@@ -136,5 +150,80 @@ class ServerMetrics:
 
             registry = CollectorRegistry()
             mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            if self.monitor is not None:
+                registry.register(self.monitor)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class MonitorCollector(Collector):
+    """The deployment's latest drift window, read from the store at each scrape.
+
+    ``conveyor_drift_detected{level}`` is 1 from the window that raised an alarm at that
+    level until the level's cooldown ends (a Prometheus rule can alert on it);
+    ``conveyor_feature_drift_score`` and ``conveyor_feature_drift_p_value`` give each
+    column's statistic and calibrated p-value; ``conveyor_monitor_window_end_seconds``
+    says how fresh the figures are.
+    """
+
+    def __init__(
+        self, deployment: str, latest_window: Callable[[], Mapping[str, Any] | None]
+    ) -> None:
+        self.deployment = deployment
+        self._latest = latest_window
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())  # figures depend on the store: nothing to describe up front
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            window = self._latest()
+        except Exception as exc:  # a scrape must answer even with the store down
+            log.warning("monitor figures unavailable for /metrics: %s", exc)
+            return
+        if not window:
+            return
+        d = self.deployment
+        figures = window.get("figures") or {}
+        end = GaugeMetricFamily(
+            "conveyor_monitor_window_end_seconds",
+            "End of the latest computed monitor window (Unix seconds).",
+            labels=["deployment", "monitor"],
+        )
+        end.add_metric([d, str(window["monitor"])], window["end_ms"] / 1000)
+        yield end
+        levels = figures.get("levels") or {}
+        if levels:
+            detected = GaugeMetricFamily(
+                "conveyor_drift_detected",
+                "1 from a drift alarm at this level until its cooldown ends.",
+                labels=["deployment", "level"],
+            )
+            for name, level in levels.items():
+                on = bool(level.get("alarm")) or int(level.get("cooling", 0)) > 0
+                detected.add_metric([d, name], 1.0 if on else 0.0)
+            yield detected
+        columns = figures.get("columns") or []
+        if columns:
+            score = GaugeMetricFamily(
+                "conveyor_feature_drift_score",
+                "Drift statistic of each column in the latest window (method in the label).",
+                labels=["deployment", "feature", "method"],
+            )
+            p_value = GaugeMetricFamily(
+                "conveyor_feature_drift_p_value",
+                "Each column's p-value among windows resampled from the reference.",
+                labels=["deployment", "feature"],
+            )
+            for column in columns:
+                score.add_metric([d, column["column"], column["method"]], column["statistic"])
+                p_value.add_metric([d, column["column"]], column["p_value"])
+            yield score
+            yield p_value
+            share = GaugeMetricFamily(
+                "conveyor_drift_share_flagged",
+                "Share of columns flagged at the warning level in the latest window.",
+                labels=["deployment"],
+            )
+            share.add_metric([d], figures.get("share_flagged", 0.0))
+            yield share
