@@ -97,6 +97,16 @@ def as_seconds(values: Any, n: int, what: str) -> Any:
         return array.astype(np.float64)
     import pandas as pd
 
+    if array.dtype.kind == "O" and pd.api.types.infer_dtype(array, skipna=True) in (
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "empty",
+    ):
+        # Seconds with None where a label has not arrived; not nanoseconds since the epoch,
+        # which is how pandas would read bare numbers as datetimes.
+        return pd.to_numeric(pd.Series(array, dtype=object)).to_numpy(dtype=np.float64)
+
     try:
         stamps = pd.to_datetime(pd.Series(array, dtype=object), utc=True)
     except (TypeError, ValueError) as exc:

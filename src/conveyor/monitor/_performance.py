@@ -7,10 +7,11 @@ the label coverage and latency, and the task's metrics on the labelled rows, eac
 interval (:class:`~conveyor.monitor._uncertainty.Figure` says which kind). A window with
 fewer labels than ``min_labels`` reports ``insufficient_labels`` and the count, no figures.
 
-Why 100 labels by default: the 95% Wilson interval of an accuracy is ``±0.098`` at worst
-(accuracy 0.5) with 100 labels and ``±0.078`` at accuracy 0.8; with 30 it is ``±0.17``,
-wider than any drop worth reporting. Below 100 a window's accuracy is mostly noise; the
-sequential detector (:class:`~conveyor.monitor._adwin.ADWIN`) still sees every label.
+Why 100 labels by default: the 95% Wilson interval of an accuracy reaches at most 0.096
+from the figure with 100 labels (at accuracy 0.5; 0.089 at accuracy 0.8), so a window's
+figure is good to about ten points; with 30 labels it is 0.17, wider than any drop worth
+reporting. Below 100 a window's accuracy is mostly noise; the sequential detector
+(:class:`~conveyor.monitor._adwin.ADWIN`) still sees every label.
 
 Metrics are scikit-learn's definitions (the tests check them against it): precision, recall
 and F1 of the positive class for a binary task and their macro average over the classes
@@ -57,7 +58,7 @@ __all__ = ["MIN_LABELS", "LabelLatency", "Task", "WindowPerformance", "window_pe
 Task = Literal["classification", "regression"]
 Status = Literal["ok", "insufficient_labels"]
 _TASKS: tuple[Task, ...] = ("classification", "regression")
-# See the module docstring: the worst-case 95% Wilson half-width at 100 labels is 0.098.
+# See the module docstring: at 100 labels a 95% Wilson interval reaches at most 0.096 away.
 MIN_LABELS = 100
 
 

@@ -127,11 +127,12 @@ def influence_standard_error(influence: Any) -> float:
 def auc_placements(positive: Any, scores: Any) -> tuple[float, Any]:
     """ROC AUC (ties count one half) and each row's DeLong placement term.
 
-    Returns ``(auc, influence)`` with ``influence`` the row's first-order contribution to
-    ``auc - E[auc]``: ``(V10_i - auc) / m`` for the ``m`` positives and ``(V01_j - auc) / n``
-    for the ``n`` negatives, where ``V10_i`` is the share of negatives a positive outranks
-    and ``V01_j`` the share of positives that outrank a negative (DeLong et al. 1988).
-    Needs both classes (the caller checks).
+    Returns ``(auc, influence)``, the influence in the same form as
+    :func:`ratio_influence`'s (``auc - E[auc]`` is about its mean): ``N (V10_i - auc) / m``
+    for the ``m`` positives and ``N (V01_j - auc) / n`` for the ``n`` negatives of the ``N``
+    rows, where ``V10_i`` is the share of negatives a positive outranks and ``V01_j`` the
+    share of positives that outrank a negative (DeLong et al. 1988). Needs both classes (the
+    caller checks).
     """
     import numpy as np
     from scipy.stats import rankdata
@@ -144,7 +145,8 @@ def auc_placements(positive: Any, scores: Any) -> tuple[float, Any]:
     within[~positive] = rankdata(scores[~positive])
     auc = float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
     placement = np.where(positive, (ranks - within) / n_neg, 1.0 - (ranks - within) / n_pos)
-    influence = np.where(positive, (placement - auc) / n_pos, (placement - auc) / n_neg)
+    n = len(scores)
+    influence = np.where(positive, n / n_pos, n / n_neg) * (placement - auc)
     return auc, influence
 
 
@@ -152,9 +154,10 @@ def delong_standard_error(positive: Any, influence: Any) -> float:
     """DeLong's standard error from the placements (sample variances, ddof 1, per class)."""
     import numpy as np
 
+    n = len(positive)
     n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    # influence = (V - auc) / size, so var(V) = size**2 * mean-square of the centred terms.
-    s10 = float(np.sum((influence[positive] * n_pos) ** 2)) / max(n_pos - 1, 1)
-    s01 = float(np.sum((influence[~positive] * n_neg) ** 2)) / max(n_neg - 1, 1)
+    n_neg = n - n_pos
+    # influence = N (V - auc) / size: DeLong's S10 and S01 are the sample variances of V.
+    s10 = float(np.sum((influence[positive] * n_pos / n) ** 2)) / max(n_pos - 1, 1)
+    s01 = float(np.sum((influence[~positive] * n_neg / n) ** 2)) / max(n_neg - 1, 1)
     return math.sqrt(s10 / n_pos + s01 / n_neg)

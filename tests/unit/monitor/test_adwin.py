@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conveyor.core import InvalidValueError
 from conveyor.monitor._adwin import ADWIN, Change
@@ -190,3 +192,33 @@ def test_a_state_that_is_not_adwins_is_refused() -> None:
     ):
         with pytest.raises(InvalidValueError, match=message):
             ADWIN.from_dict(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(1, 5_999), max_size=6, unique=True),
+)
+def test_any_split_of_the_stream_gives_the_same_changes(seed: int, cuts: list[int]) -> None:
+    rng = np.random.default_rng(seed)
+    stream = np.r_[rng.random(3000) < 0.85, rng.random(3000) < 0.6].astype(float)
+    whole = ADWIN()
+    expected = whole.update_many(stream)
+    bounds = [0, *sorted(cuts), len(stream)]
+    detector, found = ADWIN(), []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        found += detector.update_many(stream[start:end])
+        detector = ADWIN.from_dict(detector.to_dict())
+    assert found == expected
+    assert detector.to_dict() == whole.to_dict()
+
+
+def test_the_window_keeps_exact_statistics_in_few_buckets() -> None:
+    rng = np.random.default_rng(14)
+    values = rng.normal(3.0, 2.0, 50_000)
+    detector = ADWIN()
+    assert detector.update_many(values) == []
+    assert detector.total_ == pytest.approx(values.sum())
+    assert detector.variance_ == pytest.approx(values.var() * len(values), rel=1e-9)
+    # The exponential histogram: at most max_buckets per level, log2(width) levels.
+    assert detector.n_buckets_ <= 5 * (int(np.log2(50_000)) + 1)

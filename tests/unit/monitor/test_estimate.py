@@ -15,9 +15,8 @@ from conveyor.monitor._estimate import (
     CBPE,
     _confusion_metrics,
     _expected_auc,
-    compare_estimate,
-    estimate_error,
 )
+from conveyor.monitor._estimate_history import compare_estimate, estimate_error
 from conveyor.monitor._performance import window_performance
 
 
@@ -238,3 +237,51 @@ def test_historical_error_over_past_windows() -> None:
         estimate_error([0.8], [0.8, 0.7])
     with pytest.raises(InvalidValueError, match="missing or infinite"):
         estimate_error([math.inf], [0.7])
+
+
+def test_two_probability_columns_give_the_same_estimate_as_one(fitted: CBPE) -> None:
+    scores, _ = binary_sample(np.random.default_rng(12), 1000, 0.4)
+    both = np.column_stack([1 - scores, scores])
+    assert fitted.estimate(both) == fitted.estimate(scores)
+    calibrated = fitted.calibrate(scores)
+    assert calibrated.shape == (1000, 2)
+    assert np.allclose(calibrated.sum(axis=1), 1.0)
+
+
+def test_multiclass_calibration_renormalises_each_row() -> None:
+    rng = np.random.default_rng(13)
+    logits = rng.normal(size=(3000, 3)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (
+        rng.random(3000)[:, None]
+        > np.cumsum(proba**0.7 / (proba**0.7).sum(axis=1, keepdims=True), axis=1)
+    ).sum(axis=1)
+    estimator = CBPE(random_state=0).fit(proba, y)
+    assert len(estimator.calibrated_) == 3
+    calibrated = estimator.calibrate(proba[:500])
+    assert calibrated.shape == (500, 3)
+    assert np.allclose(calibrated.sum(axis=1), 1.0)
+    assert ((calibrated >= 0) & (calibrated <= 1)).all()
+
+
+def test_classes_must_match_the_score_columns() -> None:
+    scores, labels = binary_sample(np.random.default_rng(14), 500, 0.0)
+    with pytest.raises(InvalidValueError, match="classes lists 3 classes"):
+        CBPE(classes=[0, 1, 2]).fit(scores, labels)
+    with pytest.raises(InvalidValueError, match="not among the classes"):
+        CBPE(classes=["no", "yes"]).fit(scores, labels)
+
+
+def test_served_predictions_must_align_with_the_scores(fitted: CBPE) -> None:
+    with pytest.raises(InvalidValueError, match="predictions has 1 rows but scores has 2"):
+        fitted.estimate([0.2, 0.9], predictions=[1])
+
+
+def test_a_multiclass_comparison_has_no_positive_rate() -> None:
+    rng = np.random.default_rng(15)
+    proba = rng.dirichlet(np.ones(3), 1200)
+    y = proba.argmax(axis=1)
+    estimate = CBPE(random_state=0).fit(proba, y).estimate(proba)
+    comparison = compare_estimate(estimate, window_performance(y, y, scores=proba))
+    assert comparison.positive_rate_gap is None and not comparison.is_gap_significant
+    assert comparison.rows["accuracy"]["realised"] == 1.0
