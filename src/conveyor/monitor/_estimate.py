@@ -145,9 +145,10 @@ class CBPE:
             reference_labels: The true class of each reference row.
 
         Returns:
-            ``self``, with ``classes_``, ``n_reference_``, ``calibrated_`` (per class: was
-            isotonic calibration kept), ``ece_raw_`` and ``ece_calibrated_`` (cross-fitted),
-            ``calibrators_`` and ``warnings_`` (what :func:`warnings.warn` said).
+            ``self``, with ``classes_``, ``n_reference_``, ``class_counts_``,
+            ``calibrated_`` (per class: was isotonic calibration kept), ``ece_raw_`` and
+            ``ece_calibrated_`` (cross-fitted), ``calibrators_`` and ``warnings_`` (what
+            :func:`warnings.warn` said).
 
         Raises:
             InvalidValueError: Too few rows (under 100), a single class, a class with fewer
@@ -371,7 +372,8 @@ def _as_matrix(scores: Any) -> Any:
 
 
 def _ece(probability: Any, target: Any, n_bins: int) -> float:
-    """Expected calibration error of one column: equal-width bins, weighted by their rows."""
+    """Expected calibration error of one column: equal-width bins, weighted by their rows
+    (``conveyor.train``'s definition; that package is a sibling layer, not importable here)."""
     import numpy as np
 
     bins = np.minimum((probability * n_bins).astype(np.int64), n_bins - 1)

@@ -19,6 +19,10 @@ present (in the labels or the predictions) for a multiclass one, with ``zero_div
 in the average; binary precision with no predicted positive (recall with no actual one) is
 undefined rather than 0. ROC AUC is one-vs-rest, macro-averaged over the classes present
 on both sides, for multiclass. Vectorised numpy and scipy; no loop over rows.
+
+``conveyor.train`` computes the same point figures for holdouts, but ``train`` and
+``monitor`` are sibling layers that may not import each other (``pyproject.toml``), and a
+window needs intervals and a label mask that the holdout metrics do not have.
 """
 
 from __future__ import annotations
