@@ -100,8 +100,8 @@ class ADWIN:
     Example:
         >>> detector = ADWIN()
         >>> changes = detector.update_many([1] * 2000 + [0] * 200)
-        >>> changes[0].is_drop, changes[0].mean_before, changes[0].mean_after
-        (True, 1.0, 0.0)
+        >>> changes[0].index, changes[0].is_drop, changes[0].mean_before
+        (2015, True, 1.0)
     """
 
     def __init__(
