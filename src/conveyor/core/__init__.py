@@ -34,6 +34,7 @@ from ._errors import DataSourceError as DataSourceError
 from ._errors import DataValidationError as DataValidationError
 from ._errors import InvalidNameError as InvalidNameError
 from ._errors import InvalidValueError as InvalidValueError
+from ._errors import NotFittedError as NotFittedError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import PipelineDefinitionError as PipelineDefinitionError
 from ._errors import ProjectNotFoundError as ProjectNotFoundError
@@ -175,6 +176,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidValueError",
     "ModelVersionStatus",
+    "NotFittedError",
     "NotFoundError",
     "PipelineDefinitionError",
     "PipelinesSettings",

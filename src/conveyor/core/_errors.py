@@ -10,6 +10,7 @@ traceback). Anything else escaping an entry point is a bug (exit 70).
     ├── InvalidNameError(ValueError)          a name or path escapes its root or has bad characters
     ├── InvalidValueError(ValueError)         an option, parameter or setting has a bad value
     ├── NotFoundError(LookupError)            a run, artifact, model ... does not exist
+    ├── NotFittedError(ValueError, AttributeError)  a monitor or estimator used before fit
     ├── AlreadyExistsError                    creating something that exists
     ├── ConflictError                         a state change lost a race
     │   └── StaleAttemptError                 a fenced write from an old attempt
@@ -47,6 +48,7 @@ __all__ = [
     "DataValidationError",
     "InvalidNameError",
     "InvalidValueError",
+    "NotFittedError",
     "NotFoundError",
     "PipelineDefinitionError",
     "ProjectNotFoundError",
@@ -105,6 +107,14 @@ class InvalidValueError(ConveyorError, ValueError):
 
 class NotFoundError(ConveyorError, LookupError):
     """A run, artifact, model ... does not exist."""
+
+
+class NotFittedError(ConveyorError, ValueError, AttributeError):
+    """Something that learns from data (a monitor, an estimate) was used before ``fit``.
+
+    Inherits ``ValueError`` and ``AttributeError`` as scikit-learn's ``NotFittedError`` does,
+    so code written for scikit-learn catches it.
+    """
 
 
 class AlreadyExistsError(ConveyorError):
