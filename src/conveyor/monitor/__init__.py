@@ -10,12 +10,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core._lazy import lazy_attributes
+from ._adwin import ADWIN as ADWIN
+from ._adwin import Change as Change
 from ._budget import AlarmLevel as AlarmLevel
 from ._budget import draws_needed as draws_needed
 from ._budget import empirical_p_values as empirical_p_values
 from ._budget import expected_run_time as expected_run_time
 from ._budget import feature_level as feature_level
 from ._budget import window_level as window_level
+from ._estimate import ASSUMPTION as ASSUMPTION
+from ._estimate import CBPE as CBPE
+from ._estimate import PerformanceEstimate as PerformanceEstimate
+from ._estimate_history import EstimateComparison as EstimateComparison
+from ._estimate_history import EstimateError as EstimateError
+from ._estimate_history import compare_estimate as compare_estimate
+from ._estimate_history import estimate_error as estimate_error
+from ._performance import MIN_LABELS as MIN_LABELS
+from ._performance import LabelLatency as LabelLatency
+from ._performance import WindowPerformance as WindowPerformance
+from ._performance import window_performance as window_performance
+from ._uncertainty import Figure as Figure
 
 if TYPE_CHECKING:
     from ._monitors import DRIFT as DRIFT
@@ -39,18 +53,32 @@ _LAZY = dict.fromkeys(
 )
 
 __all__ = [
+    "ADWIN",
+    "ASSUMPTION",
+    "CBPE",
     "DRIFT",
+    "MIN_LABELS",
     "AlarmLevel",
+    "Change",
+    "EstimateComparison",
+    "EstimateError",
+    "Figure",
+    "LabelLatency",
     "MonitorRun",
     "MonitorWindow",
+    "PerformanceEstimate",
+    "WindowPerformance",
     "alarm_levels",
+    "compare_estimate",
     "draws_needed",
     "empirical_p_values",
+    "estimate_error",
     "expected_run_time",
     "feature_level",
     "monitor_history",
     "run_drift_monitor",
     "window_level",
+    "window_performance",
 ]
 
 __getattr__ = lazy_attributes(__name__, _LAZY, globals())
