@@ -32,6 +32,7 @@ from .. import store as st
 from ..core import DRIFT_DETECTED, DRIFT_SUSPECTED, ConflictError, InvalidValueError, now_ms
 from ..serve.runtime import get_deployment
 from ._budget import AlarmLevel, draws_needed, empirical_p_values
+from ._drift_window import column_names, compare, null_statistics, prepare
 from ._log import Window, count_windows, time_windows
 from ._reference import load_reference
 
@@ -136,12 +137,10 @@ class _Calibrated:
     each statistic per window size (read from the artifact store or computed once)."""
 
     def __init__(self, ws: Workspace, model: str, version: int, columns: list[str]) -> None:
-        from . import _drift_window as dw
-
         self.ws = ws
         self.data = load_reference(ws, model, version, columns, seed=_SEED)
-        self.prepared = dw.prepare(self.data.rows, self.data.outputs, ws.config.monitor.methods)
-        self.columns = dw.column_names(self.prepared)
+        self.prepared = prepare(self.data.rows, self.data.outputs, ws.config.monitor.methods)
+        self.columns = column_names(self.prepared)
         methods = json.dumps(ws.config.monitor.methods, sort_keys=True)
         self.key = hashlib.sha256(
             f"{model}/{version}|{self.data.source}|{self.data.rows.num_rows}|{methods}|"
@@ -152,14 +151,12 @@ class _Calibrated:
         """The ``(draws, columns)`` null statistics for windows of ``rows`` rows."""
         import numpy as np
 
-        from . import _drift_window as dw
-
         cache = state.setdefault("calibration", {}).setdefault(self.key, {})
         entry = cache.get(str(rows))
         if entry is not None and entry["draws"] >= draws:
             data = self.ws.artifacts.get_bytes(entry["digest"])
             return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
-        matrix: np.ndarray = dw.null_statistics(self.prepared, rows, draws, seed=_SEED + rows)
+        matrix: np.ndarray = null_statistics(self.prepared, rows, draws, seed=_SEED + rows)
         buffer = io.BytesIO()
         np.save(buffer, matrix, allow_pickle=False)
         digest = self.ws.artifacts.put_bytes(buffer.getvalue()).digest
@@ -203,8 +200,6 @@ def run_drift_monitor(
         NotFoundError: no such deployment, or no reference for its version.
         InvalidValueError: the ``[monitor]`` settings cannot be met.
     """
-    from . import _drift_window as dw
-
     cfg = ws.config.monitor
     warning, drift = alarm_levels(ws)
     record = get_deployment(ws, deployment)
@@ -276,7 +271,7 @@ def run_drift_monitor(
                 ws, model, version, list(dict.fromkeys([*inputs, *features]))
             )
         ref = calibrated[(model, version)]
-        report = dw.compare(ref.prepared, window.rows)
+        report = compare(ref.prepared, window.rows)
         n_columns = len(report.columns)
         bound_w, bound_d = warning.feature_p(n_columns), drift.feature_p(n_columns)
         rows = _bucket(window.n_rows, by_count)
