@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,13 @@ def log_segment(
         model="churn",
         version=version,
     )
+
+
+def monitor_racer(root: str, url: str, barrier: Any) -> dict[str, Any]:
+    """Run the drift monitor once, starting with the other racer (a child process body)."""
+    from conveyor.monitor import run_drift_monitor
+
+    with Workspace.open(root, env={"CONVEYOR_STORE": url}) as ws:
+        barrier.wait(timeout=60)
+        run = run_drift_monitor(ws, "churn")
+    return {"windows": len(run.windows), "alarms": [a["window"] for a in run.alarms]}

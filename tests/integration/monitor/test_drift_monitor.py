@@ -16,8 +16,9 @@ from conveyor.core import DRIFT_DETECTED, DRIFT_SUSPECTED, Config
 from conveyor.monitor import alarm_levels, monitor_history, run_drift_monitor
 from conveyor.registry import load_model
 from conveyor.workspace import Workspace
-from support.monitoring import log_segment, monitored_project, sample
+from support.monitoring import log_segment, monitor_racer, monitored_project, sample
 from support.prediction_log import open_workspace
+from support.procs import SPAWN, run_processes
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ ROWS = 100
 
 
 def workspace(tmp_path: Path, monitor: str) -> Workspace:
-    open_workspace(tmp_path / "p", f"sqlite:///{tmp_path}/c.db")  # creates the project
+    open_workspace(tmp_path / "p", f"sqlite:///{tmp_path}/c.db").close()  # creates the project
     toml = tmp_path / "p" / "conveyor.toml"
     toml.write_text(toml.read_text() + "\n[monitor]\n" + monitor)
     return Workspace.from_config(
@@ -132,3 +133,33 @@ def test_time_windows_and_too_few_rows(tmp_path: Path) -> None:
     assert run.windows[1].figures == {"n_rows": 20, "min_rows": 50}
     # Calibrated at the power of 2**(1/4) at or below the window's size.
     assert run.windows[0].figures["calibration"]["rows"] == 107  # 2 ** 6.75
+
+
+def test_two_processes_racing_on_one_monitor_commit_its_windows_and_alarms_once(
+    tmp_path: Path, store_url: str
+) -> None:
+    open_workspace(tmp_path / "p", store_url).close()  # creates the project
+    toml = tmp_path / "p" / "conveyor.toml"
+    toml.write_text(
+        toml.read_text()
+        + f"\n[monitor]\nwindow_rows = {ROWS}\nwarning_every = 10\nwarning_persistence = [1, 1]\n"
+        "drift_every = 30\ndrift_persistence = [2, 3]\ncooldown = 0\n"
+    )
+    with Workspace.from_config(
+        Config.load(tmp_path / "p", env={"CONVEYOR_STORE": store_url})
+    ) as ws:
+        monitored_project(ws, n_reference=5_000)
+        log_windows(ws, 40, shift_from=30)
+    barrier = SPAWN.Barrier(2)
+    args = (str(tmp_path / "p"), store_url, barrier)
+    one, two = run_processes(monitor_racer, [args, args], barrier=barrier, timeout=180)
+    ws = Workspace.from_config(Config.load(tmp_path / "p", env={"CONVEYOR_STORE": store_url}))
+    # Either one process won the race, or they ran one after the other; either way every
+    # window is computed once and each alarm is one event.
+    assert sorted([one["windows"], two["windows"]]) == [0, 40]
+    winner = one if one["windows"] else two
+    events = st.read_events(ws.store, types=[DRIFT_SUSPECTED, DRIFT_DETECTED])
+    assert [e.data["window"] for e in events] == winner["alarms"]
+    assert len(winner["alarms"]) >= 2  # the shift alarms
+    assert len(monitor_history(ws, "churn", last=100)) == 40
+    ws.close()
