@@ -143,6 +143,8 @@ def prepare_current(reference: ColumnReference, column: Any) -> ColumnReference:
     array = plain(as_array(column))
     name = reference.name
     if isinstance(reference, NumericReference):
+        if pa.types.is_null(array.type):
+            array = array.cast(pa.float64())
         if not (is_numeric_type(array.type) or pa.types.is_boolean(array.type)):
             raise InvalidValueError(
                 f"Column {name!r} is numeric in the reference but {array.type} in the "

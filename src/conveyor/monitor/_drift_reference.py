@@ -395,6 +395,8 @@ def prepare_column(name: str, column: Any, kind: ColumnKind | None = None) -> Co
                 hint="Leave the column out, or cast it to a number or a string first.",
             )
     check_kind(kind, name)
+    if pa.types.is_null(array.type):  # every value null: nothing to read, any kind fits
+        array = array.cast(pa.float64() if kind == "numeric" else pa.string())
     if kind == "numeric":
         if not (is_numeric_type(array.type) or pa.types.is_boolean(array.type)):
             raise InvalidValueError(
