@@ -15,8 +15,8 @@ Measures, for a reference and a current table of N rows each (N = 100,000, then
   computing; and the computation alone (peak over the RSS once the data is loaded);
 * **null distributions** (conveyor only, no Evidently counterpart): ``null_statistics``
   of every column, 2,000 draws of 1,000 rows;
-* **decisions**: per column, the method each tool chose and whether it found drift; any
-  column where they differ is listed with both scores.
+* **decisions**: per column, the method and threshold each tool chose and whether it found
+  drift; any column where they differ is listed with both scores.
 
 Targets (the monitoring issue): at least 10x faster than Evidently and at most half its
 memory, with the same decisions. Evidently runs from its own venv,
@@ -204,11 +204,11 @@ def run_evidently(
 
 
 def compare_decisions(ours: dict[str, Any], theirs: dict[str, Any]) -> list[dict[str, Any]]:
-    """Columns where the method or the verdict differs, with both scores."""
+    """Columns where the method, the threshold or the verdict differs, with both scores."""
     differ = []
     for name in KINDS:
         a, b = ours["columns"][name], theirs["columns"][name]
-        if a["method"] != b["method"] or a["drifted"] != b["drifted"]:
+        if any(a[key] != b[key] for key in ("method", "threshold", "drifted")):
             differ.append({"column": name, "conveyor": a, "evidently": b})
     return differ
 
