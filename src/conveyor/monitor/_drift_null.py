@@ -31,7 +31,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core import InvalidValueError
-from ._drift_reference import CategoricalReference, ColumnReference, NumericReference
+from ._drift_reference import (
+    CategoricalReference,
+    ColumnReference,
+    NumericReference,
+    require_libraries,
+)
 from ._drift_stats import (
     BINNED_ABOVE_N_UNIQUE,
     KS_EXACT_MAX_N,
@@ -171,6 +176,7 @@ def null_statistics(
             reference's value count), ``n_draws`` is not a positive whole number, or
             ``method`` is unknown or does not fit the column.
     """
+    require_libraries()
     import numpy as np
 
     n = reference.n_values

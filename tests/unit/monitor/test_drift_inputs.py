@@ -6,6 +6,7 @@ draws)."""
 from __future__ import annotations
 
 import decimal
+import sys
 from typing import Any
 
 import numpy as np
@@ -13,12 +14,14 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
+from conveyor.core import ConfigError
 from conveyor.monitor import _drift_null
 from conveyor.monitor._drift import column_drift, detect_drift
 from conveyor.monitor._drift_null import draw_positions, null_statistics, statistics_for_draws
 from conveyor.monitor._drift_reference import (
     INTEGER_CARDINALITY_LIMIT,
     CategoricalReference,
+    DriftReference,
     NumericReference,
     prepare_column,
     prepare_reference,
@@ -182,3 +185,24 @@ def test_the_null_of_ks_on_a_large_reference_matches_scipy_on_one_split() -> Non
     assert null.statistics[0] == pytest.approx(expected.statistic, abs=1e-12)
     assert null.p_values is not None
     assert null.p_values[0] == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("library", ["scipy", "pyarrow"])
+def test_a_missing_library_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, library: str
+) -> None:
+    reference = prepare_reference({"x": normal(100, 14)})
+    # None in sys.modules makes the next import raise ImportError, as if not installed.
+    monkeypatch.setitem(sys.modules, library, None)
+    calls = [
+        lambda: prepare_reference({"x": [1.0]}),
+        lambda: detect_drift(reference, {"x": [1.0]}),
+        lambda: column_drift(reference["x"], [1.0]),
+        lambda: null_statistics(reference["x"], 10),
+        lambda: DriftReference.from_bytes(b""),
+    ]
+    for call in calls:
+        with pytest.raises(ConfigError) as caught:
+            call()
+        assert caught.value.message == f"Drift statistics need {library}, which is not installed."
+        assert caught.value.hint == "Install the ml extra with: pip install 'conveyor[ml]'"
