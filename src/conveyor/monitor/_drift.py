@@ -33,6 +33,7 @@ from ._drift_reference import (
     numeric_values,
     plain,
     prepare_reference,
+    require_libraries,
     sorted_value_counts,
 )
 from ._drift_stats import (
@@ -143,6 +144,8 @@ def prepare_current(reference: ColumnReference, column: Any) -> ColumnReference:
     array = plain(as_array(column))
     name = reference.name
     if isinstance(reference, NumericReference):
+        if pa.types.is_null(array.type):
+            array = array.cast(pa.float64())
         if not (is_numeric_type(array.type) or pa.types.is_boolean(array.type)):
             raise InvalidValueError(
                 f"Column {name!r} is numeric in the reference but {array.type} in the "
@@ -266,6 +269,7 @@ def column_drift(
             fit the column's kind, a threshold out of range, or a current column whose
             type does not match the reference's.
     """
+    require_libraries()
     if method is not None:
         method_spec(method, column=reference.name)
     base: dict[str, Any] = {
@@ -356,6 +360,7 @@ def detect_drift(
         NotFoundError: ``columns``, ``methods`` or ``thresholds`` name a column the
             reference does not hold.
     """
+    require_libraries()
     if not isinstance(reference, DriftReference):
         reference = prepare_reference(reference)
     if (

@@ -31,10 +31,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core import InvalidValueError
-from ._drift_reference import CategoricalReference, ColumnReference, NumericReference
+from ._drift_reference import (
+    CategoricalReference,
+    ColumnReference,
+    NumericReference,
+    require_libraries,
+)
 from ._drift_stats import (
     BINNED_ABOVE_N_UNIQUE,
     KS_EXACT_MAX_N,
+    METHODS,
     WASSERSTEIN_MIN_NORM,
     DriftMethod,
     MethodSpec,
@@ -83,6 +89,33 @@ class NullDistribution:
         if isinstance(q, bool) or not isinstance(q, int | float) or not 0 <= q <= 1:
             raise InvalidValueError(f"A quantile must be in [0, 1]. Got {q!r}.")
         return float(np.quantile(self.statistics, q))
+
+    def threshold(self, false_alarm_rate: float) -> float:
+        """The threshold, in the method's own terms (a p-value for ``ks``, ``chisquare``
+        and ``z``, the statistic for distances), at which at most ``false_alarm_rate`` of
+        the draws drift under the method's rule (``p <= t`` for ``ks``, ``p < t`` for the
+        other tests, ``statistic >= t`` for distances).
+
+        Raises:
+            InvalidValueError: ``false_alarm_rate`` is not in [0, 1).
+        """
+        import numpy as np
+
+        rate = false_alarm_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
+            raise InvalidValueError(
+                f"A false-alarm rate must be in [0, 1). Got {false_alarm_rate!r}.",
+                hint="0.001 means one window in a thousand drifts with nothing changed.",
+            )
+        spec = METHODS[self.method]
+        allowed = int(np.floor(rate * self.statistics.size))  # draws that may drift
+        if spec.uses_p_value:
+            assert self.p_values is not None
+            at = float(np.sort(self.p_values)[allowed])
+            # p < at holds for at most `allowed` draws; "<=" needs the value just below.
+            return max(0.0, float(np.nextafter(at, -np.inf))) if spec.inclusive else at
+        ordered = np.sort(self.statistics)
+        return float(np.nextafter(ordered[ordered.size - 1 - allowed], np.inf))
 
 
 def _positive_int(value: object, what: str, hint: str) -> int:
@@ -143,6 +176,7 @@ def null_statistics(
             reference's value count), ``n_draws`` is not a positive whole number, or
             ``method`` is unknown or does not fit the column.
     """
+    require_libraries()
     import numpy as np
 
     n = reference.n_values

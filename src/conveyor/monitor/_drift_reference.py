@@ -16,6 +16,7 @@ integer column (pandas would have turned it into floats, hence numeric).
 
 from __future__ import annotations
 
+import importlib
 import json
 import struct
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
-from ..core import InvalidValueError, NotFoundError, did_you_mean
+from ..core import ConfigError, InvalidValueError, NotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +38,24 @@ COLUMN_KINDS: tuple[ColumnKind, ...] = ("categorical", "numeric")
 INTEGER_CARDINALITY_LIMIT = 10
 _MAGIC = b"CVDRIFT1"
 _FORMAT = 1
+_LIBRARIES = ("numpy", "pyarrow", "scipy")
+
+
+def require_libraries() -> None:
+    """Raise :class:`~conveyor.core.ConfigError` naming the install command if numpy,
+    pyarrow or scipy is missing (the ``ml`` extra brings all three)."""
+    missing = []
+    for library in _LIBRARIES:
+        try:
+            importlib.import_module(library)
+        except ImportError:
+            missing.append(library)
+    if missing:
+        raise ConfigError(
+            f"Drift statistics need {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed.",
+            hint="Install the ml extra with: pip install 'conveyor[ml]'",
+        )
 
 
 def _float64(values: Any) -> npt.NDArray[np.float64]:
@@ -164,6 +183,7 @@ class DriftReference:
     def to_bytes(self) -> bytes:
         """A self-describing binary form (a JSON header and one Arrow IPC stream per
         column), read back by :meth:`from_bytes`; the same reference gives the same bytes."""
+        require_libraries()
         import pyarrow as pa
 
         header: dict[str, Any] = {"format": _FORMAT, "ignored": dict(self.ignored), "columns": []}
@@ -194,6 +214,7 @@ class DriftReference:
             InvalidValueError: ``data`` is not a drift reference, is truncated, or has a
                 format this conveyor does not know.
         """
+        require_libraries()
         import pyarrow as pa
 
         def bad(why: str) -> InvalidValueError:
@@ -383,6 +404,7 @@ def prepare_column(name: str, column: Any, kind: ColumnKind | None = None) -> Co
         InvalidValueError: ``kind`` is not ``numeric`` or ``categorical``, the column's type
             cannot be read as that kind, or no kind can be inferred for it.
     """
+    require_libraries()
     import numpy as np
     import pyarrow as pa
 
@@ -395,6 +417,8 @@ def prepare_column(name: str, column: Any, kind: ColumnKind | None = None) -> Co
                 hint="Leave the column out, or cast it to a number or a string first.",
             )
     check_kind(kind, name)
+    if pa.types.is_null(array.type):  # every value null: nothing to read, any kind fits
+        array = array.cast(pa.float64() if kind == "numeric" else pa.string())
     if kind == "numeric":
         if not (is_numeric_type(array.type) or pa.types.is_boolean(array.type)):
             raise InvalidValueError(
@@ -452,6 +476,7 @@ def prepare_reference(
             column's type, or a column named in ``columns`` has an unsupported type.
         NotFoundError: A column in ``columns`` or ``kinds`` is not in ``data``.
     """
+    require_libraries()
     table = as_table(data, "reference")
     kinds = dict(kinds or {})
     names = table.column_names

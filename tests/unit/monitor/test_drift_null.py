@@ -167,6 +167,37 @@ def test_the_null_quantiles_sit_where_no_drift_puts_them() -> None:
     assert null.quantile(0.5) < null.quantile(0.99)
 
 
+@pytest.mark.parametrize(
+    ("data", "kind", "method"),
+    [
+        (NUMERIC["continuous"], "numeric", "ks"),
+        (NUMERIC["continuous"], "numeric", "wasserstein"),
+        (NUMERIC["rounded"], "numeric", "psi"),
+        (CATEGORICAL["five"], "categorical", "chisquare"),
+        (CATEGORICAL["two"], "categorical", "z"),
+        (CATEGORICAL["rare"], "categorical", "jensenshannon"),
+    ],
+)
+def test_a_threshold_from_the_null_keeps_false_alarms_within_the_rate(
+    data: Any, kind: str, method: str
+) -> None:
+    reference = prepare_column("x", data, kind)  # type: ignore[arg-type]
+    null = null_statistics(reference, 200, n_draws=1000, random_state=9, method=method)
+    spec = METHODS[method]  # type: ignore[index]
+    for rate in (0.0, 0.01, 0.05, 0.2):
+        threshold = null.threshold(rate)
+        p_values = null.p_values if null.p_values is not None else [None] * 1000
+        alarms = sum(
+            spec.is_drift(float(s), None if p is None else float(p), threshold)
+            for s, p in zip(null.statistics, p_values, strict=True)
+        )
+        assert alarms <= rate * 1000
+        if rate >= 0.05:  # and not far below it (ties aside)
+            assert alarms >= rate * 1000 * 0.5
+    with pytest.raises(InvalidValueError, match=r"false-alarm rate must be in \[0, 1\)"):
+        null.threshold(1.0)
+
+
 @pytest.mark.parametrize("window_rows", [1, 10, 400, 2999])
 def test_draws_are_distinct_sorted_and_cover_the_reference(window_rows: int) -> None:
     positions = draw_positions(np.random.default_rng(5), 3000, window_rows, 300)
