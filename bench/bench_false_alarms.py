@@ -89,7 +89,7 @@ def main() -> None:
     state_d: dict[str, Any] | None = None
     counts = {"flagged": 0, "warning": 0, "drift": 0, "textbook_any": 0, "textbook_dataset": 0}
     started = time.perf_counter()
-    for i in range(args.windows):
+    for _ in range(args.windows):
         window = table(args.rows, rng)
         result = compare(prepared, window)
         p = empirical_p_values(result.scores, null)

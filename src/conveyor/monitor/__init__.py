@@ -18,6 +18,24 @@ from ._budget import empirical_p_values as empirical_p_values
 from ._budget import expected_run_time as expected_run_time
 from ._budget import feature_level as feature_level
 from ._budget import window_level as window_level
+from ._drift import ColumnDrift as ColumnDrift
+from ._drift import ColumnStatus as ColumnStatus
+from ._drift import DriftReport as DriftReport
+from ._drift import column_drift as column_drift
+from ._drift import detect_drift as detect_drift
+from ._drift_null import NullDistribution as NullDistribution
+from ._drift_null import null_statistics as null_statistics
+from ._drift_reference import CategoricalReference as CategoricalReference
+from ._drift_reference import ColumnKind as ColumnKind
+from ._drift_reference import ColumnReference as ColumnReference
+from ._drift_reference import DriftReference as DriftReference
+from ._drift_reference import NumericReference as NumericReference
+from ._drift_reference import prepare_column as prepare_column
+from ._drift_reference import prepare_reference as prepare_reference
+from ._drift_stats import METHODS as METHODS
+from ._drift_stats import DriftMethod as DriftMethod
+from ._drift_stats import MethodSpec as MethodSpec
+from ._drift_stats import default_method as default_method
 from ._estimate import ASSUMPTION as ASSUMPTION
 from ._estimate import CBPE as CBPE
 from ._estimate import PerformanceEstimate as PerformanceEstimate
@@ -57,25 +75,43 @@ __all__ = [
     "ASSUMPTION",
     "CBPE",
     "DRIFT",
+    "METHODS",
     "MIN_LABELS",
     "AlarmLevel",
+    "CategoricalReference",
     "Change",
+    "ColumnDrift",
+    "ColumnKind",
+    "ColumnReference",
+    "ColumnStatus",
+    "DriftMethod",
+    "DriftReference",
+    "DriftReport",
     "EstimateComparison",
     "EstimateError",
     "Figure",
     "LabelLatency",
+    "MethodSpec",
     "MonitorRun",
     "MonitorWindow",
+    "NullDistribution",
+    "NumericReference",
     "PerformanceEstimate",
     "WindowPerformance",
     "alarm_levels",
+    "column_drift",
     "compare_estimate",
+    "default_method",
+    "detect_drift",
     "draws_needed",
     "empirical_p_values",
     "estimate_error",
     "expected_run_time",
     "feature_level",
     "monitor_history",
+    "null_statistics",
+    "prepare_column",
+    "prepare_reference",
     "run_drift_monitor",
     "window_level",
     "window_performance",
