@@ -4,7 +4,7 @@
 :func:`conveyor.core.check_target`, then connects to the checked address while the Host
 header and the TLS server name stay the URL's host: a DNS answer that changes between the
 check and the connect (rebinding) cannot move the request. Redirects are never followed,
-and nothing is read from the environment (no proxies, no ``.netrc``).
+no proxy is read from the environment, and no URL is logged.
 """
 
 from __future__ import annotations
@@ -89,12 +89,23 @@ def post(
         checked = check_url(url, policy, resolver=resolver)
     except ConnectionError as exc:  # the name did not resolve: worth another try
         return TryResult(False, True, reason=str(exc))
-    transport = PinnedTransport(policy, resolver=resolver, checked=checked)
+    # The transport is called directly, not through an httpx.Client: a client would log
+    # the URL (a Slack URL's path is its secret), read proxies from the environment, and
+    # could follow redirects.
     try:
-        with httpx.Client(
-            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
-        ) as client:
-            response = client.post(url, content=body, headers=dict(headers))
+        request = httpx.Request(
+            "POST",
+            url,
+            content=body,
+            headers=dict(headers),
+            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+        )
+        with PinnedTransport(policy, resolver=resolver, checked=checked) as transport:
+            response = transport.handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
     except httpx.InvalidURL as exc:
         return TryResult(False, False, reason=f"the URL is not valid: {_redact(str(exc), url)}")
     except httpx.TimeoutException:
