@@ -30,6 +30,7 @@ from ..core import (
     now_ms,
 )
 from ._alert import Alert, Severity
+from ._envelope import rfc3339
 from ._service import Delivery, send_alert
 
 if TYPE_CHECKING:
@@ -127,7 +128,18 @@ def _evaluation_failed(event: st.EventRecord, data: Mapping[str, Any], _alias: s
 def _monitoring(kind: str, severity: Severity, what: str) -> Callable[..., _Made]:
     def make(event: st.EventRecord, data: Mapping[str, Any], _alias: str) -> _Made:
         about = event.subject or data.get("deployment") or data.get("model") or "a model"
-        return kind, severity, f"{what} on {about}", _facts(data)
+        model, version = data.get("model"), data.get("version")
+        serving = f" (models:/{model}/{version})" if model and version is not None else ""
+        lines = []
+        if data.get("columns"):
+            lines.append("Columns: " + ", ".join(str(c) for c in data["columns"]))
+        if isinstance(data.get("start_ms"), int) and isinstance(data.get("end_ms"), int):
+            start, end = rfc3339(data["start_ms"]), rfc3339(data["end_ms"])
+            lines.append(f"Window: {start} to {end}")
+        shown = {"columns", "start_ms", "end_ms", "model", "version", "deployment"}
+        rest = _facts({k: v for k, v in data.items() if k not in shown})
+        text = "\n".join([*lines, rest] if rest else lines)
+        return kind, severity, f"{what} on {about}{serving}", text
 
     return make
 

@@ -100,6 +100,33 @@ def test_monitoring_events(type: str, kind: str, severity: str, title: str) -> N
     assert alert.text == "feature: tenure\npsi: 0.31\nfeatures: a, b"
 
 
+def test_a_drift_alarm_names_the_columns_the_window_and_the_version() -> None:
+    # What conveyor.monitor writes on an alarm.
+    alert = alert_for_event(
+        event(
+            DRIFT_DETECTED,
+            "deployments/churn",
+            deployment="churn",
+            level="drift",
+            window="2026-12-01T10:00",
+            start_ms=1_796_119_200_000,
+            end_ms=1_796_122_800_000,
+            model="churn",
+            version=3,
+            columns=["tenure", "charges"],
+            expected_windows_between_false_alarms=720,
+        )
+    )
+    assert alert is not None
+    assert alert.title == "Drift detected on deployments/churn (models:/churn/3)"
+    assert alert.text == (
+        "Columns: tenure, charges\n"
+        "Window: 2026-12-01T10:00:00.000Z to 2026-12-01T11:00:00.000Z\n"
+        "level: drift\nwindow: 2026-12-01T10:00\nexpected_windows_between_false_alarms: 720"
+    )
+    assert alert.key == "drift.detected:deployments/churn"
+
+
 def moved(alias: str, reason: str, was: int | None = 2) -> EventRecord:
     return event(
         ALIAS_MOVED,
