@@ -153,11 +153,13 @@ def _bind_both() -> list[socket.socket]:
 
 @dataclass
 class Mailbox:
-    """What the SMTP server accepted; ``refusals`` are replies given to DATA first."""
+    """What the SMTP server accepted; ``refusals`` are replies given to DATA first;
+    ``logins`` the user names that logged in."""
 
     port: int = 0
     messages: list[Any] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
 
 
 class _Collector:
@@ -172,15 +174,53 @@ class _Collector:
 
 
 @contextlib.contextmanager
-def smtp_server(refusals: Sequence[str] = ()) -> Iterator[Mailbox]:
-    """aiosmtpd on a free loopback port, no TLS (a local relay)."""
+def smtp_server(
+    refusals: Sequence[str] = (),
+    *,
+    tls: tuple[Path, Path] | None = None,
+    implicit_tls: bool = False,
+    login: tuple[str, str] | None = None,
+) -> Iterator[Mailbox]:
+    """aiosmtpd on a free loopback port: a plain relay; with ``tls`` (certificate and key)
+    STARTTLS required, or TLS from the first byte with ``implicit_tls``; with ``login``
+    (user, password) AUTH required."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     mailbox = Mailbox(refusals=list(refusals))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         mailbox.port = probe.getsockname()[1]
-    controller = Controller(_Collector(mailbox), hostname="127.0.0.1", port=mailbox.port)
+    options: dict[str, Any] = {}
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        if implicit_tls:
+            # The server cannot tell a connection that started with TLS: let AUTH in.
+            options.update(ssl_context=context, auth_require_tls=False)
+        else:
+            options.update(tls_context=context, require_starttls=True)
+    if login is not None:
+
+        def authenticate(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> Any:
+            ok = (
+                isinstance(data, LoginPassword)
+                and (
+                    data.login.decode(),
+                    data.password.decode(),
+                )
+                == login
+            )
+            if ok:
+                mailbox.logins.append(data.login.decode())
+            return AuthResult(success=ok, handled=False, auth_data=data)
+
+        # Required where the server can see TLS (aiosmtpd warns against AUTH required
+        # without TLS, and over implicit TLS it cannot tell); the tests check the login.
+        options.update(authenticator=authenticate, auth_required=not implicit_tls)
+    controller = Controller(_Collector(mailbox), hostname="127.0.0.1", port=mailbox.port, **options)
     controller.start()
     try:
         yield mailbox

@@ -169,13 +169,18 @@ class EmailChannel(Channel):
             return TryResult(
                 False, False, exc.smtp_code, f"the SMTP server refused the login ({exc.smtp_code})"
             )
-        except smtplib.SMTPNotSupportedError:
-            return TryResult(
-                False,
-                False,
-                reason='the SMTP server does not offer STARTTLS; set security = "ssl" or, '
-                'for a local relay, "none"',
-            )
+        except smtplib.SMTPNotSupportedError as exc:
+            if "AUTH" in str(exc):
+                reason = (
+                    "the SMTP server offers no login (AUTH) on this connection; remove "
+                    "username, or use STARTTLS or ssl if it offers AUTH only over TLS"
+                )
+            else:
+                reason = (
+                    'the SMTP server does not offer STARTTLS; set security = "ssl" or, for '
+                    'a local relay, "none"'
+                )
+            return TryResult(False, False, reason=reason)
         except smtplib.SMTPResponseException as exc:
             text = (
                 exc.smtp_error.decode(errors="replace")

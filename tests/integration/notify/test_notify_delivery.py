@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -15,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from conveyor import store as st
 from conveyor.notify import Alert, Delivery, send_alert, send_test_alert
 from support.alerts import FAST, SECRET, MakeNotifyProject
-from support.receivers import http_receiver, smtp_server
+from support.receivers import http_receiver, self_signed, smtp_server
 
 pytestmark = pytest.mark.integration
 ALERT_TYPES = ["io.conveyor.alert.*"]
@@ -321,3 +322,57 @@ url_env = "NOT_SET_ANYWHERE"
     assert "environment variable NOT_SET_ANYWHERE, which is not set" in delivery.reason
     (event,) = alert_events(ws)
     assert event.type == "io.conveyor.alert.failed"
+
+
+def mail_project(notify_project: MakeNotifyProject, port: int, security: str) -> object:
+    return notify_project(
+        f"""
+[notify]
+{FAST}
+[notify.channels.mail]
+kind = "email"
+host = "localhost"
+port = {port}
+security = "{security}"
+username = "conveyor"
+password_env = "SMTP_PASSWORD"
+from = "conveyor@example.com"
+to = ["oncall@example.com"]
+"""
+    )
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_with_a_login(
+    notify_project: MakeNotifyProject,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    security: str,
+) -> None:
+    cert, key = self_signed(tmp_path, "localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this server only
+    login = ("conveyor", "pa55word")
+    implicit = security == "ssl"
+    with smtp_server(tls=(cert, key), implicit_tls=implicit, login=login) as mailbox:
+        ws = mail_project(notify_project, mailbox.port, security)
+        (sent,) = send_alert(ws, drift(), env={"SMTP_PASSWORD": "pa55word"})  # type: ignore[arg-type]
+        (refused,) = send_alert(  # type: ignore[arg-type]
+            ws, drift(subject="models/x"), env={"SMTP_PASSWORD": "wrong"}
+        )
+    assert (sent.outcome, sent.attempts, sent.status_code) == ("sent", 1, 250)
+    assert mailbox.logins == ["conveyor"] and len(mailbox.messages) == 1
+    assert (refused.outcome, refused.attempts, refused.status_code) == ("failed", 1, 535)
+    assert refused.reason == "the SMTP server refused the login (535)"
+
+
+def test_email_to_a_server_whose_certificate_names_another_host_fails_at_once(
+    notify_project: MakeNotifyProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed(tmp_path, "mail.other.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with smtp_server(tls=(cert, key)) as mailbox:
+        ws = mail_project(notify_project, mailbox.port, "starttls")
+        (delivery,) = send_alert(ws, drift(), env={"SMTP_PASSWORD": "x"})  # type: ignore[arg-type]
+    assert (delivery.outcome, delivery.attempts) == ("failed", 1)
+    assert delivery.reason.startswith("the SMTP server's certificate:")
+    assert mailbox.messages == []
