@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from . import (
+    _alerts,
     _artifacts,
     _data,
     _events,
@@ -53,6 +54,7 @@ app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)
 app.command("events")(_events.events)
+app.add_typer(_alerts.app, name="alerts")
 
 
 def _version(value: bool) -> None:
@@ -112,7 +114,10 @@ def run(argv: list[str] | None = None) -> int:
         exc.show()  # type: ignore[attr-defined]
         return int(exc.exit_code)
     except ConveyorError as exc:
-        err.print(f"[red]Error:[/] {exc.message}", markup=True)
+        from rich.markup import escape
+
+        # Escaped: messages quote settings tables such as [notify.channels].
+        err.print(f"[red]Error:[/] {escape(exc.message)}", markup=True)
         if exc.hint:
             err.print(exc.hint, markup=False)
         return exc.exit_code

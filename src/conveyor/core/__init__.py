@@ -14,6 +14,8 @@ from ._config import ArtifactSettings as ArtifactSettings
 from ._config import Config as Config
 from ._config import ExecutorSettings as ExecutorSettings
 from ._config import FeaturesSettings as FeaturesSettings
+from ._config import NotifyChannelSettings as NotifyChannelSettings
+from ._config import NotifySettings as NotifySettings
 from ._config import PipelinesSettings as PipelinesSettings
 from ._config import ProjectSettings as ProjectSettings
 from ._config import RegistrySettings as RegistrySettings
@@ -21,6 +23,7 @@ from ._config import StoreSettings as StoreSettings
 from ._config import TrainSettings as TrainSettings
 from ._config import lease_problem as lease_problem
 from ._config import settings_reference as settings_reference
+from ._config import webhook_secret_problem as webhook_secret_problem
 from ._config import worst_store_call as worst_store_call
 from ._durations import parse_duration as parse_duration
 from ._errors import AlreadyExistsError as AlreadyExistsError
@@ -48,9 +51,11 @@ from ._errors import StoreError as StoreError
 from ._errors import StoreUnavailableError as StoreUnavailableError
 from ._errors import StoreVersionError as StoreVersionError
 from ._errors import UnsafeArchiveError as UnsafeArchiveError
+from ._errors import UnsafeURLError as UnsafeURLError
 from ._errors import UntrustedModelError as UntrustedModelError
 from ._event_types import ALERT_FAILED as ALERT_FAILED
 from ._event_types import ALERT_SENT as ALERT_SENT
+from ._event_types import ALERT_SUPPRESSED as ALERT_SUPPRESSED
 from ._event_types import ALIAS_MOVED as ALIAS_MOVED
 from ._event_types import DECAY_DETECTED as DECAY_DETECTED
 from ._event_types import DEPLOYMENT_FAILED as DEPLOYMENT_FAILED
@@ -87,7 +92,17 @@ from ._names import did_you_mean as did_you_mean
 from ._names import redact_url as redact_url
 from ._names import safe_join as safe_join
 from ._names import validate_name as validate_name
+from ._outbound import BLOCKED_RANGES as BLOCKED_RANGES
+from ._outbound import CheckedURL as CheckedURL
+from ._outbound import OutboundPolicy as OutboundPolicy
+from ._outbound import Resolver as Resolver
+from ._outbound import blocked_range as blocked_range
+from ._outbound import check_target as check_target
+from ._outbound import check_url as check_url
+from ._outbound import legacy_ipv4 as legacy_ipv4
+from ._outbound import parse_networks as parse_networks
 from ._pause import pause_point as pause_point
+from ._states import ALERT_DELIVERY_STATES as ALERT_DELIVERY_STATES
 from ._states import ALIASABLE as ALIASABLE
 from ._states import ATTEMPT_STATES as ATTEMPT_STATES
 from ._states import CLAIM_STATES as CLAIM_STATES
@@ -103,6 +118,7 @@ from ._states import STEP_STATES as STEP_STATES
 from ._states import STEP_TRANSITIONS as STEP_TRANSITIONS
 from ._states import STEP_UNSUCCESSFUL as STEP_UNSUCCESSFUL
 from ._states import TRIAL_STATES as TRIAL_STATES
+from ._states import AlertDeliveryStatus as AlertDeliveryStatus
 from ._states import AttemptStatus as AttemptStatus
 from ._states import ClaimStatus as ClaimStatus
 from ._states import ModelVersionStatus as ModelVersionStatus
@@ -113,11 +129,14 @@ from ._states import can_move as can_move
 from ._states import sources as sources
 
 __all__ = [
+    "ALERT_DELIVERY_STATES",
     "ALERT_FAILED",
     "ALERT_SENT",
+    "ALERT_SUPPRESSED",
     "ALIASABLE",
     "ALIAS_MOVED",
     "ATTEMPT_STATES",
+    "BLOCKED_RANGES",
     "CLAIM_STATES",
     "CLAIM_TRANSITIONS",
     "CONFIG_FILE",
@@ -158,11 +177,13 @@ __all__ = [
     "TRIAL_STATES",
     "VALIDATION_FAILED",
     "VALIDATION_PASSED",
+    "AlertDeliveryStatus",
     "AlreadyExistsError",
     "ArtifactError",
     "ArtifactSettings",
     "ArtifactStoreFullError",
     "AttemptStatus",
+    "CheckedURL",
     "ChecksumMismatchError",
     "ClaimStatus",
     "Config",
@@ -178,12 +199,16 @@ __all__ = [
     "ModelVersionStatus",
     "NotFittedError",
     "NotFoundError",
+    "NotifyChannelSettings",
+    "NotifySettings",
+    "OutboundPolicy",
     "PipelineDefinitionError",
     "PipelinesSettings",
     "ProjectNotFoundError",
     "ProjectSettings",
     "PromotionRefusedError",
     "RegistrySettings",
+    "Resolver",
     "RunStatus",
     "SignatureMismatchError",
     "StaleAttemptError",
@@ -198,15 +223,21 @@ __all__ = [
     "TrainSettings",
     "TrialStatus",
     "UnsafeArchiveError",
+    "UnsafeURLError",
     "UntrustedModelError",
+    "blocked_range",
     "can_move",
     "canonical_json",
     "check_relative_path",
+    "check_target",
+    "check_url",
     "did_you_mean",
     "lease_problem",
+    "legacy_ipv4",
     "now_ms",
     "parse_digest",
     "parse_duration",
+    "parse_networks",
     "pause_point",
     "redact_url",
     "safe_join",
@@ -218,5 +249,6 @@ __all__ = [
     "sources",
     "utcnow",
     "validate_name",
+    "webhook_secret_problem",
     "worst_store_call",
 ]

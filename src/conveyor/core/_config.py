@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -19,8 +20,9 @@ from pydantic import (
 )
 
 from ._durations import parse_duration
-from ._errors import ConfigError, ProjectNotFoundError
+from ._errors import ConfigError, ProjectNotFoundError, UnsafeURLError
 from ._names import did_you_mean, validate_name
+from ._outbound import OutboundPolicy, check_url, parse_networks
 
 CONFIG_FILE = "conveyor.toml"
 STATE_DIR = ".conveyor"
@@ -426,7 +428,9 @@ class ServeSettings(_Section):
     )
     admin_token: SecretStr | None = Field(
         None,
-        description="The bearer token of the admin routes (reload, swap); unset, they are closed.",
+        description="The bearer token of the admin routes (reload, swap) and of "
+        "`/signals/alertmanager` (alerts posted by Alertmanager or Grafana); unset, they "
+        "are closed.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -449,6 +453,286 @@ class ServeSettings(_Section):
         return _comma_separated(v)
 
 
+_ALERT_KINDS = ("log", "webhook", "slack", "email")
+# The keys each kind of channel takes, beside ``kind``, ``events`` and ``min_severity``.
+_CHANNEL_KEYS = {
+    "log": frozenset(),
+    "webhook": frozenset({"url", "url_env", "secret", "secret_env"}),
+    "slack": frozenset({"url", "url_env"}),
+    "email": frozenset(
+        {"host", "port", "security", "username", "password", "password_env", "sender", "to"}
+    ),
+}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_EVENT_GLOB = re.compile(r"[a-z0-9_.*?\[\]!-]+")
+
+
+class NotifyChannelSettings(_Section):
+    """One alert channel, a table such as ``[notify.channels.ops]``.
+
+    Secrets (a webhook or Slack URL, a signing secret, an SMTP password) are best read from
+    the environment at send time: ``url_env = "OPS_SLACK_URL"`` names the variable.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Literal["log", "webhook", "slack", "email"] = Field(
+        description="`log` (Python logging), `webhook` (signed CloudEvents), `slack` "
+        "(incoming webhook) or `email` (SMTP)."
+    )
+    events: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Which alerts the channel gets: globs over alert kinds such as "
+        "`drift.*`, `run.failed`, `model.*`.",
+    )
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        "info", description="The least severe alert the channel gets."
+    )
+    url: SecretStr | None = Field(None, description="webhook, slack: the URL to post to.")
+    url_env: str = Field("", description="webhook, slack: the variable holding the URL.")
+    secret: SecretStr | None = Field(
+        None,
+        description="webhook: the Standard Webhooks signing secret `whsec_...`; several, "
+        "space-separated, sign with each (rotation).",
+    )
+    secret_env: str = Field("", description="webhook: the variable holding the secret.")
+    host: str = Field("", description="email: the SMTP server.")
+    port: int = Field(
+        0, ge=0, le=65535, description="email: the SMTP port; 0 = 587, 465 (ssl) or 25 (none)."
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="email: STARTTLS, implicit TLS, or none (a local relay)."
+    )
+    username: str = Field("", description="email: the SMTP login, if the server wants one.")
+    password: SecretStr | None = Field(None, description="email: the SMTP password.")
+    password_env: str = Field("", description="email: the variable holding the password.")
+    sender: str = Field("", alias="from", description="email: the From address.")
+    to: list[str] = Field(default_factory=list, description="email: the recipients.")
+
+    @field_validator("events", "to", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return _comma_separated(v)
+
+    @field_validator("events")
+    @classmethod
+    def _globs(cls, v: list[str]) -> list[str]:
+        bad = [g for g in v if not _EVENT_GLOB.fullmatch(g)]
+        if bad or not v:
+            raise ValueError(
+                "must list alert kinds or globs such as ['drift.*', 'run.failed'] (lower "
+                f"case, dots, * and ?). Got {bad or v!r}"
+            )
+        return v
+
+    @field_validator("url_env", "secret_env", "password_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if v and not _ENV_NAME.fullmatch(v):
+            raise ValueError(
+                f"must name an environment variable such as 'OPS_SLACK_URL'. Got {v!r}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> NotifyChannelSettings:
+        given = self.model_fields_set - {"kind", "events", "min_severity"}
+        foreign = sorted(given - _CHANNEL_KEYS[self.kind])
+        if foreign:
+            article = "an" if self.kind == "email" else "a"
+            takes = sorted(_toml_key(k) for k in _CHANNEL_KEYS[self.kind])
+            raise ValueError(
+                f"{article} {self.kind} channel takes no "
+                + ", ".join(repr(_toml_key(k)) for k in foreign)
+                + "; besides 'kind', 'events' and 'min_severity' it takes "
+                + (", ".join(repr(k) for k in takes) or "nothing")
+            )
+        if self.kind in ("webhook", "slack") and (self.url is None) == (not self.url_env):
+            raise ValueError(f"a {self.kind} channel needs exactly one of 'url' and 'url_env'")
+        if self.kind == "webhook":
+            if (self.secret is None) == (not self.secret_env):
+                raise ValueError(
+                    "a webhook channel needs exactly one of 'secret' and 'secret_env' (its "
+                    "Standard Webhooks signing secret, 'whsec_' and base64)"
+                )
+            if self.secret is not None:
+                problem = webhook_secret_problem(self.secret.get_secret_value())
+                if problem:
+                    raise ValueError(f"its 'secret' {problem}")
+        if self.kind == "email":
+            if not self.host:
+                raise ValueError("an email channel needs 'host', the SMTP server")
+            if "@" not in self.sender or not self.to or any("@" not in a for a in self.to):
+                raise ValueError(
+                    "an email channel needs 'from' and 'to' addresses, such as from = "
+                    "'conveyor@example.com' and to = ['ops@example.com']"
+                )
+            if self.username and (self.password is None) == (not self.password_env):
+                raise ValueError(
+                    "an email channel with 'username' needs exactly one of 'password' and "
+                    "'password_env'"
+                )
+            if not self.username and (self.password is not None or self.password_env):
+                raise ValueError("an email channel with a password needs 'username' too")
+        return self
+
+
+def _toml_key(field: str) -> str:
+    return "from" if field == "sender" else field
+
+
+def webhook_secret_problem(text: str) -> str | None:
+    """Why ``text`` is not one or more Standard Webhooks secrets, or None if it is.
+
+    A secret is ``whsec_`` and base64 of 24 to 64 random bytes; several are space-separated.
+    """
+    import base64
+    import binascii
+
+    parts = text.split()
+    if not parts:
+        return "is empty"
+    for i, part in enumerate(parts, 1):
+        which = f"secret {i} " if len(parts) > 1 else ""
+        if not part.startswith("whsec_"):
+            return f"{which}must start with 'whsec_' (Standard Webhooks)"
+        try:
+            raw = base64.b64decode(part[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError):
+            return f"{which}must be 'whsec_' then base64"
+        if not 24 <= len(raw) <= 64:
+            return f"{which}must hold 24 to 64 bytes; it holds {len(raw)}"
+    return None
+
+
+class NotifySettings(_Section):
+    channels: dict[str, NotifyChannelSettings] = Field(
+        default_factory=dict,
+        description="Named alert channels, e.g. `[notify.channels.ops]` then `kind = "
+        '"slack"`, `url_env = "OPS_SLACK_URL"`, `events = ["drift.*", "run.failed"]` (see '
+        "docs/alerts.md). From the environment, a JSON object.",
+    )
+    dedupe_window: float = Field(
+        600.0,
+        description="An alert with the same de-duplication key on the same channel within "
+        "this time is sent once; the repeats are recorded as suppressed.",
+    )
+    rate_limit: int = Field(
+        30,
+        ge=1,
+        le=100_000,
+        description="The most alerts one channel sends per `rate_period`; the excess is "
+        "recorded as suppressed.",
+    )
+    rate_period: float = Field(3600.0, description="The period of `rate_limit`.")
+    retry_attempts: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Tries per delivery (the first included), with exponential back-off; "
+        "a 4xx answer other than 408 and 429 is not tried again.",
+    )
+    retry_backoff: float = Field(
+        1.0, description="The wait before the second try; it doubles each try after (jittered)."
+    )
+    retry_max_time: float = Field(
+        60.0, description="The most time one delivery may spend on tries and waits."
+    )
+    timeout: float = Field(10.0, description="Connect and read time-out of one HTTP or SMTP try.")
+    max_age: float = Field(
+        86400.0,
+        description="`conveyor alerts dispatch` skips events older than this (a first start "
+        "on an old project, a long outage) instead of alerting on them.",
+    )
+    dispatch_interval: float = Field(
+        2.0, description="How often `conveyor alerts dispatch --follow` reads new events."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts that alert URLs may reach although they resolve to a loopback, "
+        "private or link-local address (and over plain http); from the environment, "
+        "comma-separated.",
+    )
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR, e.g. `10.20.0.0/16`) that alert URLs may reach on "
+        "purpose; from the environment, comma-separated.",
+    )
+
+    @field_validator(
+        "dedupe_window",
+        "rate_period",
+        "retry_backoff",
+        "retry_max_time",
+        "timeout",
+        "max_age",
+        "dispatch_interval",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds <= 0:
+            raise ValueError("must be a positive duration such as '10s' or '1h'")
+        return seconds
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channels(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON object
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object such as \'{"ops": {"kind": "log"}}\''
+                ) from None
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(
+        cls, v: dict[str, NotifyChannelSettings]
+    ) -> dict[str, NotifyChannelSettings]:
+        for name in v:
+            validate_name(name, what="channel name")
+        return v
+
+    @field_validator("allowed_hosts", "allowed_networks", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return _comma_separated(v)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        parse_networks(v)
+        return v
+
+    @model_validator(mode="after")
+    def _urls_pass_the_guard(self) -> NotifySettings:
+        # What the URL alone shows (scheme, literal addresses) is checked now; names are
+        # resolved and checked again at every send.
+        policy = self.outbound_policy()
+        for name, channel in self.channels.items():
+            if channel.url is None:
+                continue
+            try:
+                check_url(channel.url.get_secret_value(), policy, resolve=False)
+            except UnsafeURLError as exc:
+                raise ValueError(f"channel {name!r}: {exc}") from None
+        return self
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The URL guard's policy for alert URLs (https; the allowlists above)."""
+        return OutboundPolicy.build(
+            allowed_hosts=self.allowed_hosts,
+            allowed_networks=self.allowed_networks,
+            setting="notify",
+        )
+
+
 class Config(_Section):
     """A project's settings. Build with :meth:`Config.load`, which resolves relative paths."""
 
@@ -462,6 +746,7 @@ class Config(_Section):
     train: TrainSettings = Field(default_factory=lambda: TrainSettings())
     monitor: MonitorSettings = Field(default_factory=lambda: MonitorSettings())
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")
@@ -624,6 +909,29 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     return merged
 
 
+def _model_at(parts: list[str]) -> Any:
+    """The settings model at a key path (through tables of models such as channels)."""
+    model: Any = Config
+    for part in parts:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(part)
+            model = field.annotation if field else None
+        elif get_origin(model) is dict:
+            model = get_args(model)[1]  # the table's key is a name: step to its value
+        else:
+            return None
+    return model
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    *parents, last = [str(p) for p in loc if p != "root"] or [""]
+    model = _model_at(parents)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return False
+    field = model.model_fields.get(last)
+    return field is not None and "SecretStr" in str(field.annotation)
+
+
 def _config_error(exc: ValidationError, path: Path) -> ConfigError:
     lines = []
     for err in exc.errors():
@@ -631,19 +939,23 @@ def _config_error(exc: ValidationError, path: Path) -> ConfigError:
         if not loc:  # a rule across settings names its keys itself
             lines.append(err["msg"].removeprefix("Value error, ").rstrip(".") + ".")
         elif err["type"] == "extra_forbidden":
-            parent_model: Any = Config
             *parents, last = [str(p) for p in err["loc"]]
-            for part in parents:
-                field = parent_model.model_fields.get(part)
-                parent_model = field.annotation if field else None
-            known = list(getattr(parent_model, "model_fields", {}))
+            parent_model = _model_at(parents)
+            known = [
+                field.alias or name
+                for name, field in getattr(parent_model, "model_fields", {}).items()
+            ]
             lines.append(
                 f"unknown key {loc!r}.{did_you_mean(last, known)} Known keys here: "
                 + ", ".join(repr(k) for k in known if k != "root")
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            got = "" if "Got " in msg else f" Got {err.get('input')!r}."
+            value = err.get("input")
+            # Echo a plain value only: a table may hold secrets (a Slack URL is one), and
+            # so does a secret setting itself.
+            echo = not isinstance(value, dict | list) and not _is_secret(err["loc"])
+            got = "" if "Got " in msg or not echo else f" Got {value!r}."
             lines.append(f"key {loc!r}: {msg.rstrip('.')}.{got}")
     where = str(path) if path.exists() else "the configuration"
     return ConfigError(

@@ -23,6 +23,7 @@ traceback). Anything else escaping an entry point is a bug (exit 70).
     ├── PromotionRefusedError                 the promotion policy does not allow an alias move
     ├── UntrustedModelError                   a model file or manifest could run code nobody signed
     ├── SignatureMismatchError                what the store signed no longer matches its signature
+    ├── UnsafeURLError(ValueError)            an outbound URL's scheme or address is refused (SSRF)
     ├── StoreError                            the metadata store failed
     │   ├── StoreUnavailableError             cannot connect, or gave up after bounded retries
     │   └── StoreVersionError                 the store's schema is newer than this conveyor
@@ -62,6 +63,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoreVersionError",
     "UnsafeArchiveError",
+    "UnsafeURLError",
     "UntrustedModelError",
 ]
 
@@ -164,6 +166,12 @@ class UntrustedModelError(ConveyorError):
 
 class SignatureMismatchError(ConveyorError):
     """A model file or an evaluation the store signed no longer matches its signature."""
+
+
+class UnsafeURLError(ConveyorError, ValueError):
+    """An outbound URL was refused before any connection: its scheme is not allowed, or its
+    host is (or resolves to) a loopback, private, link-local, metadata ... address; the
+    message names the range and the setting that allowlists it."""
 
 
 class StoreError(ConveyorError):

@@ -14,6 +14,7 @@ from ._states import ModelVersionStatus, RunStatus
 __all__ = [
     "ALERT_FAILED",
     "ALERT_SENT",
+    "ALERT_SUPPRESSED",
     "ALIAS_MOVED",
     "DECAY_DETECTED",
     "DEPLOYMENT_FAILED",
@@ -68,10 +69,12 @@ EVALUATION_FAILED: Final = "io.conveyor.evaluation.failed"
 DRIFT_SUSPECTED: Final = "io.conveyor.drift.suspected"
 DRIFT_DETECTED: Final = "io.conveyor.drift.detected"
 DECAY_DETECTED: Final = "io.conveyor.decay.detected"
-# Notifications: one event per alert delivered (or given up on) per channel; an alert from
-# outside (Alertmanager, Grafana) posted to conveyor.
+# Notifications: one event per alert delivered, given up on, or held back (a duplicate
+# within the de-duplication window, or over the channel's rate limit) per channel; an alert
+# from outside (Alertmanager, Grafana) posted to conveyor.
 ALERT_SENT: Final = "io.conveyor.alert.sent"
 ALERT_FAILED: Final = "io.conveyor.alert.failed"
+ALERT_SUPPRESSED: Final = "io.conveyor.alert.suppressed"
 SIGNAL_RECEIVED: Final = "io.conveyor.signal.received"
 
 # The event a run emits on entering each state.

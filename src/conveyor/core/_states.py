@@ -13,6 +13,8 @@ One place for every status set: the store's CHECK constraints, its guarded trans
                   an alias points only at a ready version
     trigger claim claimed ─▶ started | coalesced | failed, claimed ─▶ claimed (takeover)
     tuning trial  running ─▶ complete | pruned | failed; running ─▶ failed (attempt lost)
+    alert delivery sending ─▶ sent | failed; sending ─▶ sending (a lapsed claim taken over);
+                  suppressed from the start (a duplicate, or over the rate limit)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Final, Literal, TypeVar, get_args
 
 __all__ = [
+    "ALERT_DELIVERY_STATES",
     "ALIASABLE",
     "ATTEMPT_STATES",
     "CLAIM_STATES",
@@ -36,6 +39,7 @@ __all__ = [
     "STEP_TRANSITIONS",
     "STEP_UNSUCCESSFUL",
     "TRIAL_STATES",
+    "AlertDeliveryStatus",
     "AttemptStatus",
     "ClaimStatus",
     "ModelVersionStatus",
@@ -56,6 +60,9 @@ ClaimStatus = Literal["claimed", "started", "coalesced", "failed"]
 ModelVersionStatus = Literal["ready", "failed", "archived"]
 # A tuning trial's state, as Optuna names its own (lower case).
 TrialStatus = Literal["running", "complete", "pruned", "failed"]
+# One alert on one channel: being sent (held by a claim with a lease), sent, given up on,
+# or held back before sending.
+AlertDeliveryStatus = Literal["sending", "sent", "failed", "suppressed"]
 
 RUN_STATES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 STEP_STATES: Final[tuple[StepStatus, ...]] = get_args(StepStatus)
@@ -63,6 +70,7 @@ ATTEMPT_STATES: Final[tuple[AttemptStatus, ...]] = get_args(AttemptStatus)
 CLAIM_STATES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
 MODEL_VERSION_STATES: Final[tuple[ModelVersionStatus, ...]] = get_args(ModelVersionStatus)
 TRIAL_STATES: Final[tuple[TrialStatus, ...]] = get_args(TrialStatus)
+ALERT_DELIVERY_STATES: Final[tuple[AlertDeliveryStatus, ...]] = get_args(AlertDeliveryStatus)
 
 RUN_FINISHED: Final[frozenset[RunStatus]] = frozenset({"succeeded", "failed", "cancelled"})
 # A step in one of these will not change again in this run attempt.

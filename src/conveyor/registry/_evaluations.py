@@ -77,8 +77,23 @@ def record_evaluation(
         report=checked,
         digest=digest,
         signature=signature,
+        summary=_summary(checked),
     )
     return record.id
+
+
+def _summary(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What the evaluation's event says beside the verdict: the gates that failed (name
+    and reason), when the report lists gates as ``conveyor.train`` does."""
+    gates = report.get("gates")
+    if not isinstance(gates, list):
+        return {}
+    failed = [
+        {"name": str(g.get("name", "")), "reason": str(g.get("reason", ""))}
+        for g in gates
+        if isinstance(g, Mapping) and g.get("passed") is False
+    ]
+    return {"failed_gates": failed[:20]}
 
 
 def verify_evaluation(ws: Workspace, evaluation_id: int) -> st.EvaluationRecord:

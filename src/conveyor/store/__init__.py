@@ -1,4 +1,5 @@
-"""The metadata store: runs, steps, artifacts, lineage, metrics, registry, triggers, events.
+"""The metadata store: runs, steps, artifacts, lineage, metrics, registry, triggers, events,
+alert deliveries.
 
 SQLAlchemy Core over SQLite or PostgreSQL, migrated by Alembic. Every other package reads and
 writes metadata only through these functions; no SQL lives outside `conveyor.store`.
@@ -78,6 +79,17 @@ from .monitoring import get_monitor_state as get_monitor_state
 from .monitoring import list_monitor_windows as list_monitor_windows
 from .monitoring import record_monitor_window as record_monitor_window
 from .monitoring import save_monitor_state as save_monitor_state
+from .notify import AlertClaim as AlertClaim
+from .notify import AlertClaimDecision as AlertClaimDecision
+from .notify import AlertClaimOutcome as AlertClaimOutcome
+from .notify import AlertClaimState as AlertClaimState
+from .notify import AlertDeliveryRecord as AlertDeliveryRecord
+from .notify import advance_alert_cursor as advance_alert_cursor
+from .notify import claim_alert_delivery as claim_alert_delivery
+from .notify import finish_alert_delivery as finish_alert_delivery
+from .notify import get_alert_cursor as get_alert_cursor
+from .notify import list_alert_deliveries as list_alert_deliveries
+from .notify import record_signal as record_signal
 from .registry import AliasMoveRecord as AliasMoveRecord
 from .registry import EvaluationRecord as EvaluationRecord
 from .registry import ModelRecord as ModelRecord
@@ -155,6 +167,11 @@ from .tuning import start_trial as start_trial
 
 __all__ = [
     "HEAD",
+    "AlertClaim",
+    "AlertClaimDecision",
+    "AlertClaimOutcome",
+    "AlertClaimState",
+    "AlertDeliveryRecord",
     "AliasMoveRecord",
     "ArtifactRecord",
     "ClaimResult",
@@ -189,10 +206,12 @@ __all__ = [
     "acquire_run",
     "add_snapshot",
     "add_step_runs",
+    "advance_alert_cursor",
     "alias_history",
     "append_event",
     "artifact_files",
     "artifact_lineage",
+    "claim_alert_delivery",
     "claim_lapsed",
     "claim_runs",
     "claim_trigger",
@@ -208,8 +227,10 @@ __all__ = [
     "find_cached_step",
     "find_cached_steps",
     "find_prediction_segments",
+    "finish_alert_delivery",
     "finish_trial",
     "follow_events",
+    "get_alert_cursor",
     "get_artifact",
     "get_dataset_source",
     "get_deployment",
@@ -228,6 +249,7 @@ __all__ = [
     "last_event_id",
     "last_materialization",
     "latest_metrics",
+    "list_alert_deliveries",
     "list_aliases",
     "list_artifacts",
     "list_claims",
@@ -263,6 +285,7 @@ __all__ = [
     "record_materialization",
     "record_monitor_window",
     "record_prediction_segment",
+    "record_signal",
     "record_snapshot_read",
     "referenced_digests",
     "register_feature_view",

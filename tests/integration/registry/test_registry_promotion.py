@@ -70,6 +70,27 @@ def test_an_evaluation_is_stored_signed_and_verified(ws: Workspace) -> None:
     assert [e.id for e in list_evaluations(ws, "churn", 2)] == [evaluation_id]
 
 
+def test_each_evaluation_emits_its_verdict_as_an_event(ws: Workspace) -> None:
+    passed = record_evaluation(ws, "churn", 2, REPORT, passed=True, baseline_version=1)
+    report = {
+        "gates": [
+            {"name": "roc_auc >= 0.7", "passed": False, "reason": "0.64 is below 0.7"},
+            {"name": "roc_auc superiority", "passed": True, "reason": "better"},
+        ]
+    }
+    failed = record_evaluation(ws, "churn", 3, report, passed=False)
+    events = st.read_events(ws.store, types=["io.conveyor.evaluation.*"])
+    assert [(e.type, e.subject, e.data["evaluation_id"]) for e in events] == [
+        ("io.conveyor.evaluation.passed", "models/churn/versions/2", passed),
+        ("io.conveyor.evaluation.failed", "models/churn/versions/3", failed),
+    ]
+    assert events[0].data["baseline_version"] == 1 and events[0].data["passed"] is True
+    assert events[0].data["failed_gates"] == []
+    assert events[1].data["failed_gates"] == [
+        {"name": "roc_auc >= 0.7", "reason": "0.64 is below 0.7"}
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [

@@ -42,6 +42,7 @@ def test_s07_every_route_is_gated(make_project) -> None:
     serving_project(ws)
     paths = _paths(ws)
     assert "/invocations" in paths and "/admin/reload" in paths
+    assert "/signals/alertmanager" in paths
     env = {"CONVEYOR_SERVE_TOKEN": TOKEN, "CONVEYOR_SERVE_ADMIN_TOKEN": ADMIN}
     open_answers: list[str] = []
     checked = 0
@@ -57,8 +58,11 @@ def test_s07_every_route_is_gated(make_project) -> None:
         # With the prediction token, predictions work; admin routes still need theirs.
         user = {"authorization": f"Bearer {TOKEN}"}
         assert http.post("/admin/reload", headers=user).status_code == 401
+        # Alerts posted from outside write events: the admin token, not the prediction one.
+        assert http.post("/signals/alertmanager", headers=user, json={}).status_code == 401
         admin = {"authorization": f"Bearer {ADMIN}"}
         assert http.post("/admin/reload", headers=admin).status_code == 200
+        assert http.post("/signals/alertmanager", headers=admin, json={}).status_code == 422
         assert http.get("/metrics", headers=user).status_code == 200
     assert not open_answers, open_answers
     log = server.output()
@@ -85,6 +89,7 @@ def test_s07_admin_routes_are_closed_without_an_admin_token(make_project) -> Non
     with run_server(ws, args=("--no-log",)) as server, server.client() as http:
         assert http.post("/admin/reload").status_code == 403
         assert http.post("/admin/swap/1").status_code == 403
+        assert http.post("/signals/alertmanager", json={}).status_code == 403
 
 
 def test_s09_foreign_hosts_and_origins_are_refused(make_project) -> None:

@@ -41,6 +41,8 @@ NO_ID = {
     "set_dataset_source": "names are per project: the same name makes the caller's own dataset",
     "register_feature_view": "names are per project: the same name makes the caller's own view",
     "signing_key": "returns the caller's own project's key (made on first use); takes no id",
+    "record_signal": "records a signal in the caller's own project; ``key`` is the caller's "
+    "idempotency text and ``source`` a CloudEvents source text, not ids",
     "referenced_digests": "garbage collection roots: spans every project by design (blobs "
     "are shared); returns digests, no ids or records",
 }
@@ -69,6 +71,8 @@ class A:
     claim: int
     snapshot: int
     evaluation: int
+    event: int
+    delivery: int
 
 
 @dataclass
@@ -156,7 +160,13 @@ def build_a(a: st.Store) -> A:
     trigger = st.upsert_trigger(a, "nightly", kind="schedule", pipeline="train")
     # A lease of 0: the firing's holder counts as dead, so claim_lapsed could take it.
     claim = st.claim_trigger(a, trigger.id, "2026-11-30", "controller-a", lease=0.0).claim
-    st.emit_event(a, "io.conveyor.test.emitted", subject="a")
+    event = st.emit_event(a, "io.conveyor.test.emitted", subject="a")
+    delivery = st.claim_alert_delivery(
+        a, "ops", kind="test.emitted", dedupe_key="k", decide=_send, lease=60, event_id=event
+    ).delivery
+    st.finish_alert_delivery(a, delivery.id, claims=delivery.claims, sent=True, attempts=1)
+    st.advance_alert_cursor(a, "default", event)
+    st.record_signal(a, "f" * 64, subject="signals/alertmanager/x")
     time.sleep(0.01)
     return A(
         queued,
@@ -170,7 +180,13 @@ def build_a(a: st.Store) -> A:
         claim.id,
         snapshot.id,
         evaluation.id,
+        event,
+        delivery.id,
     )
+
+
+def _send(state: st.AlertClaimState) -> st.AlertClaimDecision:
+    return st.AlertClaimDecision("send", state.now, 1)
 
 
 def build_b(b: st.Store) -> B:
@@ -201,6 +217,21 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
             ),
         ],
         "add_step_runs": [lambda s: st.add_step_runs(s, a.run.id, ["new"])],
+        "advance_alert_cursor": [lambda s: st.advance_alert_cursor(s, "default", a.event)],
+        "claim_alert_delivery": [
+            lambda s: st.claim_alert_delivery(
+                s, "ops", kind="x.y", dedupe_key="k", decide=_send, lease=60, event_id=a.event
+            )
+        ],
+        "finish_alert_delivery": [
+            lambda s: st.finish_alert_delivery(s, a.delivery, claims=1, sent=False, attempts=1)
+        ],
+        "get_alert_cursor": [lambda s: st.get_alert_cursor(s)],
+        "list_alert_deliveries": [
+            lambda s: st.list_alert_deliveries(s),
+            lambda s: st.list_alert_deliveries(s, channel="ops"),
+            lambda s: st.list_alert_deliveries(s, event_id=a.event),
+        ],
         "alias_history": [lambda s: st.alias_history(s, "churn")],
         "artifact_files": [lambda s: st.artifact_files(s, a.reports)],
         "artifact_lineage": [lambda s: st.artifact_lineage(s, a.data)],
@@ -445,7 +476,7 @@ def test_every_public_function_is_probed_or_takes_no_id() -> None:
     for name in NO_ID:
         params = inspect.signature(functions[name]).parameters
         ids = [p for p in params if p.endswith(("_id", "_ids")) or p in ID_PARAMETERS]
-        if name in ("emit_event", "append_event"):
+        if name in ("emit_event", "append_event", "record_signal"):
             ids.remove("source")
         assert ids == [], f"{name} takes {ids}: it needs a probe, not an exemption"
 
@@ -480,6 +511,7 @@ def ids_of_a(a: st.Store) -> set[tuple[str, int]]:
         *st.list_prediction_segments(a, "api"),
         *st.list_feedback(a),
         *st.list_monitor_windows(a, "api"),
+        *st.list_alert_deliveries(a),
     ]
     for run in st.list_runs(a):
         records += st.get_step_runs(a, run.id)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from conveyor.core import Config, ConfigError, settings_reference
+from conveyor.core import Config, ConfigError, NotifyChannelSettings, settings_reference
 
 # One valid override per setting, as text (the environment only holds strings), and the
 # value it must become. A new setting without a row here fails the completeness test.
@@ -57,6 +57,18 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "monitor.drift_persistence": ("2,4", (2, 4)),
     "monitor.cooldown": ("0", 0),
     "monitor.methods": ('{"age": "psi"}', {"age": "psi"}),
+    "notify.channels": ('{"ops": {"kind": "log"}}', {"ops": NotifyChannelSettings(kind="log")}),
+    "notify.dedupe_window": ("5m", 300.0),
+    "notify.rate_limit": ("10", 10),
+    "notify.rate_period": ("30m", 1800.0),
+    "notify.retry_attempts": ("3", 3),
+    "notify.retry_backoff": ("500ms", 0.5),
+    "notify.retry_max_time": ("2m", 120.0),
+    "notify.timeout": ("5s", 5.0),
+    "notify.max_age": ("6h", 21600.0),
+    "notify.dispatch_interval": ("10s", 10.0),
+    "notify.allowed_hosts": ("hooks.internal, 127.0.0.1", ["hooks.internal", "127.0.0.1"]),
+    "notify.allowed_networks": ("10.20.0.0/16,::1/128", ["10.20.0.0/16", "::1/128"]),
     "train.gate": ("strict", "strict"),
     "train.gates": (
         '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',
@@ -159,6 +171,11 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
         ("[monitor]\nwarning_persistence = [3, 2]\n", ["needs 1 <= k <= n <= 12", "k=3, n=2"]),
         ("[monitor]\ndrift_persistence = [1]\n", ["two whole numbers [k, n]"]),
         ("[monitor]\ndrift_every = 1\n", ["key 'monitor.drift_every'", "greater than 1"]),
+        ("[notify]\nrate_limit = 0\n", ["key 'notify.rate_limit'", "Got 0"]),
+        ('[notify]\ndedupe_window = "0s"\n', ["key 'notify.dedupe_window'", "positive"]),
+        ('[notify]\nallowed_networks = ["10.0.0.0/33"]\n', ["'10.0.0.0/33' is not a network"]),
+        ('[notify.channels.ops]\nkind = "sms"\n', ["key 'notify.channels.ops.kind'", "'sms'"]),
+        ('[notify.channels."a/b"]\nkind = "log"\n', ["The channel name 'a/b' is not valid"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(

@@ -266,6 +266,30 @@ def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None =
             return _user_error(422, str(exc))
         return Response(orjson.dumps(explained.to_dict(), default=str), media_type=JSON)
 
+    # -- alerts from outside (admin token) ---------------------------------------------------
+
+    @app.post(
+        "/signals/alertmanager",
+        openapi_extra=_body_doc("Alertmanager or Grafana webhook payload"),
+    )
+    async def alertmanager(request: Request) -> Response:
+        """Record each alert of an Alertmanager or Grafana webhook as an event (once per
+        fingerprint, start and status)."""
+        from ...notify import receive_alertmanager
+
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+            payload = orjson.loads(body)
+        except InputError as exc:
+            return _error(exc, "mlflow")
+        except orjson.JSONDecodeError:
+            return _user_error(400, "The body is not valid JSON: send Alertmanager's payload.")
+        try:
+            receipt = await asyncio.to_thread(receive_alertmanager, ws, payload)
+        except InvalidValueError as exc:
+            return _user_error(422, str(exc))
+        return JSONResponse(receipt.to_dict())
+
     # -- admin ------------------------------------------------------------------------------
 
     @app.post("/admin/reload")

@@ -1,6 +1,7 @@
 """The server's front door, as one ASGI middleware: Host and Origin checks, bearer tokens,
 security headers. Deny by default: every path needs the prediction token (when one is set)
-except the exact health paths; ``/admin/`` needs the admin token, and is closed without one.
+except the exact health paths; ``/admin/`` and ``/signals/`` (alerts posted by Alertmanager
+or Grafana, which write events) need the admin token, and are closed without one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/ping", "/v2/health/live", "/v2/health/ready"})
-ADMIN_PREFIX = "/admin/"
+# Paths under these take the admin token, never the prediction token.
+ADMIN_PREFIXES = ("/admin/", "/signals/")
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -84,8 +86,9 @@ class Guard:
         path = scope["path"]
         if path in PUBLIC_PATHS:
             return None
-        needed = self._admin if path.startswith(ADMIN_PREFIX) else self._token
-        if path.startswith(ADMIN_PREFIX) and needed is None:
+        admin = path.startswith(ADMIN_PREFIXES)
+        needed = self._admin if admin else self._token
+        if admin and needed is None:
             return 403, b'{"error": "Admin routes are closed: set serve.admin_token."}', []
         if needed is not None and not _bearer_matches(auth, needed):
             return (

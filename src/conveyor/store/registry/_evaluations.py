@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from ...core import InvalidValueError, NotFoundError, now_ms
+from ...core import EVALUATION_FAILED, EVALUATION_PASSED, InvalidValueError, NotFoundError, now_ms
 from .._engine import Operation, Replay, Store
 from .._sql import require_in_project
+from ..events import append_event
 from . import _tables as t
 from ._records import EvaluationRecord
 from ._registry import find_model_id, version_id
@@ -62,8 +63,10 @@ def record_evaluation(
     report: Mapping[str, Any],
     digest: str,
     signature: str,
+    summary: Mapping[str, Any] | None = None,
 ) -> EvaluationRecord:
-    """Record an evaluation of version ``version`` of model ``name``.
+    """Record an evaluation of version ``version`` of model ``name``, with its
+    ``io.conveyor.evaluation.passed`` or ``.failed`` event in the same transaction.
 
     Args:
         baseline_version: The version it was compared with (the champion), if any.
@@ -72,6 +75,8 @@ def record_evaluation(
         report: The full report (JSON).
         digest: sha256 of the report, as the registry computes it.
         signature: The registry's HMAC over the digest and the version's identity.
+        summary: JSON the event carries besides the ids and the verdict (e.g. the
+            gates that failed).
 
     Raises:
         NotFoundError: no such model or version, or ``step_run_id`` is not the store
@@ -109,6 +114,21 @@ def record_evaluation(
         ).scalar_one()
         found = evaluation_by_id(conn, store, int(key))
         assert found is not None
+        append_event(
+            conn,
+            store,
+            EVALUATION_PASSED if passed else EVALUATION_FAILED,
+            subject=f"models/{name}/versions/{version}",
+            data={
+                **dict(summary or {}),
+                "evaluation_id": found.id,
+                "model": name,
+                "version": version,
+                "baseline_version": baseline_version,
+                "passed": bool(passed),
+                "step_run_id": step_run_id,
+            },
+        )
         return found
 
     return store.transact_once(tx, what="evaluation record", replay=_replay(store))
