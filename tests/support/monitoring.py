@@ -82,19 +82,26 @@ def log_segment(
     deployment: str = "churn",
     predictions: np.ndarray | None = None,
     features: Mapping[str, np.ndarray] | None = None,
+    outputs: Mapping[str, np.ndarray] | None = None,
+    ids: list[str] | None = None,
+    model: str = "churn",
 ) -> st.PredictionSegmentRecord:
-    """Write ``frame`` as one segment of ``deployment``'s log, made at ``ts_ms``."""
+    """Write ``frame`` as one segment of ``deployment``'s log, made at ``ts_ms``:
+    ``outputs`` beside the prediction (``score``...), under ``ids`` if given."""
     n = len(frame)
-    ids = [pid(int(t)) for t in ts_ms]
+    ids = [pid(int(t)) for t in ts_ms] if ids is None else ids
     chunk = LogChunk(
-        model="churn",
+        model=model,
         model_version=version,
         role=role,
         ids=ids,
         ts_ms=np.asarray(ts_ms, dtype=np.int64),
         latency_s=np.full(n, 0.001),
         inputs={c: frame[c].to_numpy() for c in frame.columns},
-        outputs={"prediction": np.zeros(n, dtype=np.int64) if predictions is None else predictions},
+        outputs={
+            "prediction": np.zeros(n, dtype=np.int64) if predictions is None else predictions,
+            **(outputs or {}),
+        },
         features=dict(features or {}),
     )
     data = segment_bytes(chunk_table(deployment, chunk))
@@ -110,7 +117,7 @@ def log_segment(
         min_ts=int(np.min(ts_ms)),
         max_ts=int(np.max(ts_ms)),
         role=role,
-        model="churn",
+        model=model,
         version=version,
     )
 

@@ -1,5 +1,5 @@
-"""``conveyor monitor``: compute a deployment's monitors over its prediction log, and show
-their windows with the figures behind each verdict."""
+"""``conveyor monitor``: compute a deployment's monitors (drift, live performance) over its
+prediction log and feedback, and show their windows with the figures behind each verdict."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._common import JsonOpt, open_workspace
-from ._output import out, print_json, table
+from ._monitor_performance import print_performance, print_performance_run
+from ._output import err, out, print_json, table
 
 if TYPE_CHECKING:
-    from ..monitor import MonitorWindow
+    from ..monitor import MonitorRuns, MonitorWindow
 
 app = typer.Typer(
     help="Monitors: drift of a deployment's traffic against its reference, under a "
-    "false-alarm budget.",
+    "false-alarm budget, and its live performance from late labels.",
     no_args_is_help=True,
 )
 
@@ -39,36 +40,51 @@ def run(
     ] = "1m",
     json_: JsonOpt = False,
 ) -> None:
-    """Compute the windows closed since the last run; alarms become events (and alerts).
+    """Run every monitor: drift over the windows closed since the last run, and live
+    performance over the windows whose labels may still arrive (recomputed as they do);
+    alarms become events (and alerts). A monitor that cannot run does not stop the other.
 
     Example:
         conveyor monitor run churn
     """
     from ..core import parse_duration
-    from ..monitor import run_drift_monitor
+    from ..monitor import run_monitors
 
     pause = parse_duration(every, what="--every")
     with open_workspace() as ws:
         while True:
-            result = run_drift_monitor(ws, deployment)
+            result = run_monitors(ws, deployment)
             if json_:
                 print_json(result.to_dict())
             else:
-                _print_run(result.windows, result.alarms)
+                _print_runs(result)
             if not follow:
+                if result.errors:
+                    raise typer.Exit(max(e.exit_code for e in result.errors.values()))
                 return
             time.sleep(pause)
 
 
+def _print_runs(result: MonitorRuns) -> None:
+    if result.drift is not None:
+        _print_run(result.drift.windows, result.drift.alarms)
+    if result.performance is not None:
+        print_performance_run(result.performance.windows, result.performance.alarms)
+    for name, exc in result.errors.items():
+        err.print(f"[red]The {name} monitor did not run:[/] {exc.message}")
+        if exc.hint:
+            err.print(f"[dim]{exc.hint}[/]")
+
+
 def _print_run(windows: list[MonitorWindow], alarms: list[dict[str, Any]]) -> None:
     if not windows:
-        out.print("No window has closed since the last run.")
+        out.print("Drift: no window has closed since the last run.")
         return
     counts: dict[str, int] = {}
     for window in windows:
         counts[window.status] = counts.get(window.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    out.print(f"Computed {len(windows)} window(s): {summary}.")
+    out.print(f"Drift: computed {len(windows)} window(s): {summary}.")
     for alarm in alarms:
         out.print(
             f"[bold]{alarm['level']}[/] in window {alarm['window']} "
@@ -82,24 +98,34 @@ def show(
     last: Annotated[int, typer.Option("--last", "-n", help="How many windows, newest last.")] = 12,
     json_: JsonOpt = False,
 ) -> None:
-    """Show the latest windows: each verdict, and for the newest window every column's
-    statistic, calibrated p-value and the bound it was held to.
+    """Show the latest windows of each monitor: drift verdicts, with every column's
+    statistic, calibrated p-value and bound for the newest; live performance, with the
+    realised figures and their intervals, label coverage and latency, and the estimate
+    beside them (labelled as one) with its historical error.
 
     Example:
         conveyor monitor show churn --last 24
     """
-    from ..monitor import monitor_history
+    from ..monitor import DRIFT, PERFORMANCE, monitor_history
 
     with open_workspace() as ws:
-        windows = monitor_history(ws, deployment, last=last)
+        windows = monitor_history(ws, deployment, monitor=DRIFT, last=last)
+        performance = monitor_history(ws, deployment, monitor=PERFORMANCE, last=last)
     if json_:
-        print_json([w.to_dict() for w in windows])
+        print_json([w.to_dict() for w in [*windows, *performance]])
         return
-    if not windows:
+    if not windows and not performance:
         out.print(
             f"No window of deployment {deployment!r} has been computed yet. "
             f"Compute them with: conveyor monitor run {deployment}"
         )
+        return
+    _print_drift(deployment, windows)
+    print_performance(deployment, performance)
+
+
+def _print_drift(deployment: str, windows: list[MonitorWindow]) -> None:
+    if not windows:
         return
     table(
         ["window (UTC)", "rows", "version", "status", "flagged columns", "share drifted"],

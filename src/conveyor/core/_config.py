@@ -332,8 +332,27 @@ class MonitorSettings(_Section):
         "named gets the default choice by type and size (see docs/monitoring.md). From the "
         "environment, a JSON object.",
     )
+    label_horizon: float = Field(
+        7 * 86400.0,
+        description="How long after a window ends its labels may still arrive, e.g. '7d': "
+        "until then every run recomputes the window's live performance with the labels "
+        "received so far; after it the window is final, and a label arriving later counts "
+        "nowhere.",
+    )
+    min_labels: int = Field(
+        100,
+        ge=1,
+        description="A performance window with fewer labels reports `insufficient labels` and "
+        "no figures (at 100 a 95% accuracy interval is within 0.1).",
+    )
+    estimate_reference: str = Field(
+        "",
+        description="The labelled snapshot (`datasets:/name/version`, not trained on) the "
+        "performance estimate is calibrated on when the served version has no evaluation "
+        "holdout; its label column is the version's `target`. Empty: no estimate then.",
+    )
 
-    @field_validator("window", "grace", mode="before")
+    @field_validator("window", "grace", "label_horizon", mode="before")
     @classmethod
     def _seconds(cls, v: Any) -> float:
         seconds = parse_duration(v, what="duration")
@@ -420,6 +439,12 @@ class ServeSettings(_Section):
         True,
         description="Write every prediction to the prediction log (Parquet segments in the "
         "artifact store). `conveyor serve --no-log` turns it off for one server.",
+    )
+    log_scores: bool = Field(
+        True,
+        description="Log a classifier's probabilities beside its prediction (`score`, or "
+        "`proba_<class>` per class), which the performance estimate needs; computed in the "
+        "same model call where `predict` is the arg-max of `predict_proba`.",
     )
     token: SecretStr | None = Field(
         None,

@@ -56,27 +56,40 @@ if TYPE_CHECKING:
     from ._monitors import alarm_levels as alarm_levels
     from ._monitors import monitor_history as monitor_history
     from ._monitors import run_drift_monitor as run_drift_monitor
+    from ._performance_monitor import ESTIMATE_LABEL as ESTIMATE_LABEL
+    from ._performance_monitor import PERFORMANCE as PERFORMANCE
+    from ._performance_monitor import run_performance_monitor as run_performance_monitor
+    from ._run_monitors import MonitorRuns as MonitorRuns
+    from ._run_monitors import run_monitors as run_monitors
 
 # The monitors read the store and the prediction log (pyarrow): imported on first use.
-_LAZY = dict.fromkeys(
-    [
-        "DRIFT",
-        "MonitorRun",
-        "MonitorWindow",
-        "alarm_levels",
-        "monitor_history",
-        "run_drift_monitor",
-    ],
-    "._monitors",
-)
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "DRIFT",
+            "MonitorRun",
+            "MonitorWindow",
+            "alarm_levels",
+            "monitor_history",
+            "run_drift_monitor",
+        ],
+        "._monitors",
+    ),
+    **dict.fromkeys(
+        ["ESTIMATE_LABEL", "PERFORMANCE", "run_performance_monitor"], "._performance_monitor"
+    ),
+    **dict.fromkeys(["MonitorRuns", "run_monitors"], "._run_monitors"),
+}
 
 __all__ = [
     "ADWIN",
     "ASSUMPTION",
     "CBPE",
     "DRIFT",
+    "ESTIMATE_LABEL",
     "METHODS",
     "MIN_LABELS",
+    "PERFORMANCE",
     "AlarmLevel",
     "CategoricalReference",
     "Change",
@@ -93,6 +106,7 @@ __all__ = [
     "LabelLatency",
     "MethodSpec",
     "MonitorRun",
+    "MonitorRuns",
     "MonitorWindow",
     "NullDistribution",
     "NumericReference",
@@ -113,6 +127,8 @@ __all__ = [
     "prepare_column",
     "prepare_reference",
     "run_drift_monitor",
+    "run_monitors",
+    "run_performance_monitor",
     "window_level",
     "window_performance",
 ]

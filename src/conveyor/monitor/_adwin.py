@@ -16,8 +16,8 @@ with both sides holding at least ``min_window_length`` values,
 It then drops the oldest bucket and tests again until no cut holds: what was dropped is the
 old regime (``mean_before``), what stays is the new one (``mean_after``). ``delta`` bounds
 the chance of a false detection at each check; the measured false-alarm rate and detection
-delays are in ``docs/monitoring-performance.md``. The test, the bucket scheme and the
-defaults (``delta=0.002``, ``clock=32``, ``max_buckets=5``, ``min_window_length=5``,
+delays are in ``docs/monitoring.md`` (*Live performance*). The test, the bucket scheme and
+the defaults (``delta=0.002``, ``clock=32``, ``max_buckets=5``, ``min_window_length=5``,
 ``grace_period=10``) are River's ``drift.ADWIN``, whose first detections this reproduces
 to the index (``tests/unit/monitor/test_adwin.py``).
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +40,7 @@ MIN_REFERENCE = 100
 RECOMMENDED_REFERENCE = 1000
 RECOMMENDED_PER_CLASS = 50
 _PROBA_TOLERANCE = 1e-4
+_STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,61 @@ class CBPE:
         model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         return model.fit(scores, target), ece_raw, ece_crossed
 
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters and the fitted calibration as plain numbers and lists (JSON-ready):
+        each kept isotonic map as its breakpoints, so a monitor fits once per version.
+
+        Raises:
+            NotFittedError: Before :meth:`fit`.
+        """
+        self._check_fitted()
+        return {
+            "version": _STATE_VERSION,
+            "params": {**self.get_params(), "classes": list(self.classes_)},
+            "n_reference": self.n_reference_,
+            "class_counts": [[c, k] for c, k in self.class_counts_.items()],
+            "calibrators": [
+                None
+                if model is None
+                else [model.X_thresholds_.tolist(), model.y_thresholds_.tolist()]
+                for model in self.calibrators_
+            ],
+            "ece_raw": list(self.ece_raw_),
+            "ece_calibrated": list(self.ece_calibrated_),
+            "warnings": list(self.warnings_),
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> CBPE:
+        """A fitted CBPE that estimates exactly as the one that wrote ``state`` did.
+
+        Raises:
+            InvalidValueError: ``state`` is not what :meth:`to_dict` writes.
+        """
+        hint = "Pass the dict CBPE.to_dict() returned, unchanged, or fit a new CBPE."
+        if not isinstance(state, Mapping) or state.get("version") != _STATE_VERSION:
+            raise InvalidValueError(
+                f"Not a CBPE state of version {_STATE_VERSION}: "
+                f"{type(state).__name__ if not isinstance(state, Mapping) else sorted(state)}.",
+                hint=hint,
+            )
+        try:
+            estimator = cls(**state["params"])
+            estimator.classes_ = tuple(state["params"]["classes"])
+            estimator.n_reference_ = int(state["n_reference"])
+            estimator.class_counts_ = {c: int(k) for c, k in state["class_counts"]}
+            estimator.calibrators_ = [
+                None if pair is None else _Breakpoints(*pair) for pair in state["calibrators"]
+            ]
+            estimator.calibrated_ = tuple(c is not None for c in estimator.calibrators_)
+            estimator.ece_raw_ = tuple(float(v) for v in state["ece_raw"])
+            estimator.ece_calibrated_ = tuple(float(v) for v in state["ece_calibrated"])
+            estimator.warnings_ = [str(w) for w in state["warnings"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidValueError(f"A CBPE state is malformed: {exc!r}.", hint=hint) from None
+        estimator._check_params()
+        return estimator
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise NotFittedError(
@@ -336,6 +392,26 @@ class CBPE:
             class_shares=dict(zip(self.classes_, probabilities.mean(axis=0).tolist(), strict=True)),
             predicted_shares=dict(zip(self.classes_, one_hot.mean(axis=0).tolist(), strict=True)),
         )
+
+
+class _Breakpoints:
+    """A fitted isotonic map restored from its breakpoints: linear between them, clipped to
+    the ends (what ``IsotonicRegression(out_of_bounds="clip").predict`` computes)."""
+
+    def __init__(self, x: Sequence[float], y: Sequence[float]) -> None:
+        import numpy as np
+
+        self.X_thresholds_ = np.asarray(x, dtype=np.float64)
+        self.y_thresholds_ = np.asarray(y, dtype=np.float64)
+        if self.X_thresholds_.ndim != 1 or self.X_thresholds_.shape != self.y_thresholds_.shape:
+            raise ValueError("breakpoints must be two lists of the same length")
+        if not len(self.X_thresholds_):
+            raise ValueError("a calibration map needs at least one breakpoint")
+
+    def predict(self, values: Any) -> Any:
+        import numpy as np
+
+        return np.interp(values, self.X_thresholds_, self.y_thresholds_)
 
 
 def _probabilities(scores: Any, n: int | None, what: str) -> Any:

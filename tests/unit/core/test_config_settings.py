@@ -42,6 +42,7 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "serve.check_interval": ("1m", 60.0),
     "serve.grace": ("10s", 10.0),
     "serve.log_predictions": ("false", False),
+    "serve.log_scores": ("false", False),
     "serve.token": ("s3cret", SecretStr("s3cret")),
     "serve.admin_token": ("adm1n", SecretStr("adm1n")),
     "serve.allowed_hosts": ("api.example.com, 10.0.0.5", ["api.example.com", "10.0.0.5"]),
@@ -69,6 +70,9 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "notify.dispatch_interval": ("10s", 10.0),
     "notify.allowed_hosts": ("hooks.internal, 127.0.0.1", ["hooks.internal", "127.0.0.1"]),
     "notify.allowed_networks": ("10.20.0.0/16,::1/128", ["10.20.0.0/16", "::1/128"]),
+    "monitor.label_horizon": ("2d", 172800.0),
+    "monitor.min_labels": ("250", 250),
+    "monitor.estimate_reference": ("datasets:/holdout/2", "datasets:/holdout/2"),
     "train.gate": ("strict", "strict"),
     "train.gates": (
         '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',
@@ -176,6 +180,8 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
         ('[notify]\nallowed_networks = ["10.0.0.0/33"]\n', ["'10.0.0.0/33' is not a network"]),
         ('[notify.channels.ops]\nkind = "sms"\n', ["key 'notify.channels.ops.kind'", "'sms'"]),
         ('[notify.channels."a/b"]\nkind = "log"\n', ["The channel name 'a/b' is not valid"]),
+        ('[monitor]\nlabel_horizon = "0s"\n', ["key 'monitor.label_horizon'", "positive"]),
+        ("[monitor]\nmin_labels = 0\n", ["key 'monitor.min_labels'", "greater than or equal"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(

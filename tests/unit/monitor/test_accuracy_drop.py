@@ -27,7 +27,7 @@ DELAY = 950  # seconds from a prediction to its label
 # The stated bound for a 10-point drop (0.80 -> 0.70) with ADWIN's defaults. Measured in
 # bench/bench_monitor.py over 1,000 streams with 4,000 labelled predictions before the drop
 # (this test has 4,500): median 448, 99th percentile 1,152, max 1,664 labelled predictions.
-# 2,000 is 20% above that max; docs/monitoring-performance.md states the same figure.
+# 2,000 is 20% above that max; docs/monitoring.md states the same figure.
 DETECTION_BOUND = 2_000
 
 

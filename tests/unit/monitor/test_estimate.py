@@ -285,3 +285,32 @@ def test_a_multiclass_comparison_has_no_positive_rate() -> None:
     comparison = compare_estimate(estimate, window_performance(y, y, scores=proba))
     assert comparison.positive_rate_gap is None and not comparison.is_gap_significant
     assert comparison.rows["accuracy"]["realised"] == 1.0
+
+
+def test_a_fitted_cbpe_survives_json_and_estimates_the_same(fitted: CBPE) -> None:
+    import json
+
+    restored = CBPE.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    scores, _ = binary_sample(np.random.default_rng(7), 2000, 0.7)
+    served = (scores >= 0.4).astype(int)
+    assert restored.estimate(scores, served) == fitted.estimate(scores, served)
+    assert restored.calibrated_ == fitted.calibrated_
+    assert restored.get_params() == {**fitted.get_params(), "classes": [0, 1]}
+    # Multiclass, with string classes and a calibrator kept per class.
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(3000, 3)) * 2
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    truth = proba**1.5 / (proba**1.5).sum(axis=1, keepdims=True)  # overconfident scores
+    labels = np.array(["a", "b", "c"])[(rng.random(3000)[:, None] > np.cumsum(truth, 1)).sum(1)]
+    many = CBPE(random_state=0).fit(proba, labels)
+    again = CBPE.from_dict(json.loads(json.dumps(many.to_dict())))
+    assert again.estimate(proba[:500]) == many.estimate(proba[:500])
+
+
+def test_a_cbpe_state_is_checked() -> None:
+    with pytest.raises(NotFittedError):
+        CBPE().to_dict()
+    with pytest.raises(InvalidValueError, match="Not a CBPE state"):
+        CBPE.from_dict({"version": 99})
+    with pytest.raises(InvalidValueError, match="malformed"):
+        CBPE.from_dict({"version": 1, "params": {}})

@@ -48,3 +48,76 @@ def test_a_model_that_selects_columns_by_name_keeps_its_frame() -> None:
     assert not loaded._matrix
     got = loaded.predict_batch(_batch(X))["prediction"]
     assert np.array_equal(got, model.predict(X))
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.chunks: list[object] = []
+
+    def submit(self, chunk: object) -> bool:
+        self.chunks.append(chunk)
+        return True
+
+
+class _Threshold(LogisticRegression):
+    """A classifier that decides at 0.3, not at the arg-max of its probabilities."""
+
+    def predict(self, X: object) -> np.ndarray:
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.3).astype(int)]
+
+
+def test_a_binary_classifier_logs_its_score_from_one_call() -> None:
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    loaded = LoadedVersion("m", 1, model, infer_signature(X), sink=_Sink(), log_scores=True)
+    assert loaded.score_mode == "both"  # until warm-up has checked the arg-max
+    loaded.warm(_batch(X.head(3)))
+    assert loaded.score_mode == "derive"
+    outputs = loaded.predict_batch(_batch(X))
+    assert set(outputs) == {"prediction", "score"}
+    assert np.array_equal(outputs["prediction"], model.predict(X))
+    assert outputs["prediction"].dtype == model.predict(X).dtype
+    assert np.allclose(outputs["score"], model.predict_proba(X)[:, 1])
+
+
+def test_a_classifier_with_its_own_threshold_is_called_twice_and_answers_its_predict() -> None:
+    X, y = _data()
+    model = _Threshold().fit(X, y)
+    probabilities = model.predict_proba(X)[:, 1]
+    rows = X[(probabilities >= 0.3) & (probabilities < 0.5)].head(3)
+    assert len(rows) == 3  # the warm-up sees rows where the two rules disagree
+    loaded = LoadedVersion("m", 1, model, infer_signature(X), sink=_Sink(), log_scores=True)
+    loaded.warm(_batch(rows))
+    assert loaded.score_mode == "both"
+    outputs = loaded.predict_batch(_batch(X))
+    assert np.array_equal(outputs["prediction"], model.predict(X))
+    assert np.allclose(outputs["score"], probabilities)
+
+
+def test_a_multiclass_model_logs_one_probability_per_class() -> None:
+    X, _ = _data()
+    y = np.array(["low", "mid", "high"])[np.digitize(X["a"], [-0.5, 0.5])]
+    model = LogisticRegression().fit(X, y)
+    loaded = LoadedVersion("m", 1, model, infer_signature(X), sink=_Sink(), log_scores=True)
+    loaded.warm(_batch(X.head(5)))
+    outputs = loaded.predict_batch(_batch(X))
+    assert sorted(outputs) == ["prediction", "proba_high", "proba_low", "proba_mid"]
+    assert np.array_equal(outputs["prediction"], model.predict(X))
+    assert np.allclose(outputs["proba_mid"], model.predict_proba(X)[:, 2])
+
+
+def test_no_scores_without_a_log_without_the_setting_or_for_a_regressor() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    for loaded in (
+        LoadedVersion("m", 1, model, infer_signature(X), log_scores=True),  # no sink
+        LoadedVersion("m", 1, model, infer_signature(X), sink=_Sink(), log_scores=False),
+        LoadedVersion(
+            "m", 1, LinearRegression().fit(X, y), infer_signature(X), sink=_Sink(), log_scores=True
+        ),
+    ):
+        loaded.warm(_batch(X.head(3)))
+        assert loaded.score_mode == "none"
+        assert list(loaded.predict_batch(_batch(X))) == ["prediction"]

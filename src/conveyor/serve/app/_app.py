@@ -45,7 +45,11 @@ _Parser = Callable[[bytes, Any], "proto.Parsed"]
 def create_app(ws: Workspace, deployment: str, *, log_predictions: bool | None = None) -> Any:
     """The ASGI app serving ``deployment`` of ``ws`` (wrapped in the front-door guard)."""
     settings = ws.config.serve
-    metrics = ServerMetrics(deployment, lambda: _latest_drift(ws, deployment))
+    metrics = ServerMetrics(
+        deployment,
+        lambda: _latest_drift(ws, deployment),
+        lambda: _latest_performance(ws, deployment),
+    )
     logging_on = settings.log_predictions if log_predictions is None else log_predictions
     state: dict[str, Any] = {}
 
@@ -338,6 +342,14 @@ def _latest_drift(ws: Workspace, deployment: str) -> dict[str, Any] | None:
 
     windows = monitor_history(ws, deployment, monitor=DRIFT, last=1)
     return windows[-1].to_dict() if windows else None
+
+
+def _latest_performance(ws: Workspace, deployment: str) -> list[dict[str, Any]]:
+    from ...monitor import PERFORMANCE, monitor_history
+
+    # The newest windows wait for labels: look back for one with enough of them.
+    windows = monitor_history(ws, deployment, monitor=PERFORMANCE, last=48)
+    return [w.to_dict() for w in windows]
 
 
 async def _not_found(metrics: ServerMetrics, request: Request, message: str) -> Response:

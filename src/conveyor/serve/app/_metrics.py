@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,14 +43,21 @@ class ServerMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(
-        self, deployment: str, latest_window: Callable[[], Mapping[str, Any] | None] | None = None
+        self,
+        deployment: str,
+        latest_window: Callable[[], Mapping[str, Any] | None] | None = None,
+        latest_performance: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.deployment = deployment
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         # Read at scrape time from the store (not per process): one collector serves both
         # the single-process registry and each multiprocess scrape's fresh one.
-        self.monitor = MonitorCollector(deployment, latest_window) if latest_window else None
+        self.monitor = (
+            MonitorCollector(deployment, latest_window, latest_performance)
+            if latest_window or latest_performance
+            else None
+        )
         if self.monitor is not None:
             r.register(self.monitor)
         self.requests = Counter(
@@ -157,41 +164,65 @@ class ServerMetrics:
 
 
 class MonitorCollector(Collector):
-    """The deployment's latest drift window, read from the store at each scrape.
+    """The deployment's latest monitor windows, read from the store at each scrape.
 
-    ``conveyor_drift_detected{level}`` is 1 from the window that raised an alarm at that
-    level until the level's cooldown ends (a Prometheus rule can alert on it);
+    Drift: ``conveyor_drift_detected{level}`` is 1 from the window that raised an alarm at
+    that level until the level's cooldown ends (a Prometheus rule can alert on it);
     ``conveyor_feature_drift_score`` and ``conveyor_feature_drift_p_value`` give each
-    column's statistic and calibrated p-value; ``conveyor_monitor_window_end_seconds``
-    says how fresh the figures are.
+    column's statistic and calibrated p-value.
+
+    Live performance: ``conveyor_live_accuracy_ratio`` (a regressor:
+    ``conveyor_live_rmse`` and ``conveyor_live_mae``, in the label's unit) from the newest
+    window with enough labels; ``conveyor_label_coverage_ratio`` of the newest window;
+    ``conveyor_estimated_accuracy_ratio`` from the newest window with an estimate (an
+    estimate, assuming P(y|x) unchanged: alert on the realised figure, not on it).
+
+    ``conveyor_monitor_window_end_seconds{monitor}`` says how fresh each monitor's figures
+    are.
     """
 
     def __init__(
-        self, deployment: str, latest_window: Callable[[], Mapping[str, Any] | None]
+        self,
+        deployment: str,
+        latest_window: Callable[[], Mapping[str, Any] | None] | None,
+        latest_performance: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.deployment = deployment
         self._latest = latest_window
+        self._performance = latest_performance
 
     def describe(self) -> Iterator[Any]:
         return iter(())  # figures depend on the store: nothing to describe up front
 
+    def _read(self) -> tuple[Mapping[str, Any] | None, Sequence[Mapping[str, Any]]]:
+        drift = self._latest() if self._latest is not None else None
+        performance = self._performance() if self._performance is not None else []
+        return drift, performance
+
     def collect(self) -> Iterator[Any]:
         try:
-            window = self._latest()
+            window, performance = self._read()
         except Exception as exc:  # a scrape must answer even with the store down
             log.warning("monitor figures unavailable for /metrics: %s", exc)
             return
-        if not window:
-            return
         d = self.deployment
-        figures = window.get("figures") or {}
-        end = GaugeMetricFamily(
-            "conveyor_monitor_window_end_seconds",
-            "End of the latest computed monitor window (Unix seconds).",
-            labels=["deployment", "monitor"],
-        )
-        end.add_metric([d, str(window["monitor"])], window["end_ms"] / 1000)
-        yield end
+        newest = [w for w in (window, performance[-1] if performance else None) if w]
+        if newest:
+            end = GaugeMetricFamily(
+                "conveyor_monitor_window_end_seconds",
+                "End of the latest computed monitor window (Unix seconds).",
+                labels=["deployment", "monitor"],
+            )
+            for w in newest:
+                end.add_metric([d, str(w["monitor"])], w["end_ms"] / 1000)
+            yield end
+        if window:
+            yield from self._drift(window.get("figures") or {})
+        if performance:
+            yield from self._live(performance)
+
+    def _drift(self, figures: Mapping[str, Any]) -> Iterator[Any]:
+        d = self.deployment
         levels = figures.get("levels") or {}
         if levels:
             detected = GaugeMetricFamily(
@@ -227,3 +258,45 @@ class MonitorCollector(Collector):
             )
             share.add_metric([d], figures.get("share_flagged", 0.0))
             yield share
+
+    def _live(self, windows: Sequence[Mapping[str, Any]]) -> Iterator[Any]:
+        d = self.deployment
+        coverage = (windows[-1].get("figures") or {}).get("coverage")
+        if coverage is not None:
+            family = GaugeMetricFamily(
+                "conveyor_label_coverage_ratio",
+                "Share of the newest performance window's predictions labelled so far.",
+                labels=["deployment"],
+            )
+            family.add_metric([d], coverage)
+            yield family
+        measured = next((w for w in reversed(windows) if w.get("status") == "ok"), None)
+        if measured is not None:
+            metrics = (measured.get("figures") or {}).get("metrics") or {}
+            for name, key, text in (
+                ("conveyor_live_accuracy_ratio", "accuracy", "Accuracy on the labelled"),
+                ("conveyor_live_rmse", "rmse", "Root mean squared error on the labelled"),
+                ("conveyor_live_mae", "mae", "Mean absolute error on the labelled"),
+            ):
+                if key in metrics:
+                    family = GaugeMetricFamily(
+                        name,
+                        f"{text} predictions of the newest window with enough labels.",
+                        labels=["deployment"],
+                    )
+                    family.add_metric([d], metrics[key]["value"])
+                    yield family
+        estimated = next(
+            (w for w in reversed(windows) if (w.get("figures") or {}).get("estimate")), None
+        )
+        if estimated is not None:
+            value = estimated["figures"]["estimate"]["metrics"].get("accuracy")
+            if value is not None:
+                family = GaugeMetricFamily(
+                    "conveyor_estimated_accuracy_ratio",
+                    "Estimated accuracy of the newest window with an estimate (CBPE: assumes "
+                    "P(y|x) unchanged; never an alarm on its own).",
+                    labels=["deployment"],
+                )
+                family.add_metric([d], value)
+                yield family

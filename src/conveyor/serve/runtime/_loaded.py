@@ -1,11 +1,19 @@
 """A model version in memory, ready to predict: the estimator, its signature, and the
-batcher that feeds it."""
+batcher that feeds it.
+
+A classifier's probabilities are logged beside its prediction when the log is on (binary:
+``score``, the positive class's; else ``proba_<class>`` per class), for the performance
+estimate. They cost the request path little: where ``predict`` answers the arg-max of
+``predict_proba`` (checked at warm-up, as the matrix path is), one ``predict_proba`` call
+gives both; only a model that decides otherwise (a tuned threshold) is called twice.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -14,6 +22,8 @@ from ._inputs import Batch
 
 if TYPE_CHECKING:
     from ...workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class LogSink(Protocol):
@@ -37,10 +47,18 @@ class Enrichment(Protocol):
 OnCall = Callable[["LoadedVersion", int, float, Outputs], None]
 """Told of every model call: the version, its rows, its seconds and its outputs (metrics)."""
 
+ScoreMode = Literal["none", "derive", "both"]
+"""How a call gets the probabilities: not at all; one ``predict_proba`` call whose arg-max
+is the prediction; or ``predict`` and ``predict_proba`` both."""
+
 
 class LoadedVersion:
     """Version ``version`` of ``model``, loaded and serving in ``role`` (``serve``,
-    ``canary`` or ``shadow``)."""
+    ``canary`` or ``shadow``).
+
+    With ``log_scores`` (and a ``sink``), a classifier's probabilities join its outputs
+    (see the module docstring); ``score_mode`` says how they are computed.
+    """
 
     def __init__(
         self,
@@ -55,6 +73,7 @@ class LoadedVersion:
         sink: LogSink | None = None,
         on_call: OnCall | None = None,
         enrich: Enrichment | None = None,
+        log_scores: bool = False,
     ) -> None:
         self.model = model
         self.version = version
@@ -72,6 +91,10 @@ class LoadedVersion:
         self._on_call = on_call
         self._matrix = False  # call the model on a plain matrix (see warm)
         self._index: Any = None
+        wanted = log_scores and sink is not None
+        self._classes, self._score_names = _score_columns(estimator, wanted)
+        # Until warm() has checked the arg-max, both calls: always right, if slower.
+        self.score_mode: ScoreMode = "both" if self._classes is not None else "none"
         self.batcher = Batcher(
             self.predict_batch,
             after=self._after if sink is not None or on_call is not None else None,
@@ -110,6 +133,7 @@ class LoadedVersion:
             sink=sink,
             on_call=on_call,
             enrich=enrich,
+            log_scores=settings.log_scores,
         )
 
     def __repr__(self) -> str:
@@ -125,9 +149,22 @@ class LoadedVersion:
         looked up for it (they join ``batch.columns``, so the log sees them)."""
         if self._enrich is not None:
             self._enrich(batch)
-        if self._matrix and self._numeric(batch):
-            return {"prediction": np.asarray(self.estimator.predict(self._as_matrix(batch)))}
-        return {"prediction": np.asarray(self.estimator.predict(self._frame(batch)))}
+        X = self._as_matrix(batch) if self._matrix and self._numeric(batch) else self._frame(batch)
+        mode = self.score_mode
+        if mode == "derive":
+            proba = np.asarray(self.estimator.predict_proba(X))
+            assert self._classes is not None
+            return {"prediction": self._classes[proba.argmax(axis=1)], **self._scores(proba)}
+        prediction = np.asarray(self.estimator.predict(X))
+        if mode == "none":
+            return {"prediction": prediction}
+        try:
+            proba = np.asarray(self.estimator.predict_proba(X))
+        except Exception as exc:  # the prediction stands; the log goes without scores
+            log.warning("%r: predict_proba failed, scores are no longer logged: %r", self, exc)
+            self.score_mode = "none"
+            return {"prediction": prediction}
+        return {"prediction": prediction, **self._scores(proba)}
 
     def warm(self, sample: Batch | None = None) -> None:
         """One real prediction, on ``sample`` or on a row made from the signature.
@@ -145,14 +182,43 @@ class LoadedVersion:
         if self._enrich is not None:
             self._enrich(batch)
         framed = np.asarray(self.estimator.predict(self._frame(batch)))
-        if not self._numeric(batch):
-            return
-        _quiet_feature_names()
+        if self._numeric(batch):
+            _quiet_feature_names()
+            try:
+                matrix = np.asarray(self.estimator.predict(self._as_matrix(batch)))
+            except Exception:  # a model that selects columns by name needs its frame
+                matrix = None
+            if matrix is not None:
+                self._matrix = framed.shape == matrix.shape and bool(np.all(framed == matrix))
+        if self._classes is not None:
+            self.score_mode = self._check_scores(batch, framed)
+
+    def _check_scores(self, batch: Batch, predicted: np.ndarray) -> ScoreMode:
+        """``derive`` if the arg-max of ``predict_proba`` on the warm-up batch is what
+        ``predict`` answered; ``both`` if not; ``none`` if it has no usable probabilities."""
+        X = self._as_matrix(batch) if self._matrix and self._numeric(batch) else self._frame(batch)
         try:
-            matrix = np.asarray(self.estimator.predict(self._as_matrix(batch)))
-        except Exception:  # a model that selects columns by name needs its frame
-            return
-        self._matrix = framed.shape == matrix.shape and bool(np.all(framed == matrix))
+            proba = np.asarray(self.estimator.predict_proba(X))
+        except Exception as exc:
+            log.warning("%r: predict_proba failed at warm-up, no scores logged: %r", self, exc)
+            return "none"
+        assert self._classes is not None
+        if proba.ndim != 2 or proba.shape != (len(predicted), len(self._classes)):
+            log.warning(
+                "%r: predict_proba gave shape %s for %d classes, no scores logged",
+                self,
+                proba.shape,
+                len(self._classes),
+            )
+            return "none"
+        derived = self._classes[proba.argmax(axis=1)]
+        same = derived.shape == predicted.shape and bool(np.all(derived == predicted))
+        return "derive" if same else "both"
+
+    def _scores(self, proba: np.ndarray) -> dict[str, np.ndarray]:
+        if len(self._score_names) == 1:  # binary: the positive class's probability
+            return {self._score_names[0]: proba[:, 1]}
+        return {name: proba[:, j] for j, name in enumerate(self._score_names)}
 
     async def close(self) -> None:
         """Finish what is queued, then release the model."""
@@ -222,6 +288,21 @@ class LoadedVersion:
                 features={k: v for k, v in batch.columns.items() if k in looked_up},
             )
         )
+
+
+def _score_columns(estimator: Any, wanted: bool) -> tuple[np.ndarray | None, list[str]]:
+    """The classes of a classifier whose probabilities are to be logged, and the names of
+    their output columns (``score`` for two classes, else ``proba_<class>``); ``(None,
+    [])`` if none are wanted or it has no ``predict_proba`` and ``classes_``."""
+    classes = getattr(estimator, "classes_", None)
+    if not wanted or not hasattr(estimator, "predict_proba") or classes is None:
+        return None, []
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or len(classes) < 2:
+        return None, []
+    if len(classes) == 2:
+        return classes, ["score"]
+    return classes, [f"proba_{c}" for c in classes.tolist()]
 
 
 def _quiet_feature_names() -> None:
