@@ -261,6 +261,36 @@ def test_the_estimate_is_shown_beside_the_realised_accuracy(tmp_path: Path) -> N
     assert again.figures["estimate"] == estimate
     assert fitted_digest() == digest
 
+    # A window two versions served: the estimate and its comparison are the main
+    # version's rows; the realised figures of the window are all its rows.
+    from conveyor.registry import register_model
+
+    second = register_model(ws, "churn", model, input_example=frame.head()).version
+    frame, truth = labelled_sample(2000, 70)
+    served = model.predict(frame)
+    scores = model.predict_proba(frame)[:, 1]
+    ts = now_ms() - HOUR // 2 + np.arange(2000)
+    ids = [pid(int(t)) for t in ts]
+    for rows, number in ((slice(0, 1500), version), (slice(1500, 2000), second)):
+        log_segment(
+            ws,
+            frame.iloc[rows],
+            ts[rows],
+            predictions=served[rows],
+            outputs={"score": scores[rows]},
+            ids=ids[rows],
+            version=number,
+        )
+    label(ws, ids, truth)
+    (mixed,) = [
+        w for w in run_performance_monitor(ws, "churn", now=soon()).windows if w.key == "n:1:2000"
+    ]
+    assert mixed.version == version and mixed.figures["estimate"]["n"] == 1500
+    assert mixed.figures["metrics"]["accuracy"]["value"] == float((served == truth).mean())
+    main = float((served[:1500] == truth[:1500]).mean())
+    assert mixed.figures["comparison"]["rows"]["accuracy"]["realised"] == main
+    assert mixed.figures["estimate_error"]["n_windows"] == 2
+
 
 def test_a_label_that_cannot_be_compared_is_named_by_its_prediction_id(tmp_path: Path) -> None:
     ws = workspace(tmp_path, "window_rows = 100\n")
