@@ -130,3 +130,14 @@ def monitor_racer(root: str, url: str, barrier: Any) -> dict[str, Any]:
         barrier.wait(timeout=60)
         run = run_drift_monitor(ws, "churn")
     return {"windows": len(run.windows), "alarms": [a["window"] for a in run.alarms]}
+
+
+def performance_racer(root: str, url: str, barrier: Any, now: int) -> dict[str, Any]:
+    """Run the performance monitor once, starting with the other racer (a child process
+    body)."""
+    from conveyor.monitor import run_performance_monitor
+
+    with Workspace.open(root, env={"CONVEYOR_STORE": url}) as ws:
+        barrier.wait(timeout=60)
+        run = run_performance_monitor(ws, "churn", now=now)
+    return {"windows": len(run.windows), "alarms": [a["prediction_id"] for a in run.alarms]}

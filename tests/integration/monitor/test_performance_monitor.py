@@ -25,8 +25,15 @@ from conveyor.monitor import (
 from conveyor.registry import load_model
 from conveyor.serve.runtime import record_feedback
 from conveyor.workspace import Workspace
-from support.monitoring import log_segment, monitored_project, pid, sample
+from support.monitoring import (
+    log_segment,
+    monitored_project,
+    performance_racer,
+    pid,
+    sample,
+)
 from support.prediction_log import open_workspace
+from support.procs import SPAWN, run_processes
 
 pytestmark = pytest.mark.integration
 
@@ -406,3 +413,36 @@ def test_a_regressor_has_errors_per_window_and_a_rise_in_error_is_decay(tmp_path
     assert alarm["stream"] == "absolute_error" and alarm["mean_after"] > alarm["mean_before"]
     assert ids.index(alarm["prediction_id"]) >= change
     assert len(st.read_events(ws.store, types=[DECAY_DETECTED])) == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+def test_two_processes_racing_feed_each_label_once_and_raise_the_decay_once(
+    tmp_path: Path, store_url: str
+) -> None:
+    open_workspace(tmp_path / "p", store_url).close()  # creates the project
+    toml = tmp_path / "p" / "conveyor.toml"
+    toml.write_text(toml.read_text() + '\n[monitor]\ngrace = "1s"\nwindow_rows = 1000\n')
+    rng = np.random.default_rng(7)
+    n, change = 8000, 5000
+    predicted = rng.integers(0, 2, n)
+    truth = outcomes(rng, predicted, np.where(np.arange(n) < change, 0.8, 0.7))
+    labelled = rng.random(n) >= 0.1
+    env = {"CONVEYOR_STORE": store_url}
+    with Workspace.from_config(Config.load(tmp_path / "p", env=env)) as ws:
+        monitored_project(ws, n_reference=1000)
+        ids = log_rows(ws, now_ms() - 10 * HOUR + np.arange(n) * 1000, predicted)
+        label(ws, [i for i, keep in zip(ids, labelled, strict=True) if keep], truth[labelled])
+    barrier = SPAWN.Barrier(2)
+    args = (str(tmp_path / "p"), store_url, barrier, soon())
+    one, two = run_processes(performance_racer, [args, args], barrier=barrier, timeout=180)
+    with Workspace.from_config(Config.load(tmp_path / "p", env=env)) as ws:
+        # One process won; the other lost the race (nothing) or ran after it (the windows
+        # again, with no label left to feed): the decay is one event either way.
+        assert 8 in (one["windows"], two["windows"])
+        assert len(one["alarms"]) + len(two["alarms"]) == 1
+        (event,) = st.read_events(ws.store, types=[DECAY_DETECTED])
+        assert [event.data["prediction_id"]] == one["alarms"] + two["alarms"]
+        saved = st.get_monitor_state(ws.store, "churn", PERFORMANCE)
+        assert saved is not None
+        assert saved.state["detectors"]["churn/1"]["adwin"]["n_seen"] == int(labelled.sum())
+        assert len(monitor_history(ws, "churn", monitor=PERFORMANCE, last=100)) == 8
