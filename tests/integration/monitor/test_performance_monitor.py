@@ -413,6 +413,13 @@ def test_a_regressor_has_errors_per_window_and_a_rise_in_error_is_decay(tmp_path
     assert alarm["stream"] == "absolute_error" and alarm["mean_after"] > alarm["mean_before"]
     assert ids.index(alarm["prediction_id"]) >= change
     assert len(st.read_events(ws.store, types=[DECAY_DETECTED])) == 1
+    # No training lineage, so no drift reference: the drift monitor says so, the
+    # performance monitor runs all the same (its windows again, no label fed twice).
+    runs = run_monitors(ws, "price", now=soon())
+    assert list(runs.errors) == ["drift"] and runs.drift is None
+    assert runs.performance is not None and runs.performance.alarms == []
+    error = runs.to_dict()["errors"]["drift"]
+    assert error["error"] == "NotFoundError" and "[monitor] reference" in error["hint"]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
