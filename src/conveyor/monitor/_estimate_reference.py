@@ -21,7 +21,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from .. import registry
-from ..core import ConveyorError, InvalidValueError
+from ..core import ConveyorError, InvalidValueError, SignatureMismatchError
 from ._estimate import CBPE
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def estimate_source(ws: Workspace, model: str, version: int) -> dict[str, Any]:
         e.id for e in reversed(registry.list_evaluations(ws, model, version)) if e.passed
     ]
     for evaluation_id in dict.fromkeys(c for c in candidates if c is not None):
-        report = registry.verify_evaluation(ws, evaluation_id).report
+        try:
+            report = registry.verify_evaluation(ws, evaluation_id).report
+        except SignatureMismatchError:  # edited after it was recorded: vouches for nothing
+            notes.append(f"evaluation {evaluation_id} does not verify")
+            continue
         data, target = report.get("data"), report.get("target")
         if isinstance(data, str) and data.startswith("datasets:/") and isinstance(target, str):
             return {"source": data, "target": target, "evaluation_id": evaluation_id}
