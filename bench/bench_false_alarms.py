@@ -28,7 +28,14 @@ import numpy as np
 import pyarrow as pa
 
 from conveyor.monitor._budget import AlarmLevel, draws_needed, empirical_p_values
-from conveyor.monitor._drift_window import column_names, compare, null_statistics, prepare
+from conveyor.monitor._drift_window import (
+    CALIBRATION_ROWS,
+    column_names,
+    compare,
+    null_statistics,
+    prepare,
+    rescaled,
+)
 
 N_NUMERIC, N_CATEGORICAL = 20, 5
 
@@ -82,7 +89,9 @@ def main() -> None:
     drift = AlarmLevel("drift", args.drift_every, 3, 3, args.cooldown)
     bound_w, bound_d = warning.feature_p(len(names)), drift.feature_p(len(names))
     draws = draws_needed(min(bound_w, bound_d))
-    null = null_statistics(prepared, args.rows, draws, seed=1)
+    # Windows above CALIBRATION_ROWS are ranked as the monitor ranks them: rescaled.
+    calibrated_rows = min(args.rows, CALIBRATION_ROWS)
+    null = null_statistics(prepared, calibrated_rows, draws, seed=1)
     calibration = time.perf_counter() - started
 
     state_w: dict[str, Any] | None = None
@@ -92,7 +101,10 @@ def main() -> None:
     for _ in range(args.windows):
         window = table(args.rows, rng)
         result = compare(prepared, window)
-        p = empirical_p_values(result.scores, null)
+        scores = result.scores
+        if args.rows > calibrated_rows:
+            scores = rescaled(prepared, result, calibrated_rows)
+        p = empirical_p_values(scores, null)
         flagged_w, flagged_d = bool((p <= bound_w).any()), bool((p <= bound_d).any())
         alarm_w, state_w = warning.advance(state_w, flagged_w)
         alarm_d, state_d = drift.advance(state_d, flagged_d)

@@ -122,9 +122,9 @@ def feature_level(p: float, n_features: int) -> float:
 
 
 def draws_needed(level: float, *, minimum: int = 500, maximum: int = 20_000) -> int:
-    """How many resampled windows resolve a p-value of ``level``: 20 draws beyond it, so
-    the smallest p-value a rank can give (1 / (B + 1)) is well below ``level``."""
-    return int(min(maximum, max(minimum, math.ceil(20.0 / level))))
+    """How many resampled windows resolve a p-value of ``level``: ten draws beyond it, so
+    the smallest p-value a rank can give (1 / (B + 1)) is a tenth of ``level``."""
+    return int(min(maximum, max(minimum, math.ceil(10.0 / level))))
 
 
 def empirical_p_values(

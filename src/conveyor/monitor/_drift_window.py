@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# The most rows the null draws of a window are computed at: a draw costs its rows, and
+# thousands of draws are needed. A bigger window's scores are brought to this size by how
+# each statistic shrinks with the effective sample size n_eff = m * N / (m + N) under no
+# drift: as n_eff ** -0.5 for KS, normed Wasserstein and Jensen-Shannon distance, as
+# n_eff ** -1 for PSI; chi-square and |z| do not shrink.
+CALIBRATION_ROWS = 1024
+_SHRINK = {"ks": 0.5, "wasserstein": 0.5, "jensenshannon": 0.5, "psi": 1.0}
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A version's reference columns (inputs and features; the prediction apart: it has
@@ -117,6 +126,26 @@ def compare(prepared: Prepared, window: pa.Table) -> Compared:
     tested = [f for f in figures if f["status"] == "tested"]
     share = sum(f["drifted"] for f in tested) / len(tested) if tested else 0.0
     return Compared(figures, scores, share, bool(tested) and share >= 0.5)
+
+
+def rescaled(prepared: Prepared, compared: Compared, rows: int) -> npt.NDArray[np.float64]:
+    """``compared``'s scores as they would be on windows of ``rows`` rows (see
+    :data:`CALIBRATION_ROWS`), each column by its own current and reference counts."""
+
+    scores = compared.scores.copy()
+    references = {
+        **prepared.inputs.columns,
+        **(prepared.outputs.columns if prepared.outputs else {}),
+    }
+    for j, figure in enumerate(compared.figures):
+        power = _SHRINK.get(figure["method"], 0.0)
+        m, n = figure["n_current"], references[figure["column"]].n_values
+        if not power or not m or rows >= n:
+            continue
+        now = m * n / (m + n)
+        calibrated = rows * (n - rows) / n  # a draw of ``rows`` against the rest
+        scores[j] *= (now / calibrated) ** power
+    return scores
 
 
 def _only(prepared: Prepared, reference: DriftReference) -> dict[str, str]:

@@ -32,7 +32,14 @@ from .. import store as st
 from ..core import DRIFT_DETECTED, DRIFT_SUSPECTED, ConflictError, InvalidValueError, now_ms
 from ..serve.runtime import get_deployment
 from ._budget import AlarmLevel, draws_needed, empirical_p_values
-from ._drift_window import column_names, compare, null_statistics, prepare
+from ._drift_window import (
+    CALIBRATION_ROWS,
+    column_names,
+    compare,
+    null_statistics,
+    prepare,
+    rescaled,
+)
 from ._log import Window, count_windows, time_windows
 from ._reference import load_reference
 
@@ -167,7 +174,10 @@ class _Calibrated:
 def _bucket(n: int, exact: bool) -> int:
     """The window size a window of ``n`` rows is calibrated at: itself when windows are
     cut by count; else the power of 2**(1/4) at or below it (a smaller size's null is
-    wider, so rounding down keeps the false-alarm rate at or under the budget)."""
+    wider, so rounding down keeps the false-alarm rate at or under the budget); at most
+    :data:`CALIBRATION_ROWS`, beyond which scores are rescaled to it."""
+    if n > CALIBRATION_ROWS:
+        return CALIBRATION_ROWS
     if exact:
         return n
     return max(2, int(2 ** (math.floor(4 * math.log2(n)) / 4)))
@@ -276,7 +286,9 @@ def run_drift_monitor(
         bound_w, bound_d = warning.feature_p(n_columns), drift.feature_p(n_columns)
         rows = _bucket(window.n_rows, by_count)
         null = ref.null(state, rows, draws_needed(min(bound_w, bound_d)))
-        p_values = empirical_p_values(report.scores, null)
+        big = window.n_rows > CALIBRATION_ROWS
+        scores = rescaled(ref.prepared, report, rows) if big else report.scores
+        p_values = empirical_p_values(scores, null)
         flagged_w = bool((p_values <= bound_w).any())
         flagged_d = bool((p_values <= bound_d).any())
         alarm_w, levels["warning"] = warning.advance(levels.get("warning"), flagged_w)
@@ -293,7 +305,11 @@ def run_drift_monitor(
         figures: dict[str, Any] = {
             "reference": ref.data.source,
             "n_reference": ref.data.rows.num_rows,
-            "calibration": {"rows": rows, "draws": int(null.shape[0])},
+            "calibration": {
+                "rows": rows,
+                "draws": int(null.shape[0]),
+                "rescaled": big,
+            },
             "columns": columns,
             "share_flagged": sum(c["flagged"]["warning"] for c in columns) / max(1, n_columns),
             "share_drifted": report.share_drifted,

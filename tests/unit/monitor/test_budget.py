@@ -72,7 +72,7 @@ def test_sidak_level_flags_a_window_at_the_window_rate() -> None:
     assert q > 0.05 / 20  # a little laxer than Bonferroni
     with pytest.raises(InvalidValueError):
         feature_level(0.05, 0)
-    assert draws_needed(0.01) == 2000
+    assert draws_needed(0.01) == 1000
     assert draws_needed(0.5) == 500
     assert draws_needed(1e-9) == 20_000
 
