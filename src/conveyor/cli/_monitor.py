@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ._common import JsonOpt, open_workspace
 from ._monitor_performance import print_performance, print_performance_run
@@ -71,9 +72,9 @@ def _print_runs(result: MonitorRuns) -> None:
     if result.performance is not None:
         print_performance_run(result.performance.windows, result.performance.alarms)
     for name, exc in result.errors.items():
-        err.print(f"[red]The {name} monitor did not run:[/] {exc.message}")
+        err.print(f"[red]The {name} monitor did not run:[/] {escape(exc.message)}")
         if exc.hint:
-            err.print(f"[dim]{exc.hint}[/]")
+            err.print(f"[dim]{escape(exc.hint)}[/]")
 
 
 def _print_run(windows: list[MonitorWindow], alarms: list[dict[str, Any]]) -> None:

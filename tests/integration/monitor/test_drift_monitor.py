@@ -163,3 +163,36 @@ def test_two_processes_racing_on_one_monitor_commit_its_windows_and_alarms_once(
     assert len(winner["alarms"]) >= 2  # the shift alarms
     assert len(monitor_history(ws, "churn", last=100)) == 40
     ws.close()
+
+
+def test_enriched_features_are_monitored_from_the_logs_features(tmp_path: Path) -> None:
+    ws = workspace(
+        tmp_path,
+        f'window_rows = {ROWS}\nreference = "datasets:/enriched/1"\nwarning_every = 200\n'
+        "drift_every = 1000\ndrift_persistence = [2, 2]\ncooldown = 0\n",
+    )
+    monitored_project(ws, n_reference=5_000)
+    from conveyor.data import snapshot
+    from conveyor.serve.runtime import set_deployment
+
+    frame = sample(5_000, seed=0)
+    frame["tenure_days"] = np.random.default_rng(5).exponential(300, size=len(frame))
+    snapshot(ws, frame, name="enriched")
+    set_deployment(ws, "churn", model="churn", config={"features": ["customers:tenure_days"]})
+    model = load_model(ws, "models:/churn@champion")
+    for i in range(6):
+        rows = sample(ROWS, seed=50 + i)
+        days = np.random.default_rng(i).exponential(300 if i < 3 else 900, size=ROWS)
+        log_segment(
+            ws,
+            rows,
+            T0 + i * 1000 + np.arange(ROWS),
+            predictions=model.predict(rows),
+            features={"tenure_days": days},
+        )
+    run = run_drift_monitor(ws, "churn")
+    columns = [c["column"] for c in run.windows[0].figures["columns"]]
+    assert "tenure_days" in columns and "outputs.prediction" in columns
+    assert [w.status for w in run.windows][:3] == ["ok", "ok", "ok"]
+    (alarm,) = [a for a in run.alarms if a["level"] == "drift"]
+    assert alarm["window"] == f"n:4:{ROWS}" and alarm["columns"] == ["tenure_days"]
