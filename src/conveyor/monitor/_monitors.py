@@ -361,11 +361,26 @@ def run_drift_monitor(
             alarms.append(alarm_data)
             events.append((type_, f"deployments/{deployment}", alarm_data))
             break  # a drift alarm is also the warning: one event per window
+    return commit_run(ws, deployment, DRIFT, state, revision, computed, events, alarms)
+
+
+def commit_run(
+    ws: Workspace,
+    deployment: str,
+    monitor: str,
+    state: dict[str, Any],
+    revision: int,
+    computed: list[st.WindowValues],
+    events: list[tuple[str, str, dict[str, Any]]],
+    alarms: list[dict[str, Any]],
+) -> MonitorRun:
+    """Commit one run of ``monitor``: its windows, its new state and its alarm events in
+    one transaction; a run that lost the race to another process commits nothing."""
     try:
         st.save_monitor_state(
             ws.store,
             deployment,
-            DRIFT,
+            monitor,
             state,
             expected_revision=revision,
             windows=computed,
@@ -373,11 +388,11 @@ def run_drift_monitor(
         )
     except ConflictError:
         # Another process computed these windows first: its windows and alarms stand.
-        return MonitorRun(deployment, DRIFT, [], [])
+        return MonitorRun(deployment, monitor, [], [])
     done = [
         MonitorWindow(
             deployment,
-            DRIFT,
+            monitor,
             v.window_key,
             v.start_ms,
             v.end_ms,
@@ -389,7 +404,7 @@ def run_drift_monitor(
         )
         for v in computed
     ]
-    return MonitorRun(deployment, DRIFT, done, alarms)
+    return MonitorRun(deployment, monitor, done, alarms)
 
 
 def monitor_history(

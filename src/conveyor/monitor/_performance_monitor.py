@@ -36,14 +36,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import store as st
-from ..core import DECAY_DETECTED, ConflictError, now_ms
+from ..core import DECAY_DETECTED, now_ms
 from ..serve.runtime import get_deployment
 from ._adwin import ADWIN
 from ._estimate_history import compare_estimate, estimate_error
 from ._estimate_reference import version_estimator, version_profile
 from ._labels import Labels, read_labels, seconds, window_labels
 from ._log import Window, count_windows, time_windows
-from ._monitors import MonitorRun, MonitorWindow
+from ._monitors import MonitorRun, commit_run
 from ._performance import WindowPerformance, window_performance
 
 if TYPE_CHECKING:
@@ -135,35 +135,7 @@ def run_performance_monitor(
     alarms = _feed(state.setdefault("detectors", {}), versions, streams, deployment)
     _add_track_record(ws, deployment, computed)
     events = [(DECAY_DETECTED, f"deployments/{deployment}", alarm) for alarm in alarms]
-    try:
-        st.save_monitor_state(
-            ws.store,
-            deployment,
-            PERFORMANCE,
-            state,
-            expected_revision=revision,
-            windows=computed,
-            events=events,
-        )
-    except ConflictError:
-        # Another process computed these windows first: its windows and alarms stand.
-        return MonitorRun(deployment, PERFORMANCE, [], [])
-    done = [
-        MonitorWindow(
-            deployment,
-            PERFORMANCE,
-            v.window_key,
-            v.start_ms,
-            v.end_ms,
-            v.n_rows,
-            v.model,
-            v.version,
-            v.status,
-            v.figures,
-        )
-        for v in computed
-    ]
-    return MonitorRun(deployment, PERFORMANCE, done, alarms)
+    return commit_run(ws, deployment, PERFORMANCE, state, revision, computed, events, alarms)
 
 
 def _spans(
