@@ -141,3 +141,19 @@ def performance_racer(root: str, url: str, barrier: Any, now: int) -> dict[str, 
         barrier.wait(timeout=60)
         run = run_performance_monitor(ws, "churn", now=now)
     return {"windows": len(run.windows), "alarms": [a["prediction_id"] for a in run.alarms]}
+
+
+def firing_racer(root: str, url: str, barrier: Any, owner: str, rounds: int) -> dict[str, Any]:
+    """Fire the project's triggers ``rounds`` times, each in lockstep with the other racer
+    (a child process body); returns the outcomes per round."""
+    from conveyor.automate import fire_triggers
+
+    outcomes: list[list[str]] = []
+    with Workspace.open(root, env={"CONVEYOR_STORE": url}) as ws:
+        cursor: dict[str, int] = {}
+        for _ in range(rounds):
+            barrier.wait(timeout=60)
+            fired, cursor = fire_triggers(ws, owner=owner, after=cursor)
+            outcomes.append([f"{f.trigger}:{f.key}={f.outcome}" for f in fired])
+            barrier.wait(timeout=60)
+    return {"outcomes": outcomes}

@@ -7,6 +7,14 @@ call these, never the store.
 
 from __future__ import annotations
 
+from ._firing import FIRING_TAG as FIRING_TAG
+from ._firing import REASON_TAG as REASON_TAG
+from ._firing import TRIGGER_TAG as TRIGGER_TAG
+from ._firing import Firing as Firing
+from ._firing import fire_triggers as fire_triggers
+from ._firing import sync_triggers as sync_triggers
+from ._firing import trigger_history as trigger_history
+from ._firing import trigger_now as trigger_now
 from ._triggers import TRIGGER_KINDS as TRIGGER_KINDS
 from ._triggers import TriggerKind as TriggerKind
 from ._triggers import check_trigger_kind as check_trigger_kind
@@ -14,9 +22,17 @@ from ._triggers import get_trigger as get_trigger
 from ._triggers import set_trigger as set_trigger
 
 __all__ = [
+    "FIRING_TAG",
+    "REASON_TAG",
     "TRIGGER_KINDS",
+    "TRIGGER_TAG",
+    "Firing",
     "TriggerKind",
     "check_trigger_kind",
+    "fire_triggers",
     "get_trigger",
     "set_trigger",
+    "sync_triggers",
+    "trigger_history",
+    "trigger_now",
 ]

@@ -23,6 +23,7 @@ from . import (
     _project,
     _runs,
     _serve,
+    _triggers,
 )
 from . import _models_checks as _models_checks  # adds its commands to `models`
 from ._common import state
@@ -50,6 +51,8 @@ app.command("serve")(_serve.serve)
 app.add_typer(_predictions.predictions_app, name="predictions")
 app.add_typer(_predictions.feedback_app, name="feedback")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_triggers.app, name="triggers")
+app.command("trigger")(_triggers.trigger)
 app.add_typer(_project.db_app, name="db")
 app.command("init")(_project.init)
 app.command("demo")(_project.demo)

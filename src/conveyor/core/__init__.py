@@ -99,6 +99,8 @@ from ._settings import ProjectSettings as ProjectSettings
 from ._settings import RegistrySettings as RegistrySettings
 from ._settings import StoreSettings as StoreSettings
 from ._settings import TrainSettings as TrainSettings
+from ._settings_automate import AutomateSettings as AutomateSettings
+from ._settings_automate import TriggerSettings as TriggerSettings
 from ._settings_loop import NotifyChannelSettings as NotifyChannelSettings
 from ._settings_loop import NotifySettings as NotifySettings
 from ._settings_loop import webhook_secret_problem as webhook_secret_problem
@@ -183,6 +185,7 @@ __all__ = [
     "ArtifactSettings",
     "ArtifactStoreFullError",
     "AttemptStatus",
+    "AutomateSettings",
     "CheckedURL",
     "ChecksumMismatchError",
     "ClaimStatus",
@@ -222,6 +225,7 @@ __all__ = [
     "StoreVersionError",
     "TrainSettings",
     "TrialStatus",
+    "TriggerSettings",
     "UnsafeArchiveError",
     "UnsafeURLError",
     "UntrustedModelError",

@@ -29,6 +29,7 @@ from ._settings import (
     TrainSettings,
     _Section,
 )
+from ._settings_automate import AutomateSettings
 from ._settings_loop import MonitorSettings, NotifySettings, ServeSettings
 
 CONFIG_FILE = "conveyor.toml"
@@ -56,6 +57,7 @@ class Config(_Section):
     monitor: MonitorSettings = Field(default_factory=lambda: MonitorSettings())
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
+    automate: AutomateSettings = Field(default_factory=lambda: AutomateSettings())
     root: Path = Field(Path("."), exclude=True, description="The project folder (not a setting).")
 
     @model_validator(mode="after")

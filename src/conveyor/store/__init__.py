@@ -23,6 +23,7 @@ from ._open import open_store_from_config as open_store_from_config
 from ._open import upgrade_store as upgrade_store
 from ._signing import signing_key as signing_key
 from .automation import ClaimResult as ClaimResult
+from .automation import ClaimStart as ClaimStart
 from .automation import TriggerClaimRecord as TriggerClaimRecord
 from .automation import TriggerRecord as TriggerRecord
 from .automation import claim_lapsed as claim_lapsed
@@ -32,6 +33,7 @@ from .automation import list_claims as list_claims
 from .automation import renew_claim as renew_claim
 from .automation import set_claim_status as set_claim_status
 from .automation import start_claim as start_claim
+from .automation import start_claim_unless_busy as start_claim_unless_busy
 from .automation import upsert_trigger as upsert_trigger
 from .data import DatasetRecord as DatasetRecord
 from .data import DatasetSourceRecord as DatasetSourceRecord
@@ -175,6 +177,7 @@ __all__ = [
     "AliasMoveRecord",
     "ArtifactRecord",
     "ClaimResult",
+    "ClaimStart",
     "DatasetRecord",
     "DatasetSourceRecord",
     "DeploymentRecord",
@@ -304,6 +307,7 @@ __all__ = [
     "start_attempt",
     "start_attempts",
     "start_claim",
+    "start_claim_unless_busy",
     "start_run",
     "start_trial",
     "step_attempts",

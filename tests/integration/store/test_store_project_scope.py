@@ -442,6 +442,7 @@ def probes(a: A, b: B) -> dict[str, list[Callable[[st.Store], Any]]]:
         ],
         "start_trial": [lambda s: st.start_trial(s, a.fit.id, a.fit.attempt, 5)],
         "start_claim": [lambda s: st.start_claim(s, a.claim, 1)],
+        "start_claim_unless_busy": [lambda s: st.start_claim_unless_busy(s, a.claim, 1)],
         "step_attempts": [lambda s: st.step_attempts(s, a.fit.id)],
         "step_lineage": [lambda s: st.step_lineage(s, a.load.id)],
         "step_metrics": [

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from conveyor.core import Config, ConfigError, NotifyChannelSettings, settings_reference
+from conveyor.core import (
+    Config,
+    ConfigError,
+    NotifyChannelSettings,
+    TriggerSettings,
+    settings_reference,
+)
 
 # One valid override per setting, as text (the environment only holds strings), and the
 # value it must become. A new setting without a row here fails the completeness test.
@@ -73,6 +79,13 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
     "monitor.label_horizon": ("2d", 172800.0),
     "monitor.min_labels": ("250", 250),
     "monitor.estimate_reference": ("datasets:/holdout/2", "datasets:/holdout/2"),
+    "automate.triggers": (
+        '{"drifted": {"kind": "drift", "deployment": "churn", "pipeline": "retrain"}}',
+        {
+            "drifted": TriggerSettings(kind="drift", deployment="churn", pipeline="retrain"),
+        },
+    ),
+    "automate.lease": ("1m", 60.0),
     "train.gate": ("strict", "strict"),
     "train.gates": (
         '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',
@@ -172,6 +185,14 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
         ('[registry]\nchampion_alias = "../prod"\n', ["The alias '../prod' is not valid"]),
         ('[registry]\nrequire_evaluation = "maybe"\n', ["key 'registry.require_evaluation'"]),
         ('[monitor]\nwindow = "0s"\n', ["key 'monitor.window'", "positive duration"]),
+        (
+            '[automate.triggers.t]\nkind = "drift"\npipeline = "retrain"\n',
+            ["a 'drift' trigger needs `deployment`"],
+        ),
+        (
+            '[automate.triggers.t]\nkind = "schedule"\npipeline = "retrain"\n',
+            ["automate.triggers.t.kind", "'new_data', 'drift', 'decay', 'webhook' or 'manual'"],
+        ),
         ("[monitor]\nwarning_persistence = [3, 2]\n", ["needs 1 <= k <= n <= 12", "k=3, n=2"]),
         ("[monitor]\ndrift_persistence = [1]\n", ["two whole numbers [k, n]"]),
         ("[monitor]\ndrift_every = 1\n", ["key 'monitor.drift_every'", "greater than 1"]),

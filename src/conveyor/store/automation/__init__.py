@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._records import ClaimResult as ClaimResult
+from ._records import ClaimStart as ClaimStart
 from ._records import TriggerClaimRecord as TriggerClaimRecord
 from ._records import TriggerRecord as TriggerRecord
 from ._triggers import claim_lapsed as claim_lapsed
@@ -12,10 +13,12 @@ from ._triggers import list_claims as list_claims
 from ._triggers import renew_claim as renew_claim
 from ._triggers import set_claim_status as set_claim_status
 from ._triggers import start_claim as start_claim
+from ._triggers import start_claim_unless_busy as start_claim_unless_busy
 from ._triggers import upsert_trigger as upsert_trigger
 
 __all__ = [
     "ClaimResult",
+    "ClaimStart",
     "TriggerClaimRecord",
     "TriggerRecord",
     "claim_lapsed",
@@ -25,5 +28,6 @@ __all__ = [
     "renew_claim",
     "set_claim_status",
     "start_claim",
+    "start_claim_unless_busy",
     "upsert_trigger",
 ]

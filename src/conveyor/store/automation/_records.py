@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...core import ClaimStatus
+    from ..runs import RunRecord
 
 from .._record import Record
 
@@ -50,4 +51,13 @@ class ClaimResult:
     a time; a loser gets ``won=False`` and the holder's claim, never an error."""
 
     won: bool
+    claim: TriggerClaimRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStart:
+    """The outcome of ``start_claim_unless_busy``: the firing's run, or None when the
+    firing was coalesced (``claim.reason`` says into what)."""
+
+    run: RunRecord | None
     claim: TriggerClaimRecord

@@ -35,7 +35,7 @@ from .._engine import Operation, Replay, Store
 from .._sql import insert, replay_by_ids
 from ..runs import RunRecord, insert_run, run_of_claim, run_values
 from . import _tables as t
-from ._records import ClaimResult, TriggerClaimRecord, TriggerRecord
+from ._records import ClaimResult, ClaimStart, TriggerClaimRecord, TriggerRecord
 
 tr, cl = t.triggers.c, t.trigger_claims.c
 
@@ -350,6 +350,101 @@ def start_claim(
             trace_id=trace_id,
         )
         return insert_run(conn, store, values)
+
+    return store.transact(tx, what="claim start")
+
+
+def start_claim_unless_busy(
+    store: Store,
+    claim_id: int,
+    attempt: int,
+    *,
+    cooldown: float = 0.0,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    status: str = "queued",
+) -> ClaimStart:
+    """Start a claimed firing's run, unless its pipeline is busy: then mark the firing
+    ``coalesced``, with the run it was coalesced into as the reason.
+
+    Busy: a run of the trigger's pipeline is queued or running, or a firing of this
+    trigger started a run less than ``cooldown`` seconds ago. The check and the start are
+    one transaction holding the pipeline's triggers' rows (PostgreSQL) or the write lock
+    (SQLite), so of several firings racing, one starts and the rest coalesce (R05).
+    A retry after a lost acknowledgement returns the first outcome.
+
+    Raises:
+        StaleAttemptError: another controller re-claimed the firing.
+        ConflictError: the firing was already coalesced or failed by another call.
+        NotFoundError: no such claim in this project.
+    """
+    from ..runs import _tables as rt
+
+    r = rt.runs.c
+    cooldown_ms = int(cooldown * 1000)
+
+    def tx(conn: Connection) -> ClaimStart:
+        claim = _claim(conn, store, claim_id)
+        if claim.attempt == attempt and claim.status == "started":  # this call, retried
+            return ClaimStart(run_of_claim(conn, claim_id), claim)
+        if claim.attempt == attempt and claim.status == "coalesced" and claim.reason:
+            return ClaimStart(None, claim)
+        pipeline = conn.execute(select(tr.pipeline).where(tr.id == claim.trigger_id)).scalar_one()
+        # Serialise the starts of this pipeline's firings (FOR UPDATE is PostgreSQL's; on
+        # SQLite the write transaction already holds the database).
+        conn.execute(
+            select(tr.id)
+            .where(tr.project_id == store.project_id, tr.pipeline == pipeline)
+            .order_by(tr.id)
+            .with_for_update()
+        ).all()
+        now = now_ms()
+        busy = conn.execute(
+            select(r.id, r.status)
+            .where(
+                r.project_id == store.project_id,
+                r.pipeline == pipeline,
+                r.status.in_(("queued", "running")),
+            )
+            .order_by(r.id)
+            .limit(1)
+        ).first()
+        why = None
+        if busy is not None:
+            why = f"coalesced into run {busy.id} of {pipeline!r} ({busy.status})"
+        elif cooldown_ms > 0:
+            recent = conn.execute(
+                select(r.id, r.created_at)
+                .select_from(rt.runs.join(t.trigger_claims, cl.id == r.trigger_claim_id))
+                .where(cl.trigger_id == claim.trigger_id, r.created_at >= now - cooldown_ms)
+                .order_by(r.created_at.desc())
+                .limit(1)
+            ).first()
+            if recent is not None:
+                left = (recent.created_at + cooldown_ms - now) / 1000
+                why = f"in cooldown after run {recent.id} ({left:.0f} s left)"
+        if why is not None:
+            row = conn.execute(
+                update(t.trigger_claims)
+                .where(cl.id == claim_id, cl.attempt == attempt, cl.status == "claimed")
+                .values(status="coalesced", reason=why, lease_expires_at=None)
+                .returning(*t.trigger_claims.c)
+            ).first()
+            if row is None:
+                _refuse(_claim(conn, store, claim_id), attempt, "coalesced")
+            return ClaimStart(None, TriggerClaimRecord.from_row(row))
+        row = conn.execute(
+            update(t.trigger_claims)
+            .where(cl.id == claim_id, cl.attempt == attempt, cl.status == "claimed")
+            .values(status="started", lease_expires_at=None)
+            .returning(*t.trigger_claims.c)
+        ).first()
+        if row is None:
+            _refuse(_claim(conn, store, claim_id), attempt, "started")
+        values = run_values(
+            store, pipeline, params=params, tags=tags, status=status, trigger_claim_id=claim_id
+        )
+        return ClaimStart(insert_run(conn, store, values), TriggerClaimRecord.from_row(row))
 
     return store.transact(tx, what="claim start")
 

@@ -1,0 +1,114 @@
+"""``conveyor triggers`` and ``conveyor trigger``: the triggers of ``[automate.triggers]``,
+their firings, and firing them from the event log or by hand."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ._common import JsonOpt, open_workspace
+from ._output import out, print_json, table
+
+if TYPE_CHECKING:
+    from ..automate import Firing
+
+app = typer.Typer(
+    help="Triggers: what starts a pipeline (drift, decay, new data, an alert, a person).",
+    no_args_is_help=True,
+)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def _print_firings(fired: list[Firing]) -> None:
+    if not fired:
+        out.print("Nothing to fire: no new event matches a trigger.")
+        return
+    for f in fired:
+        if f.outcome == "started":
+            out.print(f"[bold]{f.trigger}[/] fired ({f.cause}): run {f.run_id} queued")
+        elif f.outcome == "coalesced":
+            out.print(f"{f.trigger} coalesced ({f.cause}): {f.reason}")
+        else:
+            out.print(f"[dim]{f.trigger}: {f.key} already fired ({f.reason})[/]")
+
+
+@app.command("list")
+def list_(json_: JsonOpt = False) -> None:
+    """List the triggers and their latest firings.
+
+    Example:
+        conveyor triggers list
+    """
+    from .. import automate
+
+    with open_workspace() as ws:
+        rows = automate.trigger_history(ws)
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("No triggers. Declare them in conveyor.toml under [automate.triggers.NAME].")
+        return
+    table(
+        ["trigger", "kind", "pipeline", "on", "firings", "latest", "outcome"],
+        (
+            [
+                r["name"],
+                r["kind"],
+                r["pipeline"],
+                "yes" if r["enabled"] else "no",
+                str(r["n_firings"]),
+                "-" if r["latest"] is None else r["latest"]["claimed_at"][:16].replace("T", " "),
+                "-" if r["latest"] is None else r["latest"]["reason"] or r["latest"]["status"],
+            ]
+            for r in rows
+        ),
+        title="Triggers",
+    )
+
+
+@app.command("fire")
+def fire(json_: JsonOpt = False) -> None:
+    """Fire every trigger on the events logged since their max age (a firing already
+    claimed is not fired again, so this is safe to run from cron).
+
+    Example:
+        conveyor triggers fire
+    """
+    from ..automate import fire_triggers
+
+    with open_workspace() as ws:
+        fired, _ = fire_triggers(ws, owner=_owner())
+    if json_:
+        print_json([f.to_dict() for f in fired])
+        return
+    _print_firings(fired)
+
+
+def trigger(
+    name: Annotated[str, typer.Argument(help="The trigger to fire.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, recorded on the run.")
+    ] = "fired by hand",
+    json_: JsonOpt = False,
+) -> None:
+    """Fire a trigger by hand: its pipeline's run is queued, or the firing is coalesced
+    into a run in flight (the reason says which).
+
+    Example:
+        conveyor trigger retrain --reason "new labels from the audit"
+    """
+    from ..automate import trigger_now
+
+    with open_workspace() as ws:
+        fired = trigger_now(ws, name, owner=_owner(), reason=reason)
+    if json_:
+        print_json(fired.to_dict())
+        return
+    _print_firings([fired])

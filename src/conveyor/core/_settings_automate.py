@@ -1,0 +1,102 @@
+"""The settings of the closed loop: the triggers that start pipelines (see ``_config`` for
+how they load)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._durations import parse_duration
+from ._names import validate_name
+from ._settings import _Section
+
+# What each trigger kind reads from the event log, and the setting it needs to pick its
+# events out (a kind without one fires on every event of its type).
+_NEEDS = {"drift": "deployment", "decay": "deployment", "new_data": "dataset"}
+
+
+class TriggerSettings(_Section):
+    """One trigger: the event that starts a pipeline, and how often it may."""
+
+    kind: Literal["new_data", "drift", "decay", "webhook", "manual"] = Field(
+        description="`new_data` (a new snapshot of `dataset`), `drift` (an alarm of "
+        "`deployment`'s drift monitor at `level`), `decay` (its live performance dropped), "
+        "`webhook` (an Alertmanager or Grafana alert whose labels include `match`), or "
+        "`manual` (`conveyor trigger NAME` only)."
+    )
+    pipeline: str = Field(description="The pipeline a firing runs.")
+    deployment: str = ""
+    level: Literal["warning", "drift"] = "drift"
+    dataset: str = ""
+    match: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    cooldown: float = 0.0
+    max_age: float = 86_400.0
+    enabled: bool = True
+
+    @field_validator("cooldown", "max_age", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds < 0:
+            raise ValueError("must be a duration such as '6h' or '0s'")
+        return seconds
+
+    @field_validator("pipeline")
+    @classmethod
+    def _pipeline(cls, v: str) -> str:
+        return validate_name(v, what="pipeline name")
+
+    @model_validator(mode="after")
+    def _needs(self) -> TriggerSettings:
+        needed = _NEEDS.get(self.kind)
+        if needed and not getattr(self, needed):
+            raise ValueError(f"a {self.kind!r} trigger needs `{needed}`")
+        return self
+
+
+class AutomateSettings(_Section):
+    triggers: dict[str, TriggerSettings] = Field(
+        default_factory=dict,
+        description="Named triggers, e.g. `[automate.triggers.drifted]` then `kind = "
+        '"drift"`, `deployment = "churn"`, `pipeline = "retrain"`, `cooldown = "6h"` (see '
+        "docs/automation.md). A firing is claimed once however many controllers run; a "
+        "firing while its pipeline runs, or within the cooldown, is coalesced with the "
+        "reason. From the environment, a JSON object.",
+    )
+    lease: float = Field(
+        30.0,
+        description="How long a controller holds a firing it claimed before another may "
+        "take it over (if it died before starting the run).",
+    )
+
+    @field_validator("triggers", mode="before")
+    @classmethod
+    def _triggers(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON object
+            import json
+
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object such as \'{"drifted": {"kind": "drift", '
+                    '"deployment": "churn", "pipeline": "retrain"}}\''
+                ) from None
+        return v
+
+    @field_validator("triggers")
+    @classmethod
+    def _names(cls, v: dict[str, TriggerSettings]) -> dict[str, TriggerSettings]:
+        for name in v:
+            validate_name(name, what="trigger name")
+        return v
+
+    @field_validator("lease", mode="before")
+    @classmethod
+    def _lease(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds < 1:
+            raise ValueError("must be at least '1s'")
+        return seconds
