@@ -7,6 +7,9 @@ call these, never the store.
 
 from __future__ import annotations
 
+from ._controller import Controller as Controller
+from ._controller import Tick as Tick
+from ._controller import controller_name as controller_name
 from ._firing import FIRING_TAG as FIRING_TAG
 from ._firing import REASON_TAG as REASON_TAG
 from ._firing import TRIGGER_TAG as TRIGGER_TAG
@@ -26,9 +29,12 @@ __all__ = [
     "REASON_TAG",
     "TRIGGER_KINDS",
     "TRIGGER_TAG",
+    "Controller",
     "Firing",
+    "Tick",
     "TriggerKind",
     "check_trigger_kind",
+    "controller_name",
     "fire_triggers",
     "get_trigger",
     "set_trigger",

@@ -13,7 +13,7 @@ from ._common import JsonOpt, open_workspace
 from ._output import out, print_json, table
 
 if TYPE_CHECKING:
-    from ..automate import Firing
+    from ..automate import Firing, Tick
 
 app = typer.Typer(
     help="Triggers: what starts a pipeline (drift, decay, new data, an alert, a person).",
@@ -25,16 +25,17 @@ def _owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
-def _print_firings(fired: list[Firing]) -> None:
+def _print_firings(fired: list[Firing], *, quiet: bool = False) -> None:
     if not fired:
-        out.print("Nothing to fire: no new event matches a trigger.")
+        if not quiet:
+            out.print("Nothing to fire: no new event matches a trigger.")
         return
     for f in fired:
         if f.outcome == "started":
             out.print(f"[bold]{f.trigger}[/] fired ({f.cause}): run {f.run_id} queued")
         elif f.outcome == "coalesced":
             out.print(f"{f.trigger} coalesced ({f.cause}): {f.reason}")
-        else:
+        elif not quiet:
             out.print(f"[dim]{f.trigger}: {f.key} already fired ({f.reason})[/]")
 
 
@@ -112,3 +113,66 @@ def trigger(
         print_json(fired.to_dict())
         return
     _print_firings([fired])
+
+
+def up(
+    every: Annotated[str, typer.Option("--every", help="Time between ticks.")] = "5s",
+    monitor_every: Annotated[
+        str, typer.Option("--monitor-every", help="Time between monitor runs.")
+    ] = "1m",
+    once: Annotated[bool, typer.Option("--once", help="One tick, then exit.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the controller until stopped: monitors, triggers, queued runs, alerts.
+
+    Example:
+        conveyor up --every 10s --monitor-every 5m
+    """
+    import signal
+    import threading
+
+    from ..automate import Controller
+    from ..core import parse_duration
+
+    pause = parse_duration(every, what="--every")
+    with open_workspace() as ws:
+        controller = Controller(
+            ws, every_monitor=parse_duration(monitor_every, what="--monitor-every")
+        )
+
+        def show(tick: Tick) -> None:
+            if json_:
+                print_json(tick.to_dict())
+            elif not tick.quiet:
+                _print_tick(tick)
+
+        if once:
+            show(controller.tick())
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        out.print(
+            f"conveyor up: controller {controller.owner} on {ws.store.display_url}; "
+            f"a tick every {pause:g} s, monitors every {controller.every_monitor:g} s. "
+            "Ctrl-C stops it."
+        )
+        controller.run(every=pause, stop=stop, on_tick=show)
+        out.print("Stopped.")
+
+
+def _print_tick(tick: Tick) -> None:
+    for name, m in tick.monitors.items():
+        if m.get("error"):
+            out.print(f"monitor {name}: {m['error']}")
+            continue
+        for alarm in m.get("alarms", []):
+            what = alarm.get("level") or "decay"
+            out.print(f"[bold]{what}[/] on {name} ({alarm.get('window', '')})")
+        if m.get("windows"):
+            out.print(f"monitor {name}: {m['windows']} window(s) computed")
+    _print_firings(tick.firings, quiet=True)
+    for run in tick.runs:
+        out.print(f"run {run['run_id']} ({run['pipeline']}): {run['status']}")
+    if tick.alerts:
+        out.print(f"{tick.alerts} alert delivery(ies)")

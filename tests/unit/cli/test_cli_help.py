@@ -74,6 +74,7 @@ def test_the_cli_has_the_documented_commands() -> None:
         "triggers list",
         "triggers fire",
         "trigger",
+        "up",
         "monitor run",
         "monitor show",
         "deployments set",
