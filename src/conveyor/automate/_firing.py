@@ -89,14 +89,36 @@ def sync_triggers(ws: Workspace) -> dict[str, st.TriggerRecord]:
             name,
             kind=spec.kind,
             pipeline=spec.pipeline,
-            config=spec.model_dump(exclude={"kind", "pipeline", "enabled"}),
+            config=spec.model_dump(exclude={"kind", "pipeline", "enabled", "timezone"}),
+            timezone=spec.timezone,
             enabled=spec.enabled,
         )
         for name, spec in ws.config.automate.triggers.items()
     }
 
 
-def _causes(ws: Workspace, spec: TriggerSettings, *, after: int, now: int) -> list[_Cause]:
+def _scheduled(spec: TriggerSettings, record: st.TriggerRecord, now: int) -> list[_Cause]:
+    """The latest ``cron`` time at or before ``now``, if it is younger than ``max_age`` and
+    than the trigger itself: times missed while no controller ran fire once, not each."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    moment = datetime.fromtimestamp(now / 1000, UTC).astimezone(ZoneInfo(spec.timezone))
+    due = croniter(spec.cron, moment).get_prev(datetime)
+    due_ms = int(due.timestamp() * 1000)
+    if due_ms < max(record.created_at, now - int(spec.max_age * 1000)):
+        return []
+    at = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return [_Cause(f"schedule:{at}", f"scheduled for {at} ({spec.cron})", {"due": at})]
+
+
+def _causes(
+    ws: Workspace, spec: TriggerSettings, record: st.TriggerRecord, *, after: int, now: int
+) -> list[_Cause]:
+    if spec.kind == "schedule":
+        return _scheduled(spec, record, now)
     types = {
         "drift": [DRIFT_DETECTED] if spec.level == "drift" else [DRIFT_DETECTED, DRIFT_SUSPECTED],
         "decay": [DECAY_DETECTED],
@@ -166,7 +188,7 @@ def fire_triggers(
     for name, spec in ws.config.automate.triggers.items():
         if not spec.enabled or spec.kind == "manual":
             continue
-        for cause in _causes(ws, spec, after=cursor.get(name, 0), now=now):
+        for cause in _causes(ws, spec, records[name], after=cursor.get(name, 0), now=now):
             fired.append(_fire(ws, name, spec, records[name], cause, owner=owner))
         cursor[name] = last
     return fired, cursor

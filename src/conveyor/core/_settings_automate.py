@@ -13,22 +13,29 @@ from ._settings import _Section
 
 # What each trigger kind reads from the event log, and the setting it needs to pick its
 # events out (a kind without one fires on every event of its type).
-_NEEDS = {"drift": "deployment", "decay": "deployment", "new_data": "dataset"}
+_NEEDS = {
+    "drift": "deployment",
+    "decay": "deployment",
+    "new_data": "dataset",
+    "schedule": "cron",
+}
 
 
 class TriggerSettings(_Section):
     """One trigger: the event that starts a pipeline, and how often it may."""
 
-    kind: Literal["new_data", "drift", "decay", "webhook", "manual"] = Field(
-        description="`new_data` (a new snapshot of `dataset`), `drift` (an alarm of "
-        "`deployment`'s drift monitor at `level`), `decay` (its live performance dropped), "
-        "`webhook` (an Alertmanager or Grafana alert whose labels include `match`), or "
-        "`manual` (`conveyor trigger NAME` only)."
+    kind: Literal["schedule", "new_data", "drift", "decay", "webhook", "manual"] = Field(
+        description="`schedule` (the `cron` times in `timezone`), `new_data` (a new snapshot "
+        "of `dataset`), `drift` (an alarm of `deployment`'s drift monitor at `level`), "
+        "`decay` (its live performance dropped), `webhook` (an Alertmanager or Grafana alert "
+        "whose labels include `match`), or `manual` (`conveyor trigger NAME` only)."
     )
     pipeline: str = Field(description="The pipeline a firing runs.")
     deployment: str = ""
     level: Literal["warning", "drift"] = "drift"
     dataset: str = ""
+    cron: str = ""
+    timezone: str = "UTC"
     match: dict[str, str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     cooldown: float = 0.0
@@ -42,6 +49,33 @@ class TriggerSettings(_Section):
         if seconds < 0:
             raise ValueError("must be a duration such as '6h' or '0s'")
         return seconds
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if v:
+            from croniter import croniter
+
+            if not croniter.is_valid(v):
+                raise ValueError(
+                    f"{v!r} is not a cron expression: five fields (minute hour day-of-month "
+                    "month day-of-week, e.g. '0 3 * * 1') or @hourly, @daily, @weekly, "
+                    "@monthly, @yearly"
+                )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{v!r} is not an IANA time zone (e.g. 'UTC', 'Europe/Paris')"
+            ) from None
+        return v
 
     @field_validator("pipeline")
     @classmethod

@@ -194,3 +194,45 @@ def test_r05_two_controllers_in_lockstep_start_one_run_per_window(
         outcomes = [o for o in one["outcomes"][i] + two["outcomes"][i] if o.startswith("drifted:")]
         started = [o for o in outcomes if o.endswith("=started")]
         assert len(started) == 1, (i, outcomes)  # the loser is told it is taken
+
+
+def test_a_schedule_fires_its_latest_due_time_once(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    root = tmp_path / "s"
+    init_project(root, name="s")
+    with open(root / "conveyor.toml", "a") as f:
+        f.write(
+            '\n[automate.triggers.nightly]\nkind = "schedule"\ncron = "0 3 * * *"\n'
+            'timezone = "Europe/Paris"\npipeline = "nightly"\nmax_age = "3d"\n'
+        )
+    with Workspace.from_config(Config.load(root)) as ws:
+        from conveyor.automate import sync_triggers
+
+        created = sync_triggers(ws)["nightly"].created_at
+        paris = ZoneInfo("Europe/Paris")
+        start = datetime.fromtimestamp(created / 1000, UTC).astimezone(paris)
+        first = croniter("0 3 * * *", start).get_next(datetime)  # 03:00 Paris after creation
+        ms = int(first.timestamp() * 1000)
+        assert first.hour == 3 and first.tzinfo is not None
+        # Before the first due time after the trigger was created: nothing (no replay of
+        # the times before it existed).
+        fired, _ = fire_triggers(ws, owner="c1", now=ms - 1)
+        assert fired == []
+        fired, _ = fire_triggers(ws, owner="c1", now=ms + 60_000)
+        (due,) = fired
+        key = first.astimezone(UTC).strftime("schedule:%Y-%m-%dT%H:%MZ")
+        assert (due.key, due.outcome) == (key, "started")
+        assert fire_triggers(ws, owner="c2", now=ms + 120_000)[0][0].outcome == "taken"
+        # Two days later, with the run done and two due times missed: only the latest fires.
+        finish(ws, due.run_id)  # type: ignore[arg-type]
+        later = ms + 2 * 86_400_000 + 3_600_000
+        (caught_up,) = fire_triggers(ws, owner="c1", now=later)[0]
+        expected = croniter(
+            "0 3 * * *", datetime.fromtimestamp(later / 1000, UTC).astimezone(paris)
+        )
+        latest = expected.get_prev(datetime).astimezone(UTC).strftime("schedule:%Y-%m-%dT%H:%MZ")
+        assert (caught_up.key, caught_up.outcome) == (latest, "started")

@@ -190,8 +190,21 @@ def test_variables_that_name_no_setting_are_ignored(tmp_path: Path) -> None:
             ["a 'drift' trigger needs `deployment`"],
         ),
         (
-            '[automate.triggers.t]\nkind = "schedule"\npipeline = "retrain"\n',
-            ["automate.triggers.t.kind", "'new_data', 'drift', 'decay', 'webhook' or 'manual'"],
+            '[automate.triggers.t]\nkind = "cron"\npipeline = "retrain"\n',
+            ["automate.triggers.t.kind", "'schedule', 'new_data', 'drift'"],
+        ),
+        (
+            '[automate.triggers.t]\nkind = "schedule"\ncron = "61 * * * *"\npipeline = "r"\n',
+            ["'61 * * * *' is not a cron expression", "@hourly"],
+        ),
+        (
+            '[automate.triggers.t]\nkind = "schedule"\ncron = "@daily"\ntimezone = "Mars/Base"\n'
+            'pipeline = "r"\n',
+            ["'Mars/Base' is not an IANA time zone"],
+        ),
+        (
+            '[automate.triggers.t]\nkind = "schedule"\npipeline = "r"\n',
+            ["a 'schedule' trigger needs `cron`"],
         ),
         ("[monitor]\nwarning_persistence = [3, 2]\n", ["needs 1 <= k <= n <= 12", "k=3, n=2"]),
         ("[monitor]\ndrift_persistence = [1]\n", ["two whole numbers [k, n]"]),
