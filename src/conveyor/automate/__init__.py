@@ -18,6 +18,9 @@ from ._firing import fire_triggers as fire_triggers
 from ._firing import sync_triggers as sync_triggers
 from ._firing import trigger_history as trigger_history
 from ._firing import trigger_now as trigger_now
+from ._rollback import Verdict as Verdict
+from ._rollback import judge_promotions as judge_promotions
+from ._rollback import worse_beyond_margin as worse_beyond_margin
 from ._triggers import TRIGGER_KINDS as TRIGGER_KINDS
 from ._triggers import TriggerKind as TriggerKind
 from ._triggers import check_trigger_kind as check_trigger_kind
@@ -33,12 +36,15 @@ __all__ = [
     "Firing",
     "Tick",
     "TriggerKind",
+    "Verdict",
     "check_trigger_kind",
     "controller_name",
     "fire_triggers",
     "get_trigger",
+    "judge_promotions",
     "set_trigger",
     "sync_triggers",
     "trigger_history",
     "trigger_now",
+    "worse_beyond_margin",
 ]

@@ -3,7 +3,9 @@
 Each tick it:
 
 1. runs every deployment's monitors when ``every_monitor`` has passed since the last time
-   (the windows closed since then; alarms become events);
+   (the windows closed since then; alarms become events), and judges the latest promotion
+   of each deployment's champion: a new version worse than the one it replaced beyond the
+   margin is rolled back (:mod:`conveyor.automate._rollback`);
 2. fires the triggers on the events logged since the last tick
    (:func:`~conveyor.automate.fire_triggers`);
 3. runs the queued runs, oldest first: a run is acquired by compare-and-set on its attempt,
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import ConflictError, ConveyorError
 from ._firing import Firing, fire_triggers
+from ._rollback import Verdict, judge_promotions
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -41,6 +44,7 @@ class Tick:
     the error), the firings, the runs executed (id, pipeline, status), the alerts sent."""
 
     monitors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
     firings: list[Firing] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     alerts: int = 0
@@ -52,6 +56,7 @@ class Tick:
                 m.get("windows") or m.get("alarms") or m.get("error")
                 for m in self.monitors.values()
             )
+            or any(v.outcome == "rolled_back" for v in self.verdicts)
             or self.firings
             or self.runs
             or self.alerts
@@ -60,6 +65,7 @@ class Tick:
     def to_dict(self) -> dict[str, Any]:
         return {
             "monitors": self.monitors,
+            "verdicts": [v.to_dict() for v in self.verdicts],
             "firings": [f.to_dict() for f in self.firings],
             "runs": self.runs,
             "alerts": self.alerts,
@@ -99,6 +105,7 @@ class Controller:
         if time.monotonic() - self._monitored_at >= self.every_monitor:
             self._monitored_at = time.monotonic()
             tick.monitors = self._monitor(now)
+            tick.verdicts = judge_promotions(self.ws, now=now)
         tick.firings, self._cursor = fire_triggers(
             self.ws, owner=self.owner, after=self._cursor, now=now
         )

@@ -171,6 +171,10 @@ def _print_tick(tick: Tick) -> None:
             out.print(f"[bold]{what}[/] on {name} ({alarm.get('window', '')})")
         if m.get("windows"):
             out.print(f"monitor {name}: {m['windows']} window(s) computed")
+    for verdict in tick.verdicts:
+        if verdict.outcome == "rolled_back":
+            where = f"{verdict.model} on {verdict.deployment}"
+            out.print(f"[bold red]rolled back[/] {where}: {verdict.reason}")
     _print_firings(tick.firings, quiet=True)
     for run in tick.runs:
         out.print(f"run {run['run_id']} ({run['pipeline']}): {run['status']}")

@@ -104,6 +104,32 @@ class AutomateSettings(_Section):
         description="How long a controller holds a firing it claimed before another may "
         "take it over (if it died before starting the run).",
     )
+    rollback: bool = Field(
+        True,
+        description="`conveyor up` rolls a champion back when, after a promotion, its live "
+        "`rollback_metric` is worse than the previous champion's by more than "
+        "`rollback_margin` with 95% confidence (see docs/automation.md).",
+    )
+    rollback_metric: str = Field(
+        "",
+        description="The live metric a promotion is judged on: `accuracy`, `f1`, `roc_auc`, "
+        "`rmse`, `mae`...; empty = accuracy for a classifier, RMSE for a regressor.",
+    )
+    rollback_margin: float = Field(
+        0.02,
+        ge=0,
+        description="How much worse (in the metric's units) the new champion may be before "
+        "it is rolled back.",
+    )
+    rollback_min_labels: int = Field(
+        200,
+        ge=1,
+        description="Labelled predictions each version needs before a promotion is judged.",
+    )
+    rollback_baseline: float = Field(
+        7 * 86_400.0,
+        description="How far before a promotion the previous champion's live figure is taken from.",
+    )
 
     @field_validator("triggers", mode="before")
     @classmethod
@@ -126,6 +152,14 @@ class AutomateSettings(_Section):
         for name in v:
             validate_name(name, what="trigger name")
         return v
+
+    @field_validator("rollback_baseline", mode="before")
+    @classmethod
+    def _baseline(cls, v: Any) -> float:
+        seconds = parse_duration(v, what="duration")
+        if seconds <= 0:
+            raise ValueError("must be a positive duration such as '7d'")
+        return seconds
 
     @field_validator("lease", mode="before")
     @classmethod

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from ._performance_monitor import run_performance_monitor as run_performance_monitor
     from ._run_monitors import MonitorRuns as MonitorRuns
     from ._run_monitors import run_monitors as run_monitors
+    from ._versions import version_performance as version_performance
 
 # The monitors read the store and the prediction log (pyarrow): imported on first use.
 _LAZY = {
@@ -75,6 +76,7 @@ _LAZY = {
         ],
         "._monitors",
     ),
+    "version_performance": "._versions",
     **dict.fromkeys(
         ["ESTIMATE_LABEL", "PERFORMANCE", "run_performance_monitor"], "._performance_monitor"
     ),
@@ -129,6 +131,7 @@ __all__ = [
     "run_drift_monitor",
     "run_monitors",
     "run_performance_monitor",
+    "version_performance",
     "window_level",
     "window_performance",
 ]

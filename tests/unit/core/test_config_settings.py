@@ -86,6 +86,11 @@ OVERRIDES: dict[str, tuple[str, Any]] = {
         },
     ),
     "automate.lease": ("1m", 60.0),
+    "automate.rollback": ("false", False),
+    "automate.rollback_metric": ("roc_auc", "roc_auc"),
+    "automate.rollback_margin": ("0.01", 0.01),
+    "automate.rollback_min_labels": ("500", 500),
+    "automate.rollback_baseline": ("1d", 86400.0),
     "train.gate": ("strict", "strict"),
     "train.gates": (
         '{"strict": {"thresholds": {"roc_auc": ">= 0.8"}}}',
