@@ -8,8 +8,9 @@ Each tick it:
    margin is rolled back (:mod:`conveyor.automate._rollback`);
 2. fires the triggers on the events logged since the last tick
    (:func:`~conveyor.automate.fire_triggers`);
-3. runs the queued runs, oldest first: a run is acquired by compare-and-set on its attempt,
-   so of several controllers one runs it and the others pass;
+3. runs the queued runs, oldest first, and resumes the triggered runs whose runner died (a
+   controller killed mid-run: finished steps are kept); a run is acquired by
+   compare-and-set on its attempt, so of several controllers one runs it, the others pass;
 4. sends the alerts of the events logged meanwhile (when ``[notify.channels]`` has any).
 
 Every step is idempotent against the store, so a controller killed at any point and
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import ConflictError, ConveyorError
-from ._firing import Firing, fire_triggers
+from ._firing import TRIGGER_TAG, Firing, fire_triggers
 from ._rollback import Verdict, judge_promotions
 
 if TYPE_CHECKING:
@@ -146,13 +147,33 @@ class Controller:
         return out
 
     def _run_queued(self) -> list[dict[str, Any]]:
-        from ..pipelines import list_runs, resume_run
+        """Run the queued runs, and resume the triggered runs whose runner died (a
+        controller killed mid-run): provably dead on this machine, or its lease lapsed."""
+        from ..core import now_ms
+        from ..pipelines import list_runs, owner_is_dead, resume_run
 
+        orphans = [
+            r
+            for r in list_runs(self.ws, statuses=["running"], limit=100)
+            if TRIGGER_TAG in r.tags
+            and (
+                owner_is_dead(r.lease_owner)
+                or (r.lease_expires_at is not None and r.lease_expires_at < now_ms())
+            )
+        ]
+        queued = list_runs(self.ws, statuses=["queued"], limit=100)
         done = []
-        for run in sorted(list_runs(self.ws, statuses=["queued"], limit=100), key=lambda r: r.id):
+        for run in sorted([*orphans, *queued], key=lambda r: r.id):
             try:
                 result = resume_run(self.ws, run.id, on_change=self.on_change)
             except ConflictError:
                 continue  # another controller acquired it first
-            done.append({"run_id": run.id, "pipeline": run.pipeline, "status": result.run.status})
+            done.append(
+                {
+                    "run_id": run.id,
+                    "pipeline": run.pipeline,
+                    "status": result.run.status,
+                    "resumed": run.status == "running",
+                }
+            )
         return done

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._executor import make_executor as make_executor
     from ._runner import Runner as Runner
     from ._runstate import RunResult as RunResult
+    from ._runstate import owner_is_dead as owner_is_dead
     from ._services import RunDetails as RunDetails
     from ._services import StepLog as StepLog
     from ._services import describe_run as describe_run
@@ -62,6 +63,7 @@ _LAZY = {
     "make_executor": "._executor",
     "Runner": "._runner",
     "RunResult": "._runstate",
+    "owner_is_dead": "._runstate",
     **dict.fromkeys(
         [
             "RunDetails",
@@ -117,6 +119,7 @@ __all__ = [
     "list_runs",
     "load_value",
     "make_executor",
+    "owner_is_dead",
     "pipeline",
     "project_modules",
     "register_materializer",
