@@ -82,7 +82,7 @@ class Controller:
     """The loop of one project (see the module docstring).
 
     Args:
-        every_monitor: Seconds between monitor runs.
+        every_monitor: Seconds between monitor runs (None: this controller runs none).
         on_change: Called with ``(step name, status)`` while a run executes (a live view).
     """
 
@@ -90,7 +90,7 @@ class Controller:
         self,
         ws: Workspace,
         *,
-        every_monitor: float = 60.0,
+        every_monitor: float | None = 60.0,
         on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self.ws = ws
@@ -103,7 +103,10 @@ class Controller:
     def tick(self, *, now: int | None = None) -> Tick:
         """One turn of the loop."""
         tick = Tick()
-        if time.monotonic() - self._monitored_at >= self.every_monitor:
+        due = self.every_monitor is not None and (
+            time.monotonic() - self._monitored_at >= self.every_monitor
+        )
+        if due:
             self._monitored_at = time.monotonic()
             tick.monitors = self._monitor(now)
             tick.verdicts = judge_promotions(self.ws, now=now)

@@ -136,9 +136,8 @@ def up(
 
     pause = parse_duration(every, what="--every")
     with open_workspace() as ws:
-        controller = Controller(
-            ws, every_monitor=parse_duration(monitor_every, what="--monitor-every")
-        )
+        monitor_pause = parse_duration(monitor_every, what="--monitor-every")
+        controller = Controller(ws, every_monitor=monitor_pause)
 
         def show(tick: Tick) -> None:
             if json_:
@@ -154,7 +153,7 @@ def up(
             signal.signal(sig, lambda *_: stop.set())
         out.print(
             f"conveyor up: controller {controller.owner} on {ws.store.display_url}; "
-            f"a tick every {pause:g} s, monitors every {controller.every_monitor:g} s. "
+            f"a tick every {pause:g} s, monitors every {monitor_pause:g} s. "
             "Ctrl-C stops it."
         )
         controller.run(every=pause, stop=stop, on_tick=show)
