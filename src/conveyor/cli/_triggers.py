@@ -8,6 +8,7 @@ import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from ._common import JsonOpt, open_workspace
 from ._output import out, print_json, table
@@ -54,7 +55,9 @@ def list_(json_: JsonOpt = False) -> None:
         print_json(rows)
         return
     if not rows:
-        out.print("No triggers. Declare them in conveyor.toml under [automate.triggers.NAME].")
+        out.print(
+            escape("No triggers. Declare them in conveyor.toml under [automate.triggers.NAME].")
+        )
         return
     table(
         ["trigger", "kind", "pipeline", "on", "firings", "latest", "outcome"],
