@@ -18,6 +18,19 @@ from ._names import validate_name
 STATE_DIR = ".conveyor"
 
 
+def json_from_env(value: Any, message: str) -> Any:
+    """A table setting from the environment arrives as one JSON string; ``message`` is the
+    error's text when it is not JSON (``must be a JSON object such as ...``)."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(message) from None
+    return value
+
+
 def _comma_separated(value: Any) -> Any:
     """A list setting from the environment arrives as one comma-separated string."""
     if isinstance(value, str):
@@ -97,15 +110,7 @@ class ArtifactSettings(_Section):
     @field_validator("storage_options", mode="before")
     @classmethod
     def _options(cls, v: Any) -> Any:
-        # From the environment the options arrive as a JSON object in a string.
-        if isinstance(v, str):
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError("must be a JSON object such as '{\"anon\": true}'") from None
-        return v
+        return json_from_env(v, "must be a JSON object such as '{\"anon\": true}'")
 
 
 class ExecutorSettings(_Section):
@@ -153,16 +158,7 @@ class PipelinesSettings(_Section):
     @field_validator("params", mode="before")
     @classmethod
     def _params(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: a JSON object
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError(
-                    'must be a JSON object such as \'{"train": {"n_rows": 500}}\''
-                ) from None
-        return v
+        return json_from_env(v, 'must be a JSON object such as \'{"train": {"n_rows": 500}}\'')
 
     @field_validator("modules", mode="before")
     @classmethod
@@ -235,14 +231,7 @@ class TrainSettings(_Section):
     @field_validator("gates", mode="before")
     @classmethod
     def _gates(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: a JSON object
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError(
-                    'must be a JSON object such as \'{"default": {"thresholds": '
-                    '{"roc_auc": ">= 0.7"}}}\''
-                ) from None
-        return v
+        return json_from_env(
+            v,
+            'must be a JSON object such as \'{"default": {"thresholds": {"roc_auc": ">= 0.7"}}}\'',
+        )

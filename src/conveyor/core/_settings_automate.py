@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._durations import parse_duration
 from ._names import validate_name
-from ._settings import _Section
+from ._settings import _Section, json_from_env
 
 # What each trigger kind reads from the event log, and the setting it needs to pick its
 # events out (a kind without one fires on every event of its type).
@@ -134,17 +134,11 @@ class AutomateSettings(_Section):
     @field_validator("triggers", mode="before")
     @classmethod
     def _triggers(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: a JSON object
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError(
-                    'must be a JSON object such as \'{"drifted": {"kind": "drift", '
-                    '"deployment": "churn", "pipeline": "retrain"}}\''
-                ) from None
-        return v
+        return json_from_env(
+            v,
+            'must be a JSON object such as \'{"drifted": {"kind": "drift", '
+            '"deployment": "churn", "pipeline": "retrain"}}\'',
+        )
 
     @field_validator("triggers")
     @classmethod

@@ -18,7 +18,7 @@ from ._durations import parse_duration
 from ._errors import UnsafeURLError
 from ._names import validate_name
 from ._outbound import OutboundPolicy, check_url, parse_networks
-from ._settings import _comma_separated, _Section
+from ._settings import _comma_separated, _Section, json_from_env
 
 
 class MonitorSettings(_Section):
@@ -134,14 +134,7 @@ class MonitorSettings(_Section):
     @field_validator("methods", mode="before")
     @classmethod
     def _methods(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: a JSON object
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError('must be a JSON object such as \'{"age": "psi"}\'') from None
-        return v
+        return json_from_env(v, 'must be a JSON object such as \'{"age": "psi"}\'')
 
 
 class ServeSettings(_Section):
@@ -459,16 +452,7 @@ class NotifySettings(_Section):
     @field_validator("channels", mode="before")
     @classmethod
     def _channels(cls, v: Any) -> Any:
-        if isinstance(v, str):  # from the environment: a JSON object
-            import json
-
-            try:
-                return json.loads(v)
-            except ValueError:
-                raise ValueError(
-                    'must be a JSON object such as \'{"ops": {"kind": "log"}}\''
-                ) from None
-        return v
+        return json_from_env(v, 'must be a JSON object such as \'{"ops": {"kind": "log"}}\'')
 
     @field_validator("channels")
     @classmethod
