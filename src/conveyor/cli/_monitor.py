@@ -77,6 +77,12 @@ def _print_runs(result: MonitorRuns) -> None:
             err.print(f"[dim]{escape(exc.hint)}[/]")
 
 
+def _statistic(column: dict[str, Any]) -> str:
+    if column.get("infinite"):
+        return "inf"
+    return "-" if column["statistic"] is None else f"{column['statistic']:.4g}"
+
+
 def _print_run(windows: list[MonitorWindow], alarms: list[dict[str, Any]]) -> None:
     if not windows:
         out.print("Drift: no window has closed since the last run.")
@@ -156,7 +162,7 @@ def _print_drift(deployment: str, windows: list[MonitorWindow]) -> None:
             [
                 c["column"],
                 c["method"],
-                f"{c['statistic']:.4g}",
+                _statistic(c),
                 "drift" if c["drifted"] else "-",
                 f"{c['p_value']:.4f}" + (" *" if c["flagged"]["warning"] else ""),
                 f"{c['null_rate']:.1%}",

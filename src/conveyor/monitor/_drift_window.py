@@ -9,6 +9,7 @@ itself (KS D, chi-square, normed W1, PSI, Jensen-Shannon), and ``|z|`` for the Z
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -86,9 +87,11 @@ def column_names(prepared: Prepared) -> list[str]:
     return prepared.inputs.names + (prepared.outputs.names if prepared.outputs else [])
 
 
-def _score(method: str | None, statistic: float | None) -> float:
-    import math
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
+
+def _score(method: str | None, statistic: float | None) -> float:
     if statistic is None:
         return math.nan
     return abs(statistic) if method == "z" else float(statistic)
@@ -113,7 +116,10 @@ def compare(prepared: Prepared, window: pa.Table) -> Compared:
                     "kind": c.kind,
                     "method": c.method or prepared.methods[c.column],
                     "status": c.status,
-                    "statistic": c.statistic,
+                    # JSON has no infinity (chi-square on a category only the window
+                    # holds): the figure says so instead; its score stays infinite.
+                    "statistic": c.statistic if _finite(c.statistic) else None,
+                    "infinite": c.statistic is not None and math.isinf(c.statistic),
                     "textbook_p_value": c.p_value,
                     "threshold": c.threshold,
                     "drifted": c.drifted,
@@ -122,7 +128,10 @@ def compare(prepared: Prepared, window: pa.Table) -> Compared:
                     "out_of_range_rate": c.out_of_range_rate,
                 }
             )
-    scores = np.array([_score(f["method"], f["statistic"]) for f in figures], dtype=np.float64)
+    scores = np.array(
+        [math.inf if f["infinite"] else _score(f["method"], f["statistic"]) for f in figures],
+        dtype=np.float64,
+    )
     tested = [f for f in figures if f["status"] == "tested"]
     share = sum(f["drifted"] for f in tested) / len(tested) if tested else 0.0
     return Compared(figures, scores, share, bool(tested) and share >= 0.5)

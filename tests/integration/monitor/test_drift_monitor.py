@@ -196,3 +196,28 @@ def test_enriched_features_are_monitored_from_the_logs_features(tmp_path: Path) 
     assert [w.status for w in run.windows][:3] == ["ok", "ok", "ok"]
     (alarm,) = [a for a in run.alarms if a["level"] == "drift"]
     assert alarm["window"] == f"n:4:{ROWS}" and alarm["columns"] == ["tenure_days"]
+
+
+def test_a_category_the_reference_never_saw_is_stored_on_every_backend(
+    tmp_path: Path, store_url: str
+) -> None:
+    # A reference of at most 1,000 rows: categories are tested with chi-square, whose
+    # statistic is infinite for a category only the window holds (JSONB has no Infinity).
+    open_workspace(tmp_path / "p", store_url).close()
+    toml = tmp_path / "p" / "conveyor.toml"
+    toml.write_text(toml.read_text() + f"\n[monitor]\nwindow_rows = {ROWS}\n")
+    with Workspace.from_config(
+        Config.load(tmp_path / "p", env={"CONVEYOR_STORE": store_url})
+    ) as ws:
+        monitored_project(ws, n_reference=800)
+        model = load_model(ws, "models:/churn@champion")
+        frame = sample(ROWS, seed=3)
+        frame.loc[:9, "region"] = "antarctica"
+        log_segment(ws, frame, T0 + np.arange(ROWS), predictions=model.predict(frame))
+        (window,) = run_drift_monitor(ws, "churn").windows
+        region = next(c for c in window.figures["columns"] if c["column"] == "region")
+        assert region["method"] == "chisquare"
+        assert region["statistic"] is None and region["infinite"] is True
+        assert region["p_value"] < 0.01 and region["out_of_range_rate"] == 0.1
+        (stored,) = monitor_history(ws, "churn")
+        assert stored.figures == window.figures

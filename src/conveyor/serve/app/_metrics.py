@@ -247,7 +247,9 @@ class MonitorCollector(Collector):
                 labels=["deployment", "feature"],
             )
             for column in columns:
-                score.add_metric([d, column["column"], column["method"]], column["statistic"])
+                value = float("inf") if column.get("infinite") else column["statistic"]
+                if value is not None:
+                    score.add_metric([d, column["column"], column["method"]], value)
                 p_value.add_metric([d, column["column"]], column["p_value"])
             yield score
             yield p_value
