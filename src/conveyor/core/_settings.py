@@ -18,6 +18,17 @@ from ._names import validate_name
 STATE_DIR = ".conveyor"
 
 
+def seconds_at_least(
+    value: Any, message: str, *, minimum: float = 0.0, strict: bool = True
+) -> float:
+    """A duration setting (``'30s'``, ``'1h'``, a number of seconds) in seconds; ``message``
+    is the error when it is below ``minimum`` (or equal to it, when ``strict``)."""
+    seconds = parse_duration(value, what="duration")
+    if seconds < minimum or (strict and seconds == minimum):
+        raise ValueError(message)
+    return seconds
+
+
 def json_from_env(value: Any, message: str) -> Any:
     """A table setting from the environment arrives as one JSON string; ``message`` is the
     error's text when it is not JSON (``must be a JSON object such as ...``)."""

@@ -7,9 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ._durations import parse_duration
 from ._names import validate_name
-from ._settings import _Section, json_from_env
+from ._settings import _Section, json_from_env, seconds_at_least
 
 # What each trigger kind reads from the event log, and the setting it needs to pick its
 # events out (a kind without one fires on every event of its type).
@@ -45,10 +44,7 @@ class TriggerSettings(_Section):
     @field_validator("cooldown", "max_age", mode="before")
     @classmethod
     def _seconds(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds < 0:
-            raise ValueError("must be a duration such as '6h' or '0s'")
-        return seconds
+        return seconds_at_least(v, "must be a duration such as '6h' or '0s'", strict=False)
 
     @field_validator("cron")
     @classmethod
@@ -150,15 +146,9 @@ class AutomateSettings(_Section):
     @field_validator("rollback_baseline", mode="before")
     @classmethod
     def _baseline(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds <= 0:
-            raise ValueError("must be a positive duration such as '7d'")
-        return seconds
+        return seconds_at_least(v, "must be a positive duration such as '7d'")
 
     @field_validator("lease", mode="before")
     @classmethod
     def _lease(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds < 1:
-            raise ValueError("must be at least '1s'")
-        return seconds
+        return seconds_at_least(v, "must be at least '1s'", minimum=1, strict=False)

@@ -14,11 +14,10 @@ from pydantic import (
     model_validator,
 )
 
-from ._durations import parse_duration
 from ._errors import UnsafeURLError
 from ._names import validate_name
 from ._outbound import OutboundPolicy, check_url, parse_networks
-from ._settings import _comma_separated, _Section, json_from_env
+from ._settings import _comma_separated, _Section, json_from_env, seconds_at_least
 
 
 class MonitorSettings(_Section):
@@ -110,10 +109,7 @@ class MonitorSettings(_Section):
     @field_validator("window", "grace", "label_horizon", mode="before")
     @classmethod
     def _seconds(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds <= 0:
-            raise ValueError("must be a positive duration such as '1h' or '30s'")
-        return seconds
+        return seconds_at_least(v, "must be a positive duration such as '1h' or '30s'")
 
     @field_validator("warning_persistence", "drift_persistence", mode="before")
     @classmethod
@@ -215,10 +211,7 @@ class ServeSettings(_Section):
     @field_validator("latency_budget", "follow_interval", "check_interval", "grace", mode="before")
     @classmethod
     def _seconds(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds <= 0:
-            raise ValueError("must be a positive duration such as '50ms' or '10s'")
-        return seconds
+        return seconds_at_least(v, "must be a positive duration such as '50ms' or '10s'")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -444,10 +437,7 @@ class NotifySettings(_Section):
     )
     @classmethod
     def _seconds(cls, v: Any) -> float:
-        seconds = parse_duration(v, what="duration")
-        if seconds <= 0:
-            raise ValueError("must be a positive duration such as '10s' or '1h'")
-        return seconds
+        return seconds_at_least(v, "must be a positive duration such as '10s' or '1h'")
 
     @field_validator("channels", mode="before")
     @classmethod
